@@ -1,0 +1,4 @@
+/* model.h - placeholder */
+#ifndef TRAIND_MODEL_H
+#define TRAIND_MODEL_H
+#endif

@@ -1,0 +1,4 @@
+/* nn.h - placeholder */
+#ifndef TRAIND_NN_H
+#define TRAIND_NN_H
+#endif

@@ -1,0 +1,4 @@
+/* pool.h - placeholder */
+#ifndef TRAIND_POOL_H
+#define TRAIND_POOL_H
+#endif

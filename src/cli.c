@@ -1,0 +1,2 @@
+/* cli.c - placeholder, being written */
+#include "traind/cli.h"

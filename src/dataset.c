@@ -1,0 +1,2 @@
+/* dataset.c - placeholder, being written */
+#include "traind/dataset.h"

@@ -1,0 +1,2 @@
+/* digits.c - placeholder, being written */
+#include "traind/digits.h"

@@ -1,0 +1,2 @@
+/* gradcheck.c - placeholder, being written */
+#include "traind/gradcheck.h"

@@ -1,0 +1,2 @@
+/* idx.c - placeholder, being written */
+#include "traind/idx.h"

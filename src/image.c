@@ -1,0 +1,2 @@
+/* image.c - placeholder, being written */
+#include "traind/image.h"

@@ -1,0 +1,2 @@
+/* jobcfg.c - placeholder, being written */
+#include "traind/jobcfg.h"

@@ -1,0 +1,2 @@
+/* nn.c - placeholder, being written */
+#include "traind/nn.h"

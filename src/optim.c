@@ -1,0 +1,2 @@
+/* optim.c - placeholder, being written */
+#include "traind/optim.h"

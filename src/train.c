@@ -1,0 +1,2 @@
+/* train.c - placeholder, being written */
+#include "traind/train.h"

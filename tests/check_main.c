@@ -1,0 +1,24 @@
+/*
+ * check_main.c - the one Check runner: every module's suite, one report.
+ *
+ * CK_RUN_SUITE=name or CK_RUN_CASE=name (Check's own variables) narrow a
+ * run to one suite or case while working on it.
+ */
+#include <stdlib.h>
+
+#include "check_suites.h"
+
+int main(void)
+{
+	Suite *(*const suites[])(void) = {
+		suite_error, suite_rng, suite_idx, suite_csv, suite_dataset, suite_digits,
+		suite_image, suite_jobcfg, suite_nn, suite_model, suite_pool, suite_train,
+	};
+	SRunner *sr = srunner_create(suites[0]());
+	for (size_t i = 1; i < sizeof(suites) / sizeof(suites[0]); i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,22 @@
+/*
+ * check_suites.h - one Check suite per module; check_main.c runs them all.
+ */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *suite_error(void);
+Suite *suite_rng(void);
+Suite *suite_idx(void);
+Suite *suite_csv(void);
+Suite *suite_dataset(void);
+Suite *suite_digits(void);
+Suite *suite_image(void);
+Suite *suite_jobcfg(void);
+Suite *suite_nn(void);
+Suite *suite_model(void);
+Suite *suite_pool(void);
+Suite *suite_train(void);
+
+#endif
