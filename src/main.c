@@ -6,7 +6,5 @@
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return 0;
+	return cli_main(argc, argv);
 }

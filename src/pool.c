@@ -1,2 +1,192 @@
-/* pool.c - placeholder, being written */
+/*
+ * pool.c - the worker pool (see pool.h).
+ *
+ * How the threads meet
+ * --------------------
+ * One mutex guards the pool's shared state; three condition variables hang
+ * off it:
+ *
+ *   work     the caller of pool_run() publishes (fn, arg, n) and bumps
+ *            `run_gen`; threads wait on `work` for run_gen to change. A
+ *            thread whose index is >= n goes back to sleep.
+ *   done     each participating thread decrements `running` when its fn
+ *            returns; the last one signals `done`, on which the caller
+ *            (worker 0, after running its own share) waits.
+ *   barrier  pool_barrier() counts arrivals; the last arrival bumps
+ *            `bar_gen` and broadcasts; the others wait for bar_gen to change.
+ *            A generation counter (not the count) is what waiters test, so
+ *            a fast worker that reaches the next barrier cannot be confused
+ *            with one still leaving the previous.
+ *
+ * Ownership: the pool owns its threads and nothing else. Whatever fn
+ * touches belongs to the caller of pool_run, who by protocol keeps
+ * per-worker data apart (worker w writes only its own buffers) and uses
+ * pool_barrier() between phases that read what others wrote. The mutex
+ * hand-offs give the happens-before edges that make those writes visible.
+ *
+ * `run_lock` serialises whole runs, so two jobs sharing a pool take turns.
+ * Shutdown: pool_free sets `stop`, broadcasts `work` and joins.
+ */
 #include "traind/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pool_thread {
+	struct pool *pool;
+	int index; /* 1..size-1; worker 0 is the caller */
+	pthread_t tid;
+};
+
+struct pool {
+	int size;
+	pthread_mutex_t run_lock; /* one run at a time */
+	pthread_mutex_t lock;
+	pthread_cond_t work, done, barrier;
+	unsigned long run_gen; /* bumped per run */
+	unsigned long bar_gen; /* bumped per barrier release */
+	int running;           /* threads (not the caller) still in fn */
+	int arrived;           /* at the current barrier */
+	int n;                 /* workers in the current run */
+	int stop;
+	pool_task_fn fn;
+	void *arg;
+	struct pool_thread *threads;
+};
+
+static void *pool_thread_main(void *p_)
+{
+	struct pool_thread *t = p_;
+	struct pool *p = t->pool;
+	unsigned long seen = 0;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->stop && p->run_gen == seen)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stop)
+			break;
+		seen = p->run_gen;
+		if (t->index >= p->n)
+			continue;
+		pool_task_fn fn = p->fn;
+		void *arg = p->arg;
+		int n = p->n;
+		pthread_mutex_unlock(&p->lock);
+		fn(arg, t->index, n);
+		pthread_mutex_lock(&p->lock);
+		if (--p->running == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int pool_create(int n_workers, struct pool **out, struct td_error *e)
+{
+	*out = NULL;
+	if (n_workers < 1 || n_workers > POOL_MAX_WORKERS)
+		return td_errorf(e, TD_EINVAL, "workers", "workers must be 1..%d, not %d",
+				 POOL_MAX_WORKERS, n_workers);
+	struct pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory creating the worker pool");
+	p->size = n_workers;
+	pthread_mutex_init(&p->run_lock, NULL);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	pthread_cond_init(&p->barrier, NULL);
+	p->threads = calloc((size_t)n_workers, sizeof(*p->threads));
+	if (!p->threads) {
+		pool_free(p);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory creating the worker pool");
+	}
+	for (int i = 1; i < n_workers; i++) {
+		p->threads[i].pool = p;
+		p->threads[i].index = i;
+		if (pthread_create(&p->threads[i].tid, NULL, pool_thread_main, &p->threads[i])) {
+			p->size = i; /* join only those started */
+			pool_free(p);
+			return td_errorf(e, TD_ENOMEM, "workers",
+					 "could not start worker thread %d of %d", i, n_workers);
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (int i = 1; i < p->size; i++)
+		pthread_join(p->threads[i].tid, NULL);
+	free(p->threads);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->barrier);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->run_lock);
+	free(p);
+}
+
+int pool_size(const struct pool *p)
+{
+	return p->size;
+}
+
+void pool_run(struct pool *p, int n_workers, pool_task_fn fn, void *arg)
+{
+	if (n_workers < 1)
+		n_workers = 1;
+	if (n_workers > p->size)
+		n_workers = p->size;
+	pthread_mutex_lock(&p->run_lock);
+	if (n_workers > 1) {
+		pthread_mutex_lock(&p->lock);
+		p->fn = fn;
+		p->arg = arg;
+		p->n = n_workers;
+		p->running = n_workers - 1;
+		p->arrived = 0;
+		p->run_gen++;
+		pthread_cond_broadcast(&p->work);
+		pthread_mutex_unlock(&p->lock);
+	} else {
+		pthread_mutex_lock(&p->lock);
+		p->n = 1;
+		pthread_mutex_unlock(&p->lock);
+	}
+	fn(arg, 0, n_workers);
+	if (n_workers > 1) {
+		pthread_mutex_lock(&p->lock);
+		while (p->running > 0)
+			pthread_cond_wait(&p->done, &p->lock);
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->run_lock);
+}
+
+void pool_barrier(struct pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->n <= 1) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	unsigned long gen = p->bar_gen;
+	if (++p->arrived == p->n) {
+		p->arrived = 0;
+		p->bar_gen++;
+		pthread_cond_broadcast(&p->barrier);
+	} else {
+		while (p->bar_gen == gen)
+			pthread_cond_wait(&p->barrier, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,2 +1,527 @@
-/* train.c - placeholder, being written */
+/*
+ * train.c - data-parallel minibatch training (see train.h).
+ *
+ * One step, on W workers of the pool:
+ *
+ *   phase 1  the minibatch is cut into S slots (S and the cut depend on the
+ *            batch size only); worker w computes slots w, w+W, ...: it turns
+ *            the slot's uint8 pixels into floats in its own workspace and
+ *            writes the slot's summed gradient into the slot's own buffer.
+ *   barrier
+ *   phase 2  worker w owns the slice [lo_w, hi_w) of the parameter vector:
+ *            it adds the S slot buffers in slot order 0..S-1 into slot 0's
+ *            buffer and applies the optimizer to its slice with 1/batch.
+ *   barrier
+ *
+ * Because each slot's gradient and each element's sum are computed the same
+ * way whoever computes them, the weights are bit-identical for any W. The
+ * gradient of the batch is the sum over its samples divided by its size, so
+ * uneven slots (batch 65) weigh each sample equally - by construction.
+ *
+ * Worker 0 is the thread that called trainer_run(). Between the barriers it
+ * also decides whether another step follows (polling should_stop), and
+ * after the second barrier, with every slice updated and nobody writing
+ * weights until the next phase 2, it runs the on_step hook. The decision
+ * lives in go[step & 1] so that writing the next one can never race with a
+ * slow worker still reading the current one.
+ */
 #include "traind/train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "traind/nn.h"
+#include "traind/optim.h"
+#include "traind/rng.h"
+
+#define EVAL_BLOCK 256 /* samples per evaluation block */
+
+struct worker_state {
+	struct nn_ws_f ws;
+	uint8_t *labels; /* cap labels */
+};
+
+struct trainer {
+	struct job_config cfg;
+	const struct dataset *ds;
+	struct pool *pool;
+	int workers;
+	struct model_shape shape;
+	struct optim_hparams hp;
+	size_t n_params;
+
+	float *params;  /* n_params */
+	float *moments; /* n_moments * n_params: m then v */
+	float *slot_grads; /* TRAIN_MAX_SLOTS * n_params, slot s at s * stride */
+	size_t stride;     /* n_params rounded up to 16 floats */
+	struct worker_state *wk;
+	int ws_cap;
+
+	uint32_t *perm;  /* this epoch's order of the training set */
+	int perm_epoch;  /* epoch perm was shuffled for, -1 none */
+	float lut[256];  /* byte -> [0,1] */
+
+	/* progress */
+	int epoch;          /* 0-based epoch in progress (== epochs when done) */
+	long step_in_epoch; /* steps done in this epoch */
+	long global_step;   /* steps done in all */
+	long steps_per_epoch;
+	double epoch_loss_sum;  /* sum of per-step mean losses */
+	long epoch_correct, epoch_samples;
+	double epoch_seconds;
+
+	/* per-step scratch written in phase 1, read in phase 2 */
+	double slot_loss[TRAIN_MAX_SLOTS];
+	long slot_correct[TRAIN_MAX_SLOTS];
+	double step_loss; /* mean loss of the step just done */
+	long step_correct;
+	int step_batch;
+	int go[2];
+
+	const struct train_hooks *hooks;
+	int error;
+};
+
+/* ---- slots ---------------------------------------------------------- */
+
+static int slot_count(int batch)
+{
+	int s = (batch + TRAIN_SLOT - 1) / TRAIN_SLOT;
+	return s > TRAIN_MAX_SLOTS ? TRAIN_MAX_SLOTS : s;
+}
+
+/* First sample of slot s of S in a batch of B: sizes differ by at most 1. */
+static int slot_start(int s, int S, int B)
+{
+	return (int)((long)s * B / S);
+}
+
+/* ---- creation ------------------------------------------------------- */
+
+static void *alloc_floats(size_t n)
+{
+	size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+	void *p = aligned_alloc(64, bytes ? bytes : 64);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+int trainer_create(const struct job_config *cfg, const struct dataset *ds, struct pool *pool,
+		   struct trainer **out, struct td_error *e)
+{
+	*out = NULL;
+	if (!ds->n_train)
+		return td_errorf(e, TD_EINVAL, "dataset", "data set %s has no training samples",
+				 ds->name);
+	if (cfg->workers < 1 || cfg->workers > pool_size(pool))
+		return td_errorf(e, TD_EINVAL, "workers",
+				 "workers must be an integer from 1 to %d, not %d", pool_size(pool),
+				 cfg->workers);
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	/* Our pool is the parallelism; BLAS runs single-threaded inside it. */
+	openblas_set_num_threads(1);
+#endif
+	struct trainer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory creating the trainer");
+	t->cfg = *cfg;
+	t->ds = ds;
+	t->pool = pool;
+	t->workers = cfg->workers;
+	t->perm_epoch = -1;
+	int outputs = ds->n_classes;
+	if (cfg->output == OUT_SIGMOID && outputs == 2)
+		outputs = 1; /* a binary problem: one unit, target = label */
+	int rc = model_shape_make(&t->shape, ds->features, cfg->hidden, cfg->n_hidden, outputs,
+				  cfg->activation, cfg->output, cfg->loss, e);
+	if (rc)
+		goto fail;
+	t->n_params = model_param_count(&t->shape);
+	t->stride = (t->n_params + 15) / 16 * 16;
+	t->hp = (struct optim_hparams){
+		.kind = cfg->optimizer,
+		.learning_rate = (float)cfg->learning_rate,
+		.momentum = (float)cfg->momentum,
+		.l2 = (float)cfg->l2,
+		.beta1 = 0.9f,
+		.beta2 = 0.999f,
+		.eps = 1e-8f,
+	};
+	int slots = slot_count(cfg->batch_size);
+	t->ws_cap = (cfg->batch_size + slots - 1) / slots;
+	if (t->ws_cap < EVAL_BLOCK)
+		t->ws_cap = EVAL_BLOCK;
+	t->params = alloc_floats(t->n_params);
+	t->moments = alloc_floats((size_t)optim_moments(cfg->optimizer) * t->stride);
+	t->slot_grads = alloc_floats((size_t)slots * t->stride);
+	t->perm = malloc(sizeof(uint32_t) * ds->n_train);
+	t->wk = calloc((size_t)pool_size(pool), sizeof(*t->wk));
+	if (!t->params || !t->moments || !t->slot_grads || !t->perm || !t->wk) {
+		rc = td_errorf(e, TD_ENOMEM, "hidden",
+			       "out of memory for a model of %zu parameters", t->n_params);
+		goto fail;
+	}
+	for (int w = 0; w < pool_size(pool); w++) {
+		t->wk[w].labels = malloc((size_t)t->ws_cap);
+		if (!t->wk[w].labels || nn_ws_init_f(&t->wk[w].ws, &t->shape, t->ws_cap)) {
+			rc = td_errorf(e, TD_ENOMEM, "batch_size",
+				       "out of memory for the workers' buffers");
+			goto fail;
+		}
+	}
+	for (int i = 0; i < 256; i++)
+		t->lut[i] = (float)i / 255.0f;
+	struct td_rng rng;
+	rng_seed_stream(&rng, cfg->seed, 0);
+	model_init(&t->shape, cfg->init, &rng, t->params);
+	t->steps_per_epoch = (long)((ds->n_train + (size_t)cfg->batch_size - 1) /
+				    (size_t)cfg->batch_size);
+	*out = t;
+	return 0;
+fail:
+	trainer_free(t);
+	return rc;
+}
+
+void trainer_free(struct trainer *t)
+{
+	if (!t)
+		return;
+	if (t->wk) {
+		for (int w = 0; w < pool_size(t->pool); w++) {
+			if (t->wk[w].ws.mem)
+				nn_ws_free_f(&t->wk[w].ws);
+			free(t->wk[w].labels);
+		}
+	}
+	free(t->wk);
+	free(t->perm);
+	free(t->slot_grads);
+	free(t->moments);
+	free(t->params);
+	free(t);
+}
+
+int trainer_set_workers(struct trainer *t, int workers, struct td_error *e)
+{
+	if (workers < 1 || workers > pool_size(t->pool))
+		return td_errorf(e, TD_EINVAL, "workers",
+				 "workers must be an integer from 1 to %d, not %d",
+				 pool_size(t->pool), workers);
+	t->workers = workers;
+	t->cfg.workers = workers;
+	return 0;
+}
+
+/* ---- the step ------------------------------------------------------- */
+
+/* Converts samples idx[0..n) into the worker's input rows and labels. */
+static void load_samples(struct trainer *t, struct worker_state *wk, const uint8_t *x,
+			 const uint8_t *y, const uint32_t *idx, int n)
+{
+	int F = t->ds->features;
+	float *in = wk->ws.act[0];
+	for (int r = 0; r < n; r++) {
+		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
+		float *dst = in + (size_t)r * (size_t)F;
+		for (int i = 0; i < F; i++)
+			dst[i] = t->lut[src[i]];
+		wk->labels[r] = y[idx[r]];
+	}
+}
+
+/* Phase 1 for one slot: its summed gradient into its buffer. */
+static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t *batch,
+			  int B)
+{
+	struct worker_state *wk = &t->wk[w];
+	int lo = slot_start(s, S, B), hi = slot_start(s + 1, S, B);
+	float *g = t->slot_grads + (size_t)s * t->stride;
+	load_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, hi - lo);
+	memset(g, 0, sizeof(float) * t->n_params);
+	long correct = 0;
+	t->slot_loss[s] = nn_loss_grad_f(&t->shape, t->params, g, &wk->ws, wk->labels, hi - lo,
+					 &correct);
+	t->slot_correct[s] = correct;
+}
+
+/* Phase 2 for one worker: sum the slots over its slice, then update it. */
+static void reduce_update(struct trainer *t, int w, int W, int S, int B)
+{
+	size_t P = t->n_params;
+	/* Slices of whole 16-float blocks so no two workers share a line. */
+	size_t blocks = (P + 15) / 16;
+	size_t lo = blocks * (size_t)w / (size_t)W * 16, hi = blocks * (size_t)(w + 1) / (size_t)W * 16;
+	if (hi > P)
+		hi = P;
+	if (lo >= hi)
+		return;
+	float *acc = t->slot_grads;
+	for (int s = 1; s < S; s++) {
+		const float *g = t->slot_grads + (size_t)s * t->stride;
+		for (size_t i = lo; i < hi; i++)
+			acc[i] += g[i];
+	}
+	float *m = optim_moments(t->hp.kind) >= 1 ? t->moments : NULL;
+	float *v = optim_moments(t->hp.kind) >= 2 ? t->moments + t->stride : NULL;
+	float inv_batch = 1.0f / (float)B;
+	long step = t->global_step + 1;
+	/* Weights decay under L2, biases do not: walk the layer segments. */
+	for (int l = 0; l < t->shape.n_layers; l++) {
+		size_t seg[2][2] = {
+			{model_w_offset(&t->shape, l), model_b_offset(&t->shape, l)},
+			{model_b_offset(&t->shape, l), model_w_offset(&t->shape, l + 1)},
+		};
+		for (int k = 0; k < 2; k++) {
+			size_t a = seg[k][0] > lo ? seg[k][0] : lo;
+			size_t b = seg[k][1] < hi ? seg[k][1] : hi;
+			if (a >= b)
+				continue;
+			optim_update(&t->hp, t->params + a, acc + a, m ? m + a : NULL,
+				     v ? v + a : NULL, b - a, inv_batch, k == 0, step);
+		}
+	}
+}
+
+static int decide_next(struct trainer *t, long next_step_in_epoch)
+{
+	if (next_step_in_epoch >= t->steps_per_epoch)
+		return 0;
+	if (t->hooks && t->hooks->should_stop && t->hooks->should_stop(t->hooks->arg))
+		return 0;
+	return 1;
+}
+
+/* Worker 0, after the second barrier: account for the step just done. */
+static void finish_step(struct trainer *t)
+{
+	t->step_in_epoch++;
+	t->global_step++;
+	t->epoch_loss_sum += t->step_loss;
+	t->epoch_correct += t->step_correct;
+	t->epoch_samples += t->step_batch;
+	if (t->hooks && t->hooks->on_step)
+		t->hooks->on_step(t->hooks->arg, t, t->global_step, t->step_loss);
+}
+
+static void train_task(void *arg, int w, int W)
+{
+	struct trainer *t = arg;
+	const long B_full = t->cfg.batch_size;
+	const size_t n = t->ds->n_train;
+	for (long k = t->step_in_epoch;; k++) {
+		size_t first = (size_t)k * (size_t)B_full;
+		int B = (int)(n - first < (size_t)B_full ? n - first : (size_t)B_full);
+		int S = slot_count(B);
+		const uint32_t *batch = t->perm + first;
+		for (int s = w; s < S; s += W)
+			slot_gradient(t, w, s, S, batch, B);
+		if (w == 0)
+			t->go[(k + 1) & 1] = decide_next(t, k + 1);
+		pool_barrier(t->pool);
+		if (w == 0) {
+			double loss = 0;
+			long correct = 0;
+			for (int s = 0; s < S; s++) {
+				loss += t->slot_loss[s];
+				correct += t->slot_correct[s];
+			}
+			t->step_loss = loss / B;
+			t->step_correct = correct;
+			t->step_batch = B;
+		}
+		reduce_update(t, w, W, S, B);
+		pool_barrier(t->pool);
+		if (w == 0)
+			finish_step(t);
+		if (!t->go[(k + 1) & 1])
+			break;
+	}
+}
+
+/* ---- evaluation ----------------------------------------------------- */
+
+struct eval_job {
+	struct trainer *t;
+	const uint8_t *x, *y;
+	size_t n;
+	double *loss;  /* per block */
+	long *correct; /* per block */
+};
+
+static void eval_task(void *arg, int w, int W)
+{
+	struct eval_job *j = arg;
+	struct trainer *t = j->t;
+	struct worker_state *wk = &t->wk[w];
+	size_t blocks = (j->n + EVAL_BLOCK - 1) / EVAL_BLOCK;
+	uint32_t idx[EVAL_BLOCK];
+	for (size_t b = (size_t)w; b < blocks; b += (size_t)W) {
+		size_t lo = b * EVAL_BLOCK;
+		int cnt = (int)(j->n - lo < EVAL_BLOCK ? j->n - lo : EVAL_BLOCK);
+		for (int i = 0; i < cnt; i++)
+			idx[i] = (uint32_t)(lo + (size_t)i);
+		load_samples(t, wk, j->x, j->y, idx, cnt);
+		nn_forward_f(&t->shape, t->params, &wk->ws, cnt);
+		long correct = 0;
+		j->loss[b] = output_loss_f(&t->shape, wk->ws.act[t->shape.n_layers], wk->labels, cnt,
+					   &correct);
+		j->correct[b] = correct;
+	}
+}
+
+void trainer_evaluate(struct trainer *t, int on_test, double *loss, double *accuracy)
+{
+	struct eval_job j = {
+		.t = t,
+		.x = on_test ? t->ds->test_x : t->ds->train_x,
+		.y = on_test ? t->ds->test_y : t->ds->train_y,
+		.n = on_test ? t->ds->n_test : t->ds->n_train,
+	};
+	*loss = NAN;
+	*accuracy = NAN;
+	if (!j.n)
+		return;
+	size_t blocks = (j.n + EVAL_BLOCK - 1) / EVAL_BLOCK;
+	j.loss = calloc(blocks, sizeof(double));
+	j.correct = calloc(blocks, sizeof(long));
+	if (j.loss && j.correct) {
+		pool_run(t->pool, t->workers, eval_task, &j);
+		double sum = 0;
+		long hits = 0;
+		for (size_t b = 0; b < blocks; b++) { /* block order: the same for any W */
+			sum += j.loss[b];
+			hits += j.correct[b];
+		}
+		*loss = sum / (double)j.n;
+		*accuracy = (double)hits / (double)j.n;
+	}
+	free(j.loss);
+	free(j.correct);
+}
+
+/* ---- the run -------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void shuffle_for_epoch(struct trainer *t)
+{
+	for (size_t i = 0; i < t->ds->n_train; i++)
+		t->perm[i] = (uint32_t)i;
+	struct td_rng rng;
+	rng_seed_stream(&rng, t->cfg.seed, 1000 + (uint64_t)t->epoch);
+	rng_shuffle_u32(&rng, t->perm, t->ds->n_train);
+	t->perm_epoch = t->epoch;
+}
+
+int trainer_run(struct trainer *t, const struct train_hooks *hooks)
+{
+	t->hooks = hooks;
+	while (t->epoch < t->cfg.epochs) {
+		if (t->perm_epoch != t->epoch)
+			shuffle_for_epoch(t);
+		if (t->step_in_epoch < t->steps_per_epoch) {
+			if (!decide_next(t, t->step_in_epoch)) {
+				t->hooks = NULL;
+				return 1;
+			}
+			double t0 = now_seconds();
+			pool_run(t->pool, t->workers, train_task, t);
+			t->epoch_seconds += now_seconds() - t0;
+			if (t->step_in_epoch < t->steps_per_epoch) {
+				t->hooks = NULL;
+				return 1; /* stopped at a step boundary */
+			}
+		}
+		struct epoch_stats st = {
+			.epoch = t->epoch + 1,
+			.train_loss = t->epoch_loss_sum / (double)t->steps_per_epoch,
+			.train_accuracy = (double)t->epoch_correct / (double)t->epoch_samples,
+			.seconds = t->epoch_seconds,
+			.samples_per_second = t->epoch_seconds > 0
+						      ? (double)t->epoch_samples / t->epoch_seconds
+						      : 0,
+		};
+		trainer_evaluate(t, 1, &st.test_loss, &st.test_accuracy);
+		t->epoch++;
+		t->step_in_epoch = 0;
+		t->epoch_loss_sum = 0;
+		t->epoch_correct = t->epoch_samples = 0;
+		t->epoch_seconds = 0;
+		if (hooks && hooks->on_epoch)
+			hooks->on_epoch(hooks->arg, t, &st);
+	}
+	t->hooks = NULL;
+	return 0;
+}
+
+/* ---- accessors ------------------------------------------------------ */
+
+int trainer_done(const struct trainer *t)
+{
+	return t->epoch >= t->cfg.epochs;
+}
+
+void trainer_progress(const struct trainer *t, struct train_progress *p)
+{
+	p->epoch = t->epoch;
+	p->epochs = t->cfg.epochs;
+	p->step = t->global_step;
+	p->steps = t->steps_per_epoch * t->cfg.epochs;
+	p->steps_per_epoch = t->steps_per_epoch;
+	p->step_in_epoch = t->step_in_epoch;
+}
+
+const struct model_shape *trainer_shape(const struct trainer *t)
+{
+	return &t->shape;
+}
+
+const float *trainer_params(const struct trainer *t)
+{
+	return t->params;
+}
+
+size_t trainer_param_count(const struct trainer *t)
+{
+	return t->n_params;
+}
+
+struct grad_job {
+	struct trainer *t;
+	const uint32_t *samples;
+	int n, S;
+};
+
+static void grad_task(void *arg, int w, int W)
+{
+	struct grad_job *j = arg;
+	for (int s = w; s < j->S; s += W)
+		slot_gradient(j->t, w, s, j->S, j->samples, j->n);
+}
+
+double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n, float *grads)
+{
+	if (n > t->cfg.batch_size)
+		n = t->cfg.batch_size;
+	struct grad_job j = {.t = t, .samples = samples, .n = n, .S = slot_count(n)};
+	pool_run(t->pool, t->workers, grad_task, &j);
+	double loss = 0;
+	memcpy(grads, t->slot_grads, sizeof(float) * t->n_params);
+	for (int s = 1; s < j.S; s++)
+		for (size_t i = 0; i < t->n_params; i++)
+			grads[i] += t->slot_grads[(size_t)s * t->stride + i];
+	for (int s = 0; s < j.S; s++)
+		loss += t->slot_loss[s];
+	return loss;
+}

@@ -1,4 +1,89 @@
-/* train.h - placeholder */
+/*
+ * train.h - data-parallel minibatch training on the worker pool.
+ *
+ * A trainer owns one job's model: its parameters, optimizer moments and
+ * the per-slot gradient buffers, all in the layout of model.h. Each
+ * minibatch is cut into slots of about TRAIN_SLOT samples; how many slots
+ * and where they start depends only on the batch size, never on the number
+ * of workers. Workers compute whole slots' gradients into the slots' own
+ * buffers, then each worker sums one slice of the parameter vector over the
+ * slots in slot order and applies the optimizer to that slice. The result:
+ * the same seed gives bit-identical weights with 1, 2, 3 or 4 workers.
+ *
+ * trainer_run() trains until the job is done or a hook asks it to stop at
+ * a step boundary; calling it again continues where it stopped, so pause
+ * and resume are a return and a call. Hooks run on the calling thread
+ * between steps, when the weights are stable: a hook may copy them.
+ */
 #ifndef TRAIND_TRAIN_H
 #define TRAIND_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traind/dataset.h"
+#include "traind/jobcfg.h"
+#include "traind/model.h"
+#include "traind/pool.h"
+
+#define TRAIN_SLOT 32       /* samples per slot, at least */
+#define TRAIN_MAX_SLOTS 16  /* slots per minibatch, at most */
+
+struct trainer;
+
+struct train_progress {
+	int epoch, epochs;     /* epochs completed, of total */
+	long step, steps;      /* steps completed, of total (all epochs) */
+	long steps_per_epoch;
+	long step_in_epoch;
+};
+
+struct epoch_stats {
+	int epoch;             /* 1-based */
+	double train_loss;     /* mean over the epoch's minibatches, as trained */
+	double train_accuracy; /* running accuracy over the epoch, as trained */
+	double test_loss, test_accuracy;
+	double seconds;        /* training time of the epoch, evaluation excluded */
+	double samples_per_second;
+};
+
+struct train_hooks {
+	void *arg;
+	/* After each step: its global step number (1-based) and mean loss. */
+	void (*on_step)(void *arg, struct trainer *t, long step, double loss);
+	/* After each epoch's evaluation. */
+	void (*on_epoch)(void *arg, struct trainer *t, const struct epoch_stats *st);
+	/* Polled before each step; nonzero stops the run at that boundary. */
+	int (*should_stop)(void *arg);
+};
+
+/* Builds the model for `ds` (inputs = ds->features, outputs = classes, or
+ * one unit for a two-class sigmoid output) and initialises it from the seed.
+ * `pool` must have at least cfg->workers workers. */
+int trainer_create(const struct job_config *cfg, const struct dataset *ds, struct pool *pool,
+		   struct trainer **out, struct td_error *e);
+void trainer_free(struct trainer *t);
+
+/* Trains. Returns 0 when all epochs are done, 1 when should_stop stopped
+ * it (call again to continue), or a negative error. */
+int trainer_run(struct trainer *t, const struct train_hooks *hooks);
+
+int trainer_done(const struct trainer *t);
+void trainer_progress(const struct trainer *t, struct train_progress *p);
+const struct model_shape *trainer_shape(const struct trainer *t);
+const float *trainer_params(const struct trainer *t);
+size_t trainer_param_count(const struct trainer *t);
+
+/* Loss and accuracy of the current weights on the test (or train) set. */
+void trainer_evaluate(struct trainer *t, int on_test, double *loss, double *accuracy);
+
+/* The summed gradient of one batch of samples (indices into the training
+ * set), computed exactly as a training step does, into grads (param_count
+ * floats). For tests of sharding; changes no weights. */
+double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n, float *grads);
+
+/* Applies a worker count to later steps (1..pool size). Results do not
+ * depend on it. */
+int trainer_set_workers(struct trainer *t, int workers, struct td_error *e);
+
 #endif
