@@ -1,0 +1,123 @@
+/*
+ * jobs.h - the job manager: job records, the queue, the scheduler, the
+ * runners, loss curves and the model snapshots that predictions read.
+ *
+ * A job moves queued -> running <-> paused -> completed | failed |
+ * cancelled. At most `max_running` jobs train at once, each on its own
+ * runner thread with its own worker pool; the rest wait in submission
+ * order. Pause and cancel take effect at the next step boundary.
+ *
+ * Every job is also a model. A running job publishes a snapshot of its
+ * weights (each epoch and every `snapshot_seconds`) by swapping a
+ * reference-counted pointer; a prediction takes a reference and never
+ * blocks training or sees a half-copied buffer.
+ *
+ * All functions are thread-safe. Functions returning json_t* return a new
+ * reference (the caller decrefs) or NULL with `e` filled.
+ */
+#ifndef TRAIND_JOBS_H
+#define TRAIND_JOBS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "traind/dataset.h"
+#include "traind/error.h"
+#include "traind/jobcfg.h"
+#include "traind/model.h"
+
+enum job_state {
+	JOB_QUEUED,    /* waiting for a runner */
+	JOB_RUNNING,   /* training */
+	JOB_PAUSED,    /* stopped at a step boundary; resume continues it */
+	JOB_COMPLETED, /* all epochs done: final weights served */
+	JOB_FAILED,    /* an error stopped it: `error` says which */
+	JOB_CANCELLED, /* stopped on request; its last weights are still served */
+	JOB_STATE_COUNT
+};
+
+const char *job_state_name(enum job_state s);
+/* Parses a state name; -1 when unknown. */
+int job_state_parse(const char *name);
+
+#define JOB_ID_MAX 16
+
+/* An immutable copy of a model's weights with what prediction needs. */
+struct model_snapshot {
+	int refs; /* atomic; use snapshot_retain / snapshot_release */
+	char job_id[JOB_ID_MAX];
+	struct model_shape shape;
+	size_t n_params;
+	float *params;
+	const struct dataset *ds; /* class names, width, height; lives as long as the registry */
+	long step;
+	double test_accuracy;     /* NaN until an epoch was evaluated */
+};
+
+void snapshot_retain(struct model_snapshot *s);
+void snapshot_release(struct model_snapshot *s);
+
+/* probs[n x outputs] for inputs x[n x features] in [0,1]. Thread-safe. */
+int snapshot_predict(const struct model_snapshot *s, const float *x, int n, float *probs,
+		     struct td_error *e);
+/* Number of classes and of output units (1 for a binary sigmoid). */
+int snapshot_classes(const struct model_snapshot *s);
+
+struct jobs_config {
+	struct dataset_registry *registry;
+	struct jobcfg_limits limits;
+	int max_running;        /* jobs training at once */
+	int max_queued;         /* jobs waiting; more is TD_EFULL */
+	int max_jobs;           /* records kept, finished included; more is TD_EFULL */
+	int pool_workers;       /* threads per runner's pool */
+	size_t max_curve_points; /* per job; older points are thinned evenly */
+	double snapshot_seconds;
+};
+
+struct jobs;
+
+int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_error *e);
+/* Stops every runner at its next step boundary (running jobs become
+ * queued again, so a restarted daemon can resume them) and joins them. */
+void jobs_shutdown(struct jobs *j);
+void jobs_free(struct jobs *j);
+
+/* Queues a job whose config jobcfg_finish() accepted; checks the data set
+ * exists and the model fits it. Writes the new id to id_out. */
+int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID_MAX],
+		struct td_error *e);
+
+/* Idempotent transitions; an illegal one is TD_ESTATE naming both states. */
+int jobs_pause(struct jobs *j, const char *id, struct td_error *e);
+int jobs_resume(struct jobs *j, const char *id, struct td_error *e);
+int jobs_cancel(struct jobs *j, const char *id, struct td_error *e);
+/* Cancels if needed, waits for its runner to let go, removes the record. */
+int jobs_delete(struct jobs *j, const char *id, struct td_error *e);
+
+/* The job object of the API (see api.md). */
+json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e);
+/* {"jobs": [...]} newest first; state < 0 for all; limit 1..1000. */
+json_t *jobs_list_json(struct jobs *j, int state, int limit);
+/* {"points": [[step, unix_time, loss], ...], "epochs": [...], "next_step": N}
+ * with points of step >= since_step, thinned evenly to at most max_points
+ * (the newest always kept). */
+json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int max_points,
+			  struct td_error *e);
+
+/* A model by job id, by unique job name, or "latest" (the most recently
+ * completed job). The caller releases the snapshot. TD_ENOTFOUND when no
+ * such model exists or it has no weights yet. */
+int jobs_snapshot(struct jobs *j, const char *name, struct model_snapshot **out,
+		  struct td_error *e);
+/* {"models": [...]} and one model object, TF Serving style. */
+json_t *jobs_models_json(struct jobs *j);
+json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e);
+
+struct jobs_stats {
+	int by_state[JOB_STATE_COUNT];
+	double samples_total;      /* trained since start, all jobs */
+	double samples_per_second; /* current, summed over running jobs */
+};
+void jobs_stats(struct jobs *j, struct jobs_stats *st);
+
+#endif
