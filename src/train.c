@@ -207,6 +207,16 @@ void trainer_free(struct trainer *t)
 	free(t);
 }
 
+int trainer_rebind_pool(struct trainer *t, struct pool *pool, struct td_error *e)
+{
+	if (pool_size(pool) != pool_size(t->pool))
+		return td_errorf(e, TD_EINTERNAL, "workers",
+				 "a trainer built for a pool of %d cannot move to one of %d",
+				 pool_size(t->pool), pool_size(pool));
+	t->pool = pool;
+	return 0;
+}
+
 int trainer_set_workers(struct trainer *t, int workers, struct td_error *e)
 {
 	if (workers < 1 || workers > pool_size(t->pool))

@@ -86,4 +86,8 @@ double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n,
  * depend on it. */
 int trainer_set_workers(struct trainer *t, int workers, struct td_error *e);
 
+/* Moves the trainer to another pool of the same size (a paused job may be
+ * resumed by another runner). */
+int trainer_rebind_pool(struct trainer *t, struct pool *pool, struct td_error *e);
+
 #endif

@@ -1,0 +1,895 @@
+/*
+ * jobs.c - the job manager (see jobs.h).
+ *
+ * Threads and who owns what
+ * -------------------------
+ * One mutex, `lock`, guards every job record and the manager's lists.
+ * `max_running` runner threads each own a worker pool. A runner sleeps on
+ * `work` until a job is queued, takes the oldest (lowest `queue_seq`), marks
+ * it running and `busy`, and trains it with the lock released. While `busy`
+ * the runner alone touches the job's trainer; everything else about the job
+ * (state, curve, progress, snapshot pointer) changes only under `lock`.
+ *
+ * The trainer calls back between steps on the runner's thread:
+ *   should_stop  reads the job's pause/cancel requests and the shutdown flag;
+ *   on_step      appends the loss to the curve, updates progress and, every
+ *                `snapshot_seconds`, publishes a snapshot;
+ *   on_epoch     records the epoch's figures and publishes a snapshot.
+ * A snapshot is copied with the lock released (the weights are stable in a
+ * hook) and swapped in under it; readers take a reference under the lock
+ * and predict without it, so a prediction never waits for training.
+ *
+ * When trainer_run returns the runner settles the state (completed,
+ * paused, cancelled, or queued again at shutdown), clears `busy` and
+ * broadcasts `changed`, on which pause/cancel/delete wait for the runner to
+ * acknowledge. Memory is bounded: at most max_jobs records, each with at
+ * most max_curve_points points (thinned evenly) and `epochs` epoch rows.
+ */
+#include "traind/jobs.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "traind/nn.h"
+#include "traind/pool.h"
+#include "traind/rng.h"
+#include "traind/train.h"
+
+#define ACK_WAIT_SECONDS 30.0 /* how long pause/cancel wait for a step boundary */
+
+static const char *const state_names[JOB_STATE_COUNT] = {
+	"queued", "running", "paused", "completed", "failed", "cancelled",
+};
+
+const char *job_state_name(enum job_state s)
+{
+	return (unsigned)s < JOB_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int job_state_parse(const char *name)
+{
+	for (int i = 0; i < JOB_STATE_COUNT; i++)
+		if (strcmp(state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- snapshots ------------------------------------------------------ */
+
+void snapshot_retain(struct model_snapshot *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+void snapshot_release(struct model_snapshot *s)
+{
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(s->params);
+		free(s);
+	}
+}
+
+int snapshot_classes(const struct model_snapshot *s)
+{
+	return s->ds->n_classes;
+}
+
+int snapshot_predict(const struct model_snapshot *s, const float *x, int n, float *probs,
+		     struct td_error *e)
+{
+	struct nn_ws_f ws;
+	if (n < 1)
+		return td_errorf(e, TD_EINVAL, "instances", "instances must not be empty");
+	if (nn_ws_init_f(&ws, &s->shape, n))
+		return td_errorf(e, TD_ENOMEM, "instances", "out of memory for %d instances", n);
+	memcpy(ws.act[0], x, sizeof(float) * (size_t)n * (size_t)s->shape.sizes[0]);
+	nn_forward_f(&s->shape, s->params, &ws, n);
+	int L = s->shape.n_layers, C = s->shape.sizes[L];
+	memcpy(probs, ws.act[L], sizeof(float) * (size_t)n * (size_t)C);
+	nn_ws_free_f(&ws);
+	return 0;
+}
+
+/* ---- records -------------------------------------------------------- */
+
+struct curve_point {
+	long step;
+	double time;
+	float loss;
+};
+
+struct epoch_row {
+	struct epoch_stats st;
+	long step; /* global step at the epoch's end */
+};
+
+struct job {
+	char id[JOB_ID_MAX];
+	struct job_config cfg;
+	const struct dataset *ds;
+	enum job_state state;
+	unsigned long queue_seq; /* order among queued jobs */
+	int pause_requested, cancel_requested;
+	int busy; /* a runner holds it */
+	double created_at, started_at, finished_at; /* unix seconds, 0 = never */
+	char error[512];
+
+	struct trainer *trainer; /* while it can still train */
+	struct train_progress progress;
+	double latest_loss;
+	double rate; /* samples/s, recent */
+	double rate_t0;
+	long rate_samples;
+
+	struct curve_point *points;
+	size_t n_points;
+	long stride; /* kept points are at least this many steps apart */
+	struct epoch_row *epochs;
+	int n_epochs;
+
+	struct model_snapshot *snap;
+	double snap_time;
+};
+
+struct runner {
+	struct jobs *j;
+	pthread_t tid;
+	struct pool *pool;
+	struct job *job; /* the job it trains, or NULL */
+	int started;
+};
+
+struct jobs {
+	struct jobs_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t work;    /* a job was queued, or shutdown */
+	pthread_cond_t changed; /* a runner settled a job */
+	struct job **list;      /* creation order, oldest first */
+	int n_jobs;
+	unsigned long next_seq;
+	int shutdown;
+	struct runner *runners;
+	int n_runners;
+	struct td_rng id_rng;
+	struct job *latest_completed;
+	double samples_total;
+};
+
+static double unix_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void job_free(struct job *job)
+{
+	trainer_free(job->trainer);
+	snapshot_release(job->snap);
+	free(job->points);
+	free(job->epochs);
+	free(job);
+}
+
+static struct job *find_locked(struct jobs *j, const char *id)
+{
+	for (int i = 0; i < j->n_jobs; i++)
+		if (strcmp(j->list[i]->id, id) == 0)
+			return j->list[i];
+	return NULL;
+}
+
+static int not_found(const char *id, struct td_error *e)
+{
+	return td_errorf(e, TD_ENOTFOUND, "id", "no job with id \"%.40s\"", id);
+}
+
+/* ---- the curve ------------------------------------------------------ */
+
+/* Appends a point, keeping at most cap points: the newest is always there;
+ * older points keep at least `stride` steps between them, and when the
+ * array fills every other one is dropped and the stride doubles. */
+static void curve_add(struct job *job, size_t cap, long step, double time, double loss)
+{
+	struct curve_point p = {step, time, (float)loss};
+	size_t n = job->n_points;
+	if (n >= 2 && job->points[n - 1].step - job->points[n - 2].step < job->stride) {
+		job->points[n - 1] = p; /* the newest replaces a provisional newest */
+		return;
+	}
+	if (n == cap) {
+		size_t k = 0;
+		for (size_t i = 0; i < n - 1; i += 2)
+			job->points[k++] = job->points[i];
+		job->points[k++] = job->points[n - 1];
+		job->n_points = n = k;
+		job->stride *= 2;
+	}
+	job->points[job->n_points++] = p;
+}
+
+/* ---- runners -------------------------------------------------------- */
+
+static struct model_snapshot *snapshot_make(struct job *job, struct trainer *t)
+{
+	struct model_snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->n_params = trainer_param_count(t);
+	s->params = malloc(sizeof(float) * s->n_params);
+	if (!s->params) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->params, trainer_params(t), sizeof(float) * s->n_params);
+	s->refs = 1;
+	snprintf(s->job_id, sizeof(s->job_id), "%s", job->id);
+	s->shape = *trainer_shape(t);
+	s->ds = job->ds;
+	s->test_accuracy = NAN;
+	return s;
+}
+
+/* Copies the weights (lock not held) and swaps the snapshot in. */
+static void publish(struct jobs *j, struct job *job, struct trainer *t, long step, double acc)
+{
+	struct model_snapshot *s = snapshot_make(job, t);
+	if (!s)
+		return; /* keep serving the previous one */
+	s->step = step;
+	pthread_mutex_lock(&j->lock);
+	s->test_accuracy = isnan(acc) && job->snap ? job->snap->test_accuracy : acc;
+	struct model_snapshot *old = job->snap;
+	job->snap = s;
+	job->snap_time = unix_now();
+	pthread_mutex_unlock(&j->lock);
+	snapshot_release(old);
+}
+
+struct hook_ctx {
+	struct jobs *j;
+	struct job *job;
+};
+
+static int hook_should_stop(void *arg)
+{
+	struct hook_ctx *h = arg;
+	pthread_mutex_lock(&h->j->lock);
+	int stop = h->j->shutdown || h->job->pause_requested || h->job->cancel_requested;
+	pthread_mutex_unlock(&h->j->lock);
+	return stop;
+}
+
+static void hook_on_step(void *arg, struct trainer *t, long step, double loss)
+{
+	struct hook_ctx *h = arg;
+	struct job *job = h->job;
+	double now = unix_now();
+	pthread_mutex_lock(&h->j->lock);
+	curve_add(job, h->j->cfg.max_curve_points, step, now, loss);
+	long before = job->progress.step;
+	trainer_progress(t, &job->progress);
+	long samples = (job->progress.step - before) * job->cfg.batch_size;
+	job->latest_loss = loss;
+	job->rate_samples += samples;
+	h->j->samples_total += (double)samples;
+	if (now - job->rate_t0 >= 1.0) {
+		job->rate = job->rate_samples / (now - job->rate_t0);
+		job->rate_t0 = now;
+		job->rate_samples = 0;
+	}
+	int due = now - job->snap_time >= h->j->cfg.snapshot_seconds;
+	pthread_mutex_unlock(&h->j->lock);
+	if (due)
+		publish(h->j, job, t, step, NAN);
+}
+
+static void hook_on_epoch(void *arg, struct trainer *t, const struct epoch_stats *st)
+{
+	struct hook_ctx *h = arg;
+	struct job *job = h->job;
+	pthread_mutex_lock(&h->j->lock);
+	trainer_progress(t, &job->progress);
+	if (job->n_epochs < job->cfg.epochs)
+		job->epochs[job->n_epochs++] = (struct epoch_row){*st, job->progress.step};
+	pthread_mutex_unlock(&h->j->lock);
+	publish(h->j, job, t, job->progress.step, st->test_accuracy);
+}
+
+/* Takes the oldest queued job, or NULL at shutdown. Lock held. */
+static struct job *next_queued_locked(struct jobs *j)
+{
+	for (;;) {
+		if (j->shutdown)
+			return NULL;
+		struct job *best = NULL;
+		for (int i = 0; i < j->n_jobs; i++) {
+			struct job *c = j->list[i];
+			if (c->state == JOB_QUEUED && !c->busy &&
+			    (!best || c->queue_seq < best->queue_seq))
+				best = c;
+		}
+		if (best)
+			return best;
+		pthread_cond_wait(&j->work, &j->lock);
+	}
+}
+
+static void log_transition(const struct job *job, const char *to)
+{
+	fprintf(stderr, "traind: job %s (%s) %s\n", job->id, job->cfg.name, to);
+}
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+	struct jobs *j = r->j;
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		struct job *job = next_queued_locked(j);
+		if (!job)
+			break;
+		job->busy = 1;
+		job->state = JOB_RUNNING;
+		job->pause_requested = 0;
+		if (!job->started_at)
+			job->started_at = unix_now();
+		job->rate_t0 = unix_now();
+		job->rate_samples = 0;
+		r->job = job;
+		log_transition(job, "running");
+		pthread_mutex_unlock(&j->lock);
+
+		int rc = 0;
+		struct td_error err;
+		td_error_clear(&err);
+		if (!job->trainer) {
+			rc = trainer_create(&job->cfg, job->ds, r->pool, &job->trainer, &err);
+		} else {
+			rc = trainer_set_workers(job->trainer, job->cfg.workers, &err);
+		}
+		/* A resumed trainer may have been built on another runner's pool. */
+		if (rc == 0)
+			rc = trainer_rebind_pool(job->trainer, r->pool, &err);
+		if (rc == 0) {
+			struct hook_ctx h = {j, job};
+			struct train_hooks hooks = {
+				.arg = &h,
+				.on_step = hook_on_step,
+				.on_epoch = hook_on_epoch,
+				.should_stop = hook_should_stop,
+			};
+			rc = trainer_run(job->trainer, &hooks);
+			if (rc >= 0) {
+				struct train_progress pr;
+				trainer_progress(job->trainer, &pr);
+				publish(j, job, job->trainer, pr.step, NAN);
+			}
+		}
+
+		pthread_mutex_lock(&j->lock);
+		struct trainer *done_trainer = NULL;
+		if (rc < 0) {
+			job->state = JOB_FAILED;
+			snprintf(job->error, sizeof(job->error), "%s", err.msg[0] ? err.msg : td_strerror(rc));
+			done_trainer = job->trainer;
+		} else if (rc == 0) {
+			job->state = JOB_COMPLETED;
+			done_trainer = job->trainer;
+			j->latest_completed = job;
+		} else if (job->cancel_requested) {
+			job->state = JOB_CANCELLED;
+			done_trainer = job->trainer;
+		} else if (job->pause_requested) {
+			job->state = JOB_PAUSED;
+		} else {
+			job->state = JOB_QUEUED; /* shutdown: resumable */
+		}
+		if (done_trainer) {
+			job->trainer = NULL;
+			job->finished_at = unix_now();
+		}
+		job->rate = 0;
+		job->busy = 0;
+		r->job = NULL;
+		log_transition(job, job_state_name(job->state));
+		pthread_cond_broadcast(&j->changed);
+		pthread_mutex_unlock(&j->lock);
+		trainer_free(done_trainer);
+		pthread_mutex_lock(&j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+/* ---- life cycle ----------------------------------------------------- */
+
+int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_error *e)
+{
+	*out = NULL;
+	if (cfg->max_running < 1 || cfg->pool_workers < 1 || cfg->max_curve_points < 16 ||
+	    cfg->max_jobs < 1 || cfg->max_queued < 1)
+		return td_errorf(e, TD_EINVAL, "max_running_jobs",
+				 "the job manager needs at least one runner, one worker, one "
+				 "queued job and 16 curve points");
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	openblas_set_num_threads(1); /* predictions run on the HTTP threads */
+#endif
+	struct jobs *j = calloc(1, sizeof(*j));
+	if (!j)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	j->cfg = *cfg;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->work, NULL);
+	pthread_cond_init(&j->changed, NULL);
+	rng_seed(&j->id_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
+	j->list = calloc((size_t)cfg->max_jobs, sizeof(*j->list));
+	j->runners = calloc((size_t)cfg->max_running, sizeof(*j->runners));
+	if (!j->list || !j->runners) {
+		jobs_free(j);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	}
+	for (int i = 0; i < cfg->max_running; i++) {
+		struct runner *r = &j->runners[i];
+		r->j = j;
+		int rc = pool_create(cfg->pool_workers, &r->pool, e);
+		if (rc) {
+			jobs_free(j);
+			return rc;
+		}
+		if (pthread_create(&r->tid, NULL, runner_main, r)) {
+			jobs_free(j);
+			return td_errorf(e, TD_ENOMEM, "max_running_jobs",
+					 "could not start runner thread %d", i);
+		}
+		r->started = 1;
+		j->n_runners++;
+	}
+	*out = j;
+	return 0;
+}
+
+void jobs_shutdown(struct jobs *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->shutdown = 1;
+	pthread_cond_broadcast(&j->work);
+	pthread_mutex_unlock(&j->lock);
+	for (int i = 0; i < j->cfg.max_running; i++)
+		if (j->runners && j->runners[i].started) {
+			pthread_join(j->runners[i].tid, NULL);
+			j->runners[i].started = 0;
+		}
+}
+
+void jobs_free(struct jobs *j)
+{
+	if (!j)
+		return;
+	jobs_shutdown(j);
+	for (int i = 0; i < j->n_jobs; i++)
+		job_free(j->list[i]);
+	if (j->runners)
+		for (int i = 0; i < j->cfg.max_running; i++)
+			pool_free(j->runners[i].pool);
+	free(j->runners);
+	free(j->list);
+	pthread_cond_destroy(&j->work);
+	pthread_cond_destroy(&j->changed);
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+}
+
+/* ---- submission and transitions ------------------------------------- */
+
+int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID_MAX],
+		struct td_error *e)
+{
+	const struct dataset *ds;
+	struct td_error le;
+	int rc = registry_get(j->cfg.registry, cfg->dataset, &ds, &le);
+	if (rc)
+		return td_errorf(e, TD_EINVAL, "dataset", "%s", le.msg);
+	if (cfg->workers > j->cfg.pool_workers)
+		return td_errorf(e, TD_EINVAL, "workers",
+				 "workers must be an integer from 1 to %d, not %d",
+				 j->cfg.pool_workers, cfg->workers);
+	/* The model must fit the data set and the server's limits. */
+	struct model_shape shape;
+	int outputs = cfg->output == OUT_SIGMOID && ds->n_classes == 2 ? 1 : ds->n_classes;
+	rc = model_shape_make(&shape, ds->features, cfg->hidden, cfg->n_hidden, outputs,
+			      cfg->activation, cfg->output, cfg->loss, e);
+	if (rc)
+		return rc;
+	if (model_param_count(&shape) > j->cfg.limits.max_params)
+		return td_errorf(e, TD_EINVAL, "hidden",
+				 "this model has %zu parameters on %s; the server allows at most %zu",
+				 model_param_count(&shape), ds->name, j->cfg.limits.max_params);
+
+	struct job *job = calloc(1, sizeof(*job));
+	if (job) {
+		job->points = malloc(sizeof(*job->points) * j->cfg.max_curve_points);
+		job->epochs = calloc((size_t)cfg->epochs, sizeof(*job->epochs));
+	}
+	if (!job || !job->points || !job->epochs) {
+		if (job)
+			job_free(job);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory for a new job");
+	}
+	job->cfg = *cfg;
+	job->ds = ds;
+	job->stride = 1;
+	job->latest_loss = NAN;
+	job->created_at = unix_now();
+
+	pthread_mutex_lock(&j->lock);
+	int queued = 0;
+	for (int i = 0; i < j->n_jobs; i++)
+		queued += j->list[i]->state == JOB_QUEUED;
+	if (queued >= j->cfg.max_queued || j->n_jobs >= j->cfg.max_jobs) {
+		pthread_mutex_unlock(&j->lock);
+		job_free(job);
+		return queued >= j->cfg.max_queued
+			       ? td_errorf(e, TD_EFULL, "", "%d jobs are already queued, the most "
+					   "the server allows; try again when one has started", queued)
+			       : td_errorf(e, TD_EFULL, "", "the server keeps at most %d jobs; "
+					   "delete finished ones first", j->cfg.max_jobs);
+	}
+	do
+		snprintf(job->id, sizeof(job->id), "j-%06llx",
+			 (unsigned long long)(rng_next(&j->id_rng) & 0xffffff));
+	while (find_locked(j, job->id));
+	if (!job->cfg.name[0])
+		snprintf(job->cfg.name, sizeof(job->cfg.name), "%s", job->id);
+	job->state = JOB_QUEUED;
+	job->queue_seq = j->next_seq++;
+	j->list[j->n_jobs++] = job;
+	snprintf(id_out, JOB_ID_MAX, "%s", job->id);
+	log_transition(job, "queued");
+	pthread_cond_broadcast(&j->work);
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+static int illegal(const struct job *job, const char *action, struct td_error *e)
+{
+	return td_errorf(e, TD_ESTATE, "state", "cannot %s job %s: it is %s", action, job->id,
+			 job_state_name(job->state));
+}
+
+/* Waits (lock held) until the runner lets go of `job` or time runs out. */
+static void wait_settled_locked(struct jobs *j, struct job *job)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)ACK_WAIT_SECONDS;
+	while (job->busy)
+		if (pthread_cond_timedwait(&j->changed, &j->lock, &until))
+			break;
+}
+
+int jobs_pause(struct jobs *j, const char *id, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	int rc = 0;
+	if (!job)
+		rc = not_found(id, e);
+	else if (job->state == JOB_QUEUED && !job->busy)
+		job->state = JOB_PAUSED, log_transition(job, "paused");
+	else if (job->state == JOB_RUNNING) {
+		job->pause_requested = 1;
+		wait_settled_locked(j, job);
+	} else if (job->state != JOB_PAUSED)
+		rc = illegal(job, "pause", e);
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+int jobs_resume(struct jobs *j, const char *id, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	int rc = 0;
+	if (!job)
+		rc = not_found(id, e);
+	else if (job->state == JOB_PAUSED) {
+		job->pause_requested = 0;
+		job->state = JOB_QUEUED;
+		job->queue_seq = j->next_seq++;
+		log_transition(job, "queued (resumed)");
+		pthread_cond_broadcast(&j->work);
+	} else if (job->state == JOB_RUNNING && job->pause_requested) {
+		job->pause_requested = 0; /* resumed before the pause took hold */
+	} else if (job->state != JOB_RUNNING && job->state != JOB_QUEUED)
+		rc = illegal(job, "resume", e);
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+int jobs_cancel(struct jobs *j, const char *id, struct td_error *e)
+{
+	struct trainer *drop = NULL;
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	int rc = 0;
+	if (!job)
+		rc = not_found(id, e);
+	else if ((job->state == JOB_QUEUED || job->state == JOB_PAUSED) && !job->busy) {
+		job->state = JOB_CANCELLED;
+		job->finished_at = unix_now();
+		drop = job->trainer;
+		job->trainer = NULL;
+		log_transition(job, "cancelled");
+	} else if (job->state == JOB_RUNNING || job->busy) {
+		job->cancel_requested = 1;
+		wait_settled_locked(j, job);
+	} else if (job->state != JOB_CANCELLED)
+		rc = illegal(job, "cancel", e);
+	pthread_mutex_unlock(&j->lock);
+	trainer_free(drop);
+	return rc;
+}
+
+int jobs_delete(struct jobs *j, const char *id, struct td_error *e)
+{
+	int rc = jobs_cancel(j, id, NULL);
+	(void)rc; /* a finished job cannot be cancelled, and need not be */
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	if (!job) {
+		pthread_mutex_unlock(&j->lock);
+		return not_found(id, e);
+	}
+	wait_settled_locked(j, job);
+	if (job->busy) {
+		pthread_mutex_unlock(&j->lock);
+		return td_errorf(e, TD_ESTATE, "state",
+				 "job %s did not stop in time to be deleted; try again", id);
+	}
+	int i = 0;
+	while (j->list[i] != job)
+		i++;
+	memmove(&j->list[i], &j->list[i + 1], sizeof(*j->list) * (size_t)(j->n_jobs - i - 1));
+	j->n_jobs--;
+	if (j->latest_completed == job)
+		j->latest_completed = NULL;
+	log_transition(job, "deleted");
+	pthread_mutex_unlock(&j->lock);
+	job_free(job);
+	return 0;
+}
+
+/* ---- JSON views ----------------------------------------------------- */
+
+static json_t *time_json(double t)
+{
+	if (t <= 0)
+		return json_null();
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char buf[32];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *job_json_locked(const struct job *job)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(job->id));
+	json_object_set_new(o, "name", json_string(job->cfg.name));
+	json_object_set_new(o, "state", json_string(job_state_name(job->state)));
+	json_object_set_new(o, "config", jobcfg_to_json(&job->cfg));
+	long spe = (long)((job->ds->n_train + (size_t)job->cfg.batch_size - 1) /
+			  (size_t)job->cfg.batch_size);
+	json_object_set_new(o, "progress",
+			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", job->progress.epoch,
+				      "epochs", job->cfg.epochs, "step", (json_int_t)job->progress.step,
+				      "steps", (json_int_t)(spe * job->cfg.epochs)));
+	const struct epoch_row *last = job->n_epochs ? &job->epochs[job->n_epochs - 1] : NULL;
+	json_t *latest = json_object();
+	json_object_set_new(latest, "loss", num_or_null(job->latest_loss));
+	json_object_set_new(latest, "train_accuracy", num_or_null(last ? last->st.train_accuracy : NAN));
+	json_object_set_new(latest, "test_accuracy", num_or_null(last ? last->st.test_accuracy : NAN));
+	json_object_set_new(latest, "test_loss", num_or_null(last ? last->st.test_loss : NAN));
+	json_object_set_new(latest, "samples_per_second",
+			    job->state == JOB_RUNNING ? json_real(job->rate)
+						      : num_or_null(last ? last->st.samples_per_second : NAN));
+	json_object_set_new(o, "latest", latest);
+	json_object_set_new(o, "created_at", time_json(job->created_at));
+	json_object_set_new(o, "started_at", time_json(job->started_at));
+	json_object_set_new(o, "finished_at", time_json(job->finished_at));
+	json_object_set_new(o, "error", job->error[0] ? json_string(job->error) : json_null());
+	return o;
+}
+
+json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	json_t *o = job ? job_json_locked(job) : NULL;
+	pthread_mutex_unlock(&j->lock);
+	if (!job)
+		not_found(id, e);
+	return o;
+}
+
+json_t *jobs_list_json(struct jobs *j, int state, int limit)
+{
+	json_t *arr = json_array();
+	pthread_mutex_lock(&j->lock);
+	for (int i = j->n_jobs - 1; i >= 0 && (int)json_array_size(arr) < limit; i--)
+		if (state < 0 || (int)j->list[i]->state == state)
+			json_array_append_new(arr, job_json_locked(j->list[i]));
+	pthread_mutex_unlock(&j->lock);
+	return json_pack("{s:o}", "jobs", arr);
+}
+
+json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int max_points,
+			  struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = find_locked(j, id);
+	if (!job) {
+		pthread_mutex_unlock(&j->lock);
+		not_found(id, e);
+		return NULL;
+	}
+	size_t first = 0;
+	while (first < job->n_points && job->points[first].step < since_step)
+		first++;
+	size_t count = job->n_points - first;
+	json_t *points = json_array();
+	/* Evenly thinned to max_points, the newest always included. */
+	size_t take = count < (size_t)max_points ? count : (size_t)max_points;
+	for (size_t k = 0; k < take; k++) {
+		size_t i = take == 1 ? count - 1 : k * (count - 1) / (take - 1);
+		const struct curve_point *p = &job->points[first + i];
+		json_array_append_new(points, json_pack("[I, f, f]", (json_int_t)p->step, p->time,
+							(double)p->loss));
+	}
+	json_t *epochs = json_array();
+	for (int i = 0; i < job->n_epochs; i++) {
+		const struct epoch_row *r = &job->epochs[i];
+		if (r->step < since_step)
+			continue;
+		json_t *x = json_object();
+		json_object_set_new(x, "epoch", json_integer(r->st.epoch));
+		json_object_set_new(x, "step", json_integer(r->step));
+		json_object_set_new(x, "train_loss", num_or_null(r->st.train_loss));
+		json_object_set_new(x, "test_loss", num_or_null(r->st.test_loss));
+		json_object_set_new(x, "train_accuracy", num_or_null(r->st.train_accuracy));
+		json_object_set_new(x, "test_accuracy", num_or_null(r->st.test_accuracy));
+		json_object_set_new(x, "seconds", json_real(r->st.seconds));
+		json_object_set_new(x, "samples_per_second", json_real(r->st.samples_per_second));
+		json_array_append_new(epochs, x);
+	}
+	long next = job->n_points ? job->points[job->n_points - 1].step + 1 : 0;
+	if (next < since_step)
+		next = since_step;
+	json_t *o = json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs,
+			      "next_step", (json_int_t)next, "state", job_state_name(job->state));
+	pthread_mutex_unlock(&j->lock);
+	return o;
+}
+
+/* ---- models --------------------------------------------------------- */
+
+/* The job a model name means: id, unique name, or "latest". Lock held. */
+static struct job *model_job_locked(struct jobs *j, const char *name, struct td_error *e)
+{
+	if (strcmp(name, "latest") == 0) {
+		if (!j->latest_completed)
+			td_errorf(e, TD_ENOTFOUND, "name",
+				  "no job has completed yet, so there is no latest model");
+		return j->latest_completed;
+	}
+	struct job *job = find_locked(j, name);
+	if (job)
+		return job;
+	int matches = 0;
+	for (int i = 0; i < j->n_jobs; i++)
+		if (strcmp(j->list[i]->cfg.name, name) == 0) {
+			job = j->list[i];
+			matches++;
+		}
+	if (matches == 1)
+		return job;
+	if (matches > 1)
+		td_errorf(e, TD_ENOTFOUND, "name",
+			  "%d jobs are named \"%.40s\"; name the model by its job id", matches, name);
+	else
+		td_errorf(e, TD_ENOTFOUND, "name", "no model named \"%.40s\"", name);
+	return NULL;
+}
+
+int jobs_snapshot(struct jobs *j, const char *name, struct model_snapshot **out,
+		  struct td_error *e)
+{
+	*out = NULL;
+	pthread_mutex_lock(&j->lock);
+	struct job *job = model_job_locked(j, name, e);
+	int rc = 0;
+	if (!job)
+		rc = TD_ENOTFOUND;
+	else if (!job->snap)
+		rc = td_errorf(e, TD_ESTATE, "name",
+			       "model %s has no weights yet: its job is %s and has not trained "
+			       "long enough to publish any", job->id, job_state_name(job->state));
+	else {
+		snapshot_retain(job->snap);
+		*out = job->snap;
+	}
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+static json_t *model_json_locked(const struct job *job)
+{
+	const struct dataset *ds = job->ds;
+	json_t *layers = json_array(), *classes = json_array();
+	int outputs = job->cfg.output == OUT_SIGMOID && ds->n_classes == 2 ? 1 : ds->n_classes;
+	json_array_append_new(layers, json_integer(ds->features));
+	for (int i = 0; i < job->cfg.n_hidden; i++)
+		json_array_append_new(layers, json_integer(job->cfg.hidden[i]));
+	json_array_append_new(layers, json_integer(outputs));
+	for (int i = 0; i < ds->n_classes; i++)
+		json_array_append_new(classes, json_string(ds->class_names[i]));
+	const char *state = job->snap ? "AVAILABLE"
+			    : (job->state == JOB_QUEUED || job->state == JOB_RUNNING) ? "LOADING"
+										  : "END";
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:i, s:i, s:I}", "name",
+			 job->id, "job", job->id, "job_name", job->cfg.name, "job_state",
+			 job_state_name(job->state), "state", state, "layers", layers,
+			 "test_accuracy",
+			 num_or_null(job->snap ? job->snap->test_accuracy : NAN), "dataset", ds->name,
+			 "classes", classes, "width", ds->width, "height", ds->height, "step",
+			 (json_int_t)(job->snap ? job->snap->step : 0));
+}
+
+json_t *jobs_models_json(struct jobs *j)
+{
+	json_t *arr = json_array();
+	pthread_mutex_lock(&j->lock);
+	for (int i = j->n_jobs - 1; i >= 0; i--)
+		json_array_append_new(arr, model_json_locked(j->list[i]));
+	pthread_mutex_unlock(&j->lock);
+	return json_pack("{s:o}", "models", arr);
+}
+
+json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = model_job_locked(j, name, e);
+	json_t *o = job ? model_json_locked(job) : NULL;
+	pthread_mutex_unlock(&j->lock);
+	return o;
+}
+
+void jobs_stats(struct jobs *j, struct jobs_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&j->lock);
+	for (int i = 0; i < j->n_jobs; i++) {
+		st->by_state[j->list[i]->state]++;
+		if (j->list[i]->state == JOB_RUNNING)
+			st->samples_per_second += j->list[i]->rate;
+	}
+	st->samples_total = j->samples_total;
+	pthread_mutex_unlock(&j->lock);
+}
