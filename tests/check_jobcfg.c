@@ -89,7 +89,7 @@ START_TEST(test_out_of_range_values_name_field_and_range)
 	ck_assert_int_eq(from_text("{\"activation\": \"relux\"}", &c, &e), TD_EINVAL);
 	ck_assert_str_eq(e.field, "activation");
 	ck_assert_ptr_nonnull(strstr(e.msg, "relu, sigmoid, tanh"));
-	ck_assert_int_eq(from_text("{\"workers\": 3}", &c, &e), TD_EINVAL);
+	ck_assert_int_eq(from_text("{\"workers\": 65}", &c, &e), TD_EINVAL);
 	ck_assert_str_eq(e.field, "workers");
 	ck_assert_int_eq(from_text("{\"seed\": -1}", &c, &e), TD_EINVAL);
 	ck_assert_int_eq(from_text("{\"dataset\": \"../etc/passwd\"}", &c, &e), TD_EINVAL);
