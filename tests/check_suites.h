@@ -18,5 +18,6 @@ Suite *suite_nn(void);
 Suite *suite_model(void);
 Suite *suite_pool(void);
 Suite *suite_train(void);
+Suite *suite_sparse(void);
 
 #endif
