@@ -9,6 +9,7 @@
  */
 #include "traind/sparse.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +26,14 @@ typedef float v16f __attribute__((vector_size(64)));
 #define KERNEL
 #endif
 
-static inline v16f load16(const float *p)
+static inline __attribute__((always_inline)) v16f load16(const float *p)
 {
 	v16f v;
 	memcpy(&v, p, sizeof(v));
 	return v;
 }
 
-static inline void store16(float *p, v16f v)
+static inline __attribute__((always_inline)) void store16(float *p, v16f v)
 {
 	memcpy(p, &v, sizeof(v));
 }
@@ -138,6 +139,7 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 			  const float lut[256])
 {
 	const int F = c->cols;
+	assert(n >= 1 && n <= c->cap_rows);
 	/* By rows: one pass over the bytes. */
 	uint32_t k = 0;
 #if HAVE_COMPRESS_PATH

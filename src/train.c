@@ -39,7 +39,7 @@
 #include "traind/rng.h"
 #include "traind/sparse.h"
 
-#define EVAL_BLOCK 256 /* samples per evaluation block */
+#define EVAL_BLOCK 64 /* samples per evaluation block */
 
 /* A slot whose pixels are lit at most this often runs the first layer on
  * the lit pixels only (sparse.h); denser slots use the GEMM. The choice
@@ -161,10 +161,16 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 		.beta2 = 0.999f,
 		.eps = 1e-8f,
 	};
+	/* The largest slot of any batch up to batch_size: a short last batch
+	 * has fewer slots, so they can be larger than a full batch's (65 is cut
+	 * 21/22/22, but a last batch of 25 is one slot of 25). */
 	int slots = slot_count(cfg->batch_size);
-	t->ws_cap = (cfg->batch_size + slots - 1) / slots;
-	if (t->ws_cap < EVAL_BLOCK)
-		t->ws_cap = EVAL_BLOCK;
+	int slot_cap = (cfg->batch_size + TRAIN_MAX_SLOTS - 1) / TRAIN_MAX_SLOTS;
+	if (slot_cap < TRAIN_SLOT)
+		slot_cap = TRAIN_SLOT;
+	if (slot_cap > cfg->batch_size)
+		slot_cap = cfg->batch_size;
+	t->ws_cap = slot_cap > EVAL_BLOCK ? slot_cap : EVAL_BLOCK;
 	t->params = alloc_floats(t->n_params);
 	t->moments = alloc_floats((size_t)optim_moments(cfg->optimizer) * t->stride);
 	t->slot_grads = alloc_floats((size_t)slots * t->stride);
@@ -184,7 +190,7 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 			for (int i = 0; i < t->ws_cap; i++)
 				wk->order[i] = (uint32_t)i;
 		if (!wk->labels || !wk->shifted || !wk->order ||
-		    sparse_cols_init(&wk->cols, t->ws_cap, ds->features) ||
+		    sparse_cols_init(&wk->cols, slot_cap, ds->features) ||
 		    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap)) {
 			rc = td_errorf(e, TD_ENOMEM, "batch_size",
 				       "out of memory for the workers' buffers");
