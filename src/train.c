@@ -610,6 +610,65 @@ size_t trainer_param_count(const struct trainer *t)
 	return t->n_params;
 }
 
+const struct job_config *trainer_config(const struct trainer *t)
+{
+	return &t->cfg;
+}
+
+void trainer_get_state(const struct trainer *t, struct trainer_state *st)
+{
+	st->epoch = t->epoch;
+	st->step_in_epoch = t->step_in_epoch;
+	st->global_step = t->global_step;
+	st->epoch_loss_sum = t->epoch_loss_sum;
+	st->epoch_correct = t->epoch_correct;
+	st->epoch_samples = t->epoch_samples;
+	st->epoch_seconds = t->epoch_seconds;
+}
+
+int trainer_moment_count(const struct trainer *t)
+{
+	return optim_moments(t->hp.kind);
+}
+
+const float *trainer_moment(const struct trainer *t, int k)
+{
+	return t->moments + (size_t)k * t->stride;
+}
+
+int trainer_restore(struct trainer *t, const struct trainer_state *st, const float *params,
+		    size_t n_params, const float *const *moments, int n_moments,
+		    struct td_error *e)
+{
+	if (n_params != t->n_params)
+		return td_errorf(e, TD_EFORMAT, "parameters",
+				 "the checkpoint has %zu parameters; this model has %zu", n_params,
+				 t->n_params);
+	if (n_moments != optim_moments(t->hp.kind))
+		return td_errorf(e, TD_EFORMAT, "optimizer",
+				 "the checkpoint has %d moment buffers; optimizer %s keeps %d",
+				 n_moments, optimizer_name(t->hp.kind), optim_moments(t->hp.kind));
+	if (st->epoch < 0 || st->epoch > t->cfg.epochs || st->step_in_epoch < 0 ||
+	    st->step_in_epoch > t->steps_per_epoch || st->global_step < 0 ||
+	    st->global_step != (long)st->epoch * t->steps_per_epoch + st->step_in_epoch)
+		return td_errorf(e, TD_EFORMAT, "state",
+				 "the checkpoint's position (epoch %d, step %ld of %ld, global step "
+				 "%ld) does not fit this job",
+				 st->epoch, st->step_in_epoch, t->steps_per_epoch, st->global_step);
+	memcpy(t->params, params, sizeof(float) * n_params);
+	for (int k = 0; k < n_moments; k++)
+		memcpy(t->moments + (size_t)k * t->stride, moments[k], sizeof(float) * n_params);
+	t->epoch = st->epoch;
+	t->step_in_epoch = st->step_in_epoch;
+	t->global_step = st->global_step;
+	t->epoch_loss_sum = st->epoch_loss_sum;
+	t->epoch_correct = st->epoch_correct;
+	t->epoch_samples = st->epoch_samples;
+	t->epoch_seconds = st->epoch_seconds;
+	t->perm_epoch = -1; /* reshuffled for this epoch on the next run */
+	return 0;
+}
+
 struct grad_job {
 	struct trainer *t;
 	const uint32_t *samples;

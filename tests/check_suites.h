@@ -19,5 +19,6 @@ Suite *suite_model(void);
 Suite *suite_pool(void);
 Suite *suite_train(void);
 Suite *suite_sparse(void);
+Suite *suite_checkpoint(void);
 
 #endif

@@ -88,6 +88,31 @@ double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n,
  * depend on it. */
 int trainer_set_workers(struct trainer *t, int workers, struct td_error *e);
 
+/* Everything besides weights and moments that a resumed run needs to
+ * continue bit for bit: the shuffle of an epoch and every augmentation
+ * shift derive from (seed, epoch, sample), so position suffices. */
+struct trainer_state {
+	int epoch;            /* epochs completed */
+	long step_in_epoch;   /* steps done in the epoch in progress */
+	long global_step;     /* steps done in all (Adam's t) */
+	double epoch_loss_sum; /* the epoch-in-progress's running figures */
+	long epoch_correct, epoch_samples;
+	double epoch_seconds;
+};
+
+const struct job_config *trainer_config(const struct trainer *t);
+void trainer_get_state(const struct trainer *t, struct trainer_state *st);
+/* The optimizer's moment buffers: count (0, 1 or 2), each param_count floats. */
+int trainer_moment_count(const struct trainer *t);
+const float *trainer_moment(const struct trainer *t, int k);
+
+/* Restores a saved position, weights and moments (n_moments must match the
+ * optimizer's); the next trainer_run continues exactly where the saved run
+ * would have. */
+int trainer_restore(struct trainer *t, const struct trainer_state *st, const float *params,
+		    size_t n_params, const float *const *moments, int n_moments,
+		    struct td_error *e);
+
 /* Moves the trainer to another pool of the same size (a paused job may be
  * resumed by another runner). */
 int trainer_rebind_pool(struct trainer *t, struct pool *pool, struct td_error *e);
