@@ -406,31 +406,17 @@ static struct reg_entry *find_locked(struct dataset_registry *r, const char *nam
 	return NULL;
 }
 
-int registry_add(struct dataset_registry *r, const struct dataset_spec *spec,
-		 struct td_error *e)
+/* Adds an entry for spec (ds: already loaded, owned from here on, or NULL). */
+static int insert_entry(struct dataset_registry *r, const struct dataset_spec *spec,
+			struct dataset *ds, struct td_error *e)
 {
 	int rc;
-
-	if (!r || !spec)
-		return td_errorf(e, TD_EINVAL, "", "no registry or data set spec was given");
-	if (!terminated(spec->name, sizeof(spec->name)) || !valid_name(spec->name))
-		return td_errorf(e, TD_EINVAL, "name", "data set name \"%.63s\" is not allowed; "
-				 "use 1 to %d of A-Z a-z 0-9 _ . -",
-				 terminated(spec->name, sizeof(spec->name)) ? spec->name : "",
-				 DATASET_NAME_MAX - 1);
-	if ((rc = check_spec_strings(spec, e)) < 0)
-		return rc;
-	char **names;
-	int n_names;
-	if ((rc = parse_classes(spec->classes, &names, &n_names, e)) < 0)
-		return rc;
-	free_names(names, n_names);
-
 	struct reg_entry *ent = calloc(1, sizeof(*ent));
 	if (!ent)
 		return td_errorf(e, TD_ENOMEM, "", "out of memory registering data set %s",
 				 spec->name);
 	ent->spec = *spec;
+	ent->ds = ds;
 	if (pthread_mutex_init(&ent->lock, NULL) != 0) {
 		free(ent);
 		return td_errorf(e, TD_EINTERNAL, "", "cannot create a lock for data set %s",
@@ -460,6 +446,43 @@ fail:
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_destroy(&ent->lock);
 	free(ent);
+	return rc;
+}
+
+int registry_add(struct dataset_registry *r, const struct dataset_spec *spec,
+		 struct td_error *e)
+{
+	int rc;
+
+	if (!r || !spec)
+		return td_errorf(e, TD_EINVAL, "", "no registry or data set spec was given");
+	if (!terminated(spec->name, sizeof(spec->name)) || !valid_name(spec->name))
+		return td_errorf(e, TD_EINVAL, "name", "data set name \"%.63s\" is not allowed; "
+				 "use 1 to %d of A-Z a-z 0-9 _ . -",
+				 terminated(spec->name, sizeof(spec->name)) ? spec->name : "",
+				 DATASET_NAME_MAX - 1);
+	if ((rc = check_spec_strings(spec, e)) < 0)
+		return rc;
+	char **names;
+	int n_names;
+	if ((rc = parse_classes(spec->classes, &names, &n_names, e)) < 0)
+		return rc;
+	free_names(names, n_names);
+
+	return insert_entry(r, spec, NULL, e);
+}
+
+int registry_add_loaded(struct dataset_registry *r, struct dataset *ds, struct td_error *e)
+{
+	if (!r || !ds || !valid_name(ds->name))
+		return td_errorf(e, TD_EINVAL, "name", "a loaded data set needs a valid name");
+	struct dataset_spec *spec = calloc(1, sizeof(*spec));
+	if (!spec)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory registering data set %s", ds->name);
+	snprintf(spec->name, sizeof(spec->name), "%s", ds->name);
+	snprintf(spec->source, sizeof(spec->source), "%s", ds->source);
+	int rc = insert_entry(r, spec, ds, e);
+	free(spec);
 	return rc;
 }
 

@@ -24,19 +24,40 @@
  * broadcasts `changed`, on which pause/cancel/delete wait for the runner to
  * acknowledge. Memory is bounded: at most max_jobs records, each with at
  * most max_curve_points points (thinned evenly) and `epochs` epoch rows.
+ *
+ * Durability (when a state dir is set): each job's directory holds
+ * job.json (its record), curve.bin (its thinned loss curve) and
+ * checkpoint.bin, each replaced atomically. The runner checkpoints at every
+ * epoch end, every checkpoint_seconds, on pause, at shutdown and at the
+ * end; it writes between steps, from its own thread, with the weights
+ * stable. Only the runner writes a job's checkpoint and curve; records are
+ * written with `lock` held, so they land in the order the states changed
+ * (transitions are rare: a few milliseconds of fsync there is cheap). At start
+ * the manager reads every job back: queued, running or paused jobs resume
+ * from their checkpoint, which carries the whole training position, so the
+ * rest of the run is the run that was interrupted, bit for bit. Curve
+ * points and epochs after the checkpoint are dropped: training repeats
+ * them exactly. A write that fails fails the job with the step that failed;
+ * the previous checkpoint stays as it was.
  */
 #include "traind/jobs.h"
 
 #include <cblas.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "traind/atomic_file.h"
+#include "traind/checkpoint.h"
 #include "traind/nn.h"
 #include "traind/pool.h"
 #include "traind/rng.h"
@@ -136,6 +157,13 @@ struct job {
 
 	struct model_snapshot *snap;
 	double snap_time;
+
+	unsigned long seq;         /* creation order, kept across restarts */
+	double ckpt_time;          /* last checkpoint, unix seconds */
+	struct checkpoint *resume; /* read at start; the runner restores it */
+	struct dataset *own_ds;    /* an imported model's class names and size */
+	int imported;
+	char io_error[512];        /* a failed write: fails the job */
 };
 
 struct runner {
@@ -160,6 +188,7 @@ struct jobs {
 	struct td_rng id_rng;
 	struct job *latest_completed;
 	double samples_total;
+	int recovered, resumed;
 };
 
 static double unix_now(void)
@@ -173,9 +202,32 @@ static void job_free(struct job *job)
 {
 	trainer_free(job->trainer);
 	snapshot_release(job->snap);
+	if (job->resume) {
+		checkpoint_free(job->resume);
+		free(job->resume);
+	}
+	dataset_free(job->own_ds);
 	free(job->points);
 	free(job->epochs);
 	free(job);
+}
+
+/* A new record with its buffers; NULL when out of memory. */
+static struct job *job_alloc(const struct job_config *cfg, size_t max_points)
+{
+	struct job *job = calloc(1, sizeof(*job));
+	if (!job)
+		return NULL;
+	job->points = malloc(sizeof(*job->points) * max_points);
+	job->epochs = calloc((size_t)cfg->epochs, sizeof(*job->epochs));
+	if (!job->points || !job->epochs) {
+		job_free(job);
+		return NULL;
+	}
+	job->cfg = *cfg;
+	job->stride = 1;
+	job->latest_loss = NAN;
+	return job;
 }
 
 static struct job *find_locked(struct jobs *j, const char *id)
@@ -213,6 +265,186 @@ static void curve_add(struct job *job, size_t cap, long step, double time, doubl
 		job->stride *= 2;
 	}
 	job->points[job->n_points++] = p;
+}
+
+
+/* ---- the state dir -------------------------------------------------- */
+
+#define RECORD_VERSION 1
+#define CURVE_MAGIC "TRDCURVE"
+#define RECORD_MAX_BYTES (64u << 20)
+
+static int persistent(const struct jobs *j)
+{
+	return j->cfg.state_dir && j->cfg.state_dir[0];
+}
+
+/* state_dir/jobs/<id>/<file>; file "" names the directory. */
+static int job_path(const struct jobs *j, const char *id, const char *file, char *out, size_t n)
+{
+	int k = snprintf(out, n, "%s/jobs/%s%s%s", j->cfg.state_dir, id, file[0] ? "/" : "", file);
+	return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+static json_t *record_json_locked(const struct job *job)
+{
+	json_t *epochs = json_array();
+	for (int i = 0; i < job->n_epochs; i++) {
+		const struct epoch_row *r = &job->epochs[i];
+		json_array_append_new(epochs, json_pack("{s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
+						"epoch", r->st.epoch, "step", (json_int_t)r->step,
+						"train_loss", r->st.train_loss, "train_accuracy",
+						r->st.train_accuracy, "test_loss", r->st.test_loss,
+						"test_accuracy", r->st.test_accuracy, "seconds",
+						r->st.seconds, "samples_per_second",
+						r->st.samples_per_second));
+	}
+	return json_pack("{s:s, s:i, s:s, s:I, s:o, s:s, s:f, s:f, s:f, s:s, s:b, s:o}", "format",
+			 "traind job", "version", RECORD_VERSION, "id", job->id, "seq",
+			 (json_int_t)job->seq, "config", jobcfg_to_json(&job->cfg), "state",
+			 job_state_name(job->state), "created_at", job->created_at, "started_at",
+			 job->started_at, "finished_at", job->finished_at, "error", job->error,
+			 "imported", job->imported, "epochs", epochs);
+}
+
+/* Writes job.json; lock held (so records land in order). */
+static int write_record_locked(struct jobs *j, struct job *job, struct td_error *e)
+{
+	if (!persistent(j))
+		return 0;
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (job_path(j, job->id, "", dir, sizeof(dir)) || job_path(j, job->id, "job.json", path, sizeof(path)))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	int rc = make_dirs(dir, e);
+	if (rc)
+		return rc;
+	json_t *rec = record_json_locked(job);
+	char *text = rec ? json_dumps(rec, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(rec);
+	if (!text)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory writing job %s", job->id);
+	struct iovec part = {text, strlen(text)};
+	rc = atomic_write(path, &part, 1, e);
+	free(text);
+	return rc;
+}
+
+/* A transition's record; a failure is logged (the job itself goes on). */
+static void save_record_locked(struct jobs *j, struct job *job)
+{
+	struct td_error e;
+	if (write_record_locked(j, job, &e))
+		fprintf(stderr, "traind: job %s: could not save its record: %s\n", job->id, e.msg);
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* curve.bin: "TRDCURVE", u32 count, then count x (i64 step, f64 time,
+ * f32 loss), little-endian. Written by the job's runner only. */
+static int write_curve(struct jobs *j, struct job *job, struct td_error *e)
+{
+	char path[PATH_MAX];
+	if (job_path(j, job->id, "curve.bin", path, sizeof(path)))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	pthread_mutex_lock(&j->lock);
+	size_t n = job->n_points;
+	unsigned char *buf = malloc(12 + 20 * n);
+	if (buf) {
+		memcpy(buf, CURVE_MAGIC, 8);
+		put_le(buf + 8, n, 4);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t, l = 0;
+			uint32_t l32;
+			memcpy(&t, &job->points[i].time, 8);
+			memcpy(&l32, &job->points[i].loss, 4);
+			l = l32;
+			put_le(buf + 12 + 20 * i, (uint64_t)job->points[i].step, 8);
+			put_le(buf + 12 + 20 * i + 8, t, 8);
+			put_le(buf + 12 + 20 * i + 16, l, 4);
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (!buf)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory saving job %s's curve", job->id);
+	struct iovec part = {buf, 12 + 20 * n};
+	int rc = atomic_write(path, &part, 1, e);
+	free(buf);
+	return rc;
+}
+
+/* Curve, record and checkpoint, from the runner between steps, in that
+ * order: recovery keeps only the history up to the checkpoint's step, so a
+ * kill between any two writes loses nothing that training will not repeat
+ * exactly (written the other way round, a kill after an epoch's checkpoint
+ * but before its record would lose that epoch's row for good). A failure
+ * is kept in io_error, which stops and fails the job. */
+static int save_progress(struct jobs *j, struct job *job, struct trainer *t)
+{
+	if (!persistent(j))
+		return 0;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct td_error e;
+	int rc = 0;
+	if (job_path(j, job->id, "", dir, sizeof(dir)) ||
+	    job_path(j, job->id, "checkpoint.bin", path, sizeof(path)))
+		rc = td_errorf(&e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	if (!rc)
+		rc = make_dirs(dir, &e);
+	if (!rc)
+		rc = write_curve(j, job, &e);
+	pthread_mutex_lock(&j->lock);
+	if (!rc)
+		rc = write_record_locked(j, job, &e);
+	double acc = job->n_epochs ? job->epochs[job->n_epochs - 1].st.test_accuracy : NAN;
+	pthread_mutex_unlock(&j->lock);
+	if (!rc) {
+		struct checkpoint ck;
+		checkpoint_from_trainer(&ck, job->id, t, job->ds, acc);
+		rc = checkpoint_save(path, &ck, &e);
+	}
+	pthread_mutex_lock(&j->lock);
+	job->ckpt_time = unix_now();
+	if (rc && !job->io_error[0])
+		snprintf(job->io_error, sizeof(job->io_error), "checkpoint failed: %.400s", e.msg);
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+static void remove_job_files(struct jobs *j, const char *id)
+{
+	if (!persistent(j))
+		return;
+	static const char *const files[] = {"job.json", "curve.bin", "checkpoint.bin"};
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!job_path(j, id, files[i], path, sizeof(path)))
+			unlink(path);
+	if (!job_path(j, id, "", path, sizeof(path))) {
+		/* Temporaries of an interrupted write, then the directory. */
+		DIR *d = opendir(path);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			char f[PATH_MAX];
+			if (strstr(de->d_name, ".tmp.") &&
+			    snprintf(f, sizeof(f), "%s/%s", path, de->d_name) < (int)sizeof(f))
+				unlink(f);
+		}
+		if (d)
+			closedir(d);
+		rmdir(path);
+	}
 }
 
 /* ---- runners -------------------------------------------------------- */
@@ -262,7 +494,8 @@ static int hook_should_stop(void *arg)
 {
 	struct hook_ctx *h = arg;
 	pthread_mutex_lock(&h->j->lock);
-	int stop = h->j->shutdown || h->job->pause_requested || h->job->cancel_requested;
+	int stop = h->j->shutdown || h->job->pause_requested || h->job->cancel_requested ||
+		   h->job->io_error[0];
 	pthread_mutex_unlock(&h->j->lock);
 	return stop;
 }
@@ -286,9 +519,13 @@ static void hook_on_step(void *arg, struct trainer *t, long step, double loss)
 		job->rate_samples = 0;
 	}
 	int due = now - job->snap_time >= h->j->cfg.snapshot_seconds;
+	int ckpt_due = h->j->cfg.checkpoint_seconds > 0 &&
+		       now - job->ckpt_time >= h->j->cfg.checkpoint_seconds;
 	pthread_mutex_unlock(&h->j->lock);
 	if (due)
 		publish(h->j, job, t, step, NAN);
+	if (ckpt_due)
+		save_progress(h->j, job, t);
 }
 
 static void hook_on_epoch(void *arg, struct trainer *t, const struct epoch_stats *st)
@@ -301,6 +538,7 @@ static void hook_on_epoch(void *arg, struct trainer *t, const struct epoch_stats
 		job->epochs[job->n_epochs++] = (struct epoch_row){*st, job->progress.step};
 	pthread_mutex_unlock(&h->j->lock);
 	publish(h->j, job, t, job->progress.step, st->test_accuracy);
+	save_progress(h->j, job, t);
 }
 
 /* Takes the oldest queued job, or NULL at shutdown. Lock held. */
@@ -352,6 +590,18 @@ static void *runner_main(void *arg)
 		td_error_clear(&err);
 		if (!job->trainer) {
 			rc = trainer_create(&job->cfg, job->ds, r->pool, &job->trainer, &err);
+			if (rc == 0 && job->resume) {
+				/* Recovered at start: continue from the checkpoint. */
+				struct checkpoint *ck = job->resume;
+				rc = trainer_restore(job->trainer, &ck->state, ck->params,
+						     ck->n_params, ck->moment, ck->n_moments, &err);
+				pthread_mutex_lock(&j->lock);
+				job->resume = NULL;
+				trainer_progress(job->trainer, &job->progress);
+				pthread_mutex_unlock(&j->lock);
+				checkpoint_free(ck);
+				free(ck);
+			}
 		} else {
 			rc = trainer_set_workers(job->trainer, job->cfg.workers, &err);
 		}
@@ -371,14 +621,24 @@ static void *runner_main(void *arg)
 				struct train_progress pr;
 				trainer_progress(job->trainer, &pr);
 				publish(j, job, job->trainer, pr.step, NAN);
+				/* Paused, stopped for shutdown, or done: keep where it is. */
+				pthread_mutex_lock(&j->lock);
+				int cancelled = job->cancel_requested;
+				pthread_mutex_unlock(&j->lock);
+				if (!cancelled)
+					save_progress(j, job, job->trainer);
 			}
 		}
 
 		pthread_mutex_lock(&j->lock);
 		struct trainer *done_trainer = NULL;
-		if (rc < 0) {
+		if (rc < 0 || job->io_error[0]) {
 			job->state = JOB_FAILED;
-			snprintf(job->error, sizeof(job->error), "%s", err.msg[0] ? err.msg : td_strerror(rc));
+			if (job->io_error[0])
+				snprintf(job->error, sizeof(job->error), "%s", job->io_error);
+			else
+				snprintf(job->error, sizeof(job->error), "%s",
+					 err.msg[0] ? err.msg : td_strerror(rc));
 			done_trainer = job->trainer;
 		} else if (rc == 0) {
 			job->state = JOB_COMPLETED;
@@ -400,6 +660,7 @@ static void *runner_main(void *arg)
 		job->busy = 0;
 		r->job = NULL;
 		log_transition(job, job_state_name(job->state));
+		save_record_locked(j, job);
 		pthread_cond_broadcast(&j->changed);
 		pthread_mutex_unlock(&j->lock);
 		trainer_free(done_trainer);
@@ -407,6 +668,232 @@ static void *runner_main(void *arg)
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;
+}
+
+
+/* ---- recovery ------------------------------------------------------- */
+
+static int is_job_id(const char *s)
+{
+	if (strncmp(s, "j-", 2) != 0 || strlen(s) != 8)
+		return 0;
+	for (const char *p = s + 2; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}
+
+static double num_field(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Loads curve.bin, keeping the points up to max_step. */
+static void read_curve(struct jobs *j, struct job *job, long max_step)
+{
+	char path[PATH_MAX];
+	void *buf;
+	size_t len;
+	if (job_path(j, job->id, "curve.bin", path, sizeof(path)) ||
+	    read_file(path, 12 + 20 * (size_t)10000000, &buf, &len, NULL))
+		return;
+	const unsigned char *b = buf;
+	if (len >= 12 && memcmp(b, CURVE_MAGIC, 8) == 0) {
+		size_t n = (size_t)get_le(b + 8, 4);
+		if (len == 12 + 20 * n) {
+			for (size_t i = 0; i < n; i++) {
+				long step = (long)get_le(b + 12 + 20 * i, 8);
+				uint64_t t = get_le(b + 12 + 20 * i + 8, 8);
+				uint32_t l = (uint32_t)get_le(b + 12 + 20 * i + 16, 4);
+				double time;
+				float loss;
+				memcpy(&time, &t, 8);
+				memcpy(&loss, &l, 4);
+				if (step > max_step || step < 0)
+					break;
+				curve_add(job, j->cfg.max_curve_points, step, time, loss);
+			}
+		}
+	}
+	free(buf);
+}
+
+/* Rebuilds one job from its directory; NULL when it cannot be read. */
+static struct job *recover_job(struct jobs *j, const char *id)
+{
+	char path[PATH_MAX];
+	void *text;
+	size_t len;
+	struct td_error e;
+	if (job_path(j, id, "job.json", path, sizeof(path)) ||
+	    read_file(path, RECORD_MAX_BYTES, &text, &len, &e))
+		return NULL;
+	json_error_t je;
+	json_t *rec = json_loadb(text, len, 0, &je);
+	free(text);
+	struct job_config cfg;
+	jobcfg_defaults(&cfg);
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	int st = state ? job_state_parse(state) : -1;
+	if (!json_is_object(rec) || st < 0 || jobcfg_from_json(&cfg, json_object_get(rec, "config"), &e)) {
+		fprintf(stderr, "traind: %s is not a job record this traind reads; skipped\n", path);
+		json_decref(rec);
+		return NULL;
+	}
+	struct job *job = job_alloc(&cfg, j->cfg.max_curve_points);
+	if (!job) {
+		json_decref(rec);
+		return NULL;
+	}
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	job->state = (enum job_state)st;
+	json_t *seq = json_object_get(rec, "seq");
+	job->seq = json_is_integer(seq) ? (unsigned long)json_integer_value(seq) : 0;
+	job->created_at = num_field(rec, "created_at");
+	job->started_at = num_field(rec, "started_at");
+	job->finished_at = num_field(rec, "finished_at");
+	job->imported = json_is_true(json_object_get(rec, "imported"));
+	const char *err = json_string_value(json_object_get(rec, "error"));
+	snprintf(job->error, sizeof(job->error), "%s", err ? err : "");
+
+	/* The checkpoint: weights to serve and, for an unfinished job, where
+	 * to continue. */
+	struct checkpoint *ck = calloc(1, sizeof(*ck));
+	int have_ck = ck && !job_path(j, id, "checkpoint.bin", path, sizeof(path)) &&
+		      checkpoint_load(path, ck, &e) == 0;
+	if (!have_ck && ck && access(path, F_OK) == 0)
+		fprintf(stderr, "traind: job %s: its checkpoint cannot be used (%s)\n", id, e.msg);
+	int unfinished = st == JOB_QUEUED || st == JOB_RUNNING || st == JOB_PAUSED;
+	if (job->imported && have_ck) {
+		job->own_ds = dataset_from_memory(ck->dataset, ck->width, ck->height,
+						  ck->n_classes, (const char *const *)ck->class_names,
+						  NULL, NULL, 0, NULL, NULL, 0);
+		job->ds = job->own_ds;
+	} else if (registry_get(j->cfg.registry, cfg.dataset, &job->ds, &e)) {
+		job->ds = NULL;
+	}
+	if (!job->ds) {
+		/* Without its data set a job can neither train nor say its classes. */
+		if (unfinished || !job->error[0])
+			snprintf(job->error, sizeof(job->error),
+				 "data set %s is not available after the restart", cfg.dataset);
+		if (unfinished)
+			job->state = JOB_FAILED;
+		unfinished = 0;
+		job->own_ds = dataset_from_memory(cfg.dataset, 1, 1, 2, NULL, NULL, NULL, 0, NULL,
+						  NULL, 0);
+		job->ds = job->own_ds;
+		have_ck = 0;
+	}
+	long upto = -1; /* last step whose curve point and epoch stand */
+	if (have_ck) {
+		upto = ck->has_state ? ck->state.global_step : LONG_MAX;
+		struct model_snapshot *snap = calloc(1, sizeof(*snap));
+		float *params = snap ? malloc(sizeof(float) * ck->n_params) : NULL;
+		if (params && job->ds->features == ck->shape.sizes[0]) {
+			memcpy(params, ck->params, sizeof(float) * ck->n_params);
+			*snap = (struct model_snapshot){.refs = 1, .shape = ck->shape,
+							.n_params = ck->n_params, .params = params,
+							.ds = job->ds, .test_accuracy = ck->test_accuracy,
+							.step = ck->has_state ? ck->state.global_step : 0};
+			snprintf(snap->job_id, sizeof(snap->job_id), "%s", id);
+			job->snap = snap;
+		} else {
+			free(params);
+			free(snap);
+		}
+		if (ck->has_state) {
+			job->progress.epoch = ck->state.epoch;
+			job->progress.step = ck->state.global_step;
+		}
+	}
+	if (!unfinished)
+		upto = LONG_MAX; /* a finished job's history is all of it */
+	json_t *epochs = json_object_get(rec, "epochs");
+	for (size_t i = 0; i < json_array_size(epochs) && job->n_epochs < job->cfg.epochs; i++) {
+		json_t *x = json_array_get(epochs, i);
+		long step = (long)num_field(x, "step");
+		if (step > upto)
+			break;
+		struct epoch_row *r = &job->epochs[job->n_epochs++];
+		r->step = step;
+		r->st = (struct epoch_stats){(int)num_field(x, "epoch"), num_field(x, "train_loss"),
+					     num_field(x, "train_accuracy"), num_field(x, "test_loss"),
+					     num_field(x, "test_accuracy"), num_field(x, "seconds"),
+					     num_field(x, "samples_per_second")};
+	}
+	read_curve(j, job, upto);
+	if (unfinished) {
+		if (st == JOB_RUNNING)
+			job->state = JOB_QUEUED;
+		if (have_ck && ck->has_state) {
+			job->resume = ck;
+			ck = NULL;
+		}
+		j->resumed++;
+	}
+	if (ck) {
+		checkpoint_free(ck);
+		free(ck);
+	}
+	json_decref(rec);
+	return job;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct job *x = *(const struct job *const *)a, *y = *(const struct job *const *)b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Reads every job in the state dir back (before the runners start). */
+static int recover_all(struct jobs *j, struct td_error *e)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s/jobs", j->cfg.state_dir) >= (int)sizeof(dir))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	int rc = make_dirs(dir, e);
+	if (rc)
+		return rc;
+	DIR *d = opendir(dir);
+	if (!d)
+		return td_errorf(e, TD_EIO, "state_dir", "cannot read %s: %s", dir, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!is_job_id(de->d_name))
+			continue;
+		if (j->n_jobs == j->cfg.max_jobs) {
+			fprintf(stderr, "traind: more than max_jobs = %d jobs in %s; the rest are "
+				"not loaded\n", j->cfg.max_jobs, dir);
+			break;
+		}
+		struct job *job = recover_job(j, de->d_name);
+		if (job)
+			j->list[j->n_jobs++] = job;
+	}
+	closedir(d);
+	qsort(j->list, (size_t)j->n_jobs, sizeof(*j->list), by_seq);
+	for (int i = 0; i < j->n_jobs; i++) {
+		struct job *job = j->list[i];
+		if (job->seq >= j->next_seq)
+			j->next_seq = job->seq + 1;
+		job->queue_seq = job->seq;
+		if (job->state == JOB_COMPLETED && job->snap &&
+		    (!j->latest_completed || job->finished_at >= j->latest_completed->finished_at))
+			j->latest_completed = job;
+		save_record_locked(j, job); /* running becomes queued on disk too */
+	}
+	j->recovered = j->n_jobs;
+	return 0;
+}
+
+void jobs_recovered(struct jobs *j, int *records, int *resumed)
+{
+	pthread_mutex_lock(&j->lock);
+	*records = j->recovered;
+	*resumed = j->resumed;
+	pthread_mutex_unlock(&j->lock);
 }
 
 /* ---- life cycle ----------------------------------------------------- */
@@ -435,6 +922,13 @@ int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_erro
 	if (!j->list || !j->runners) {
 		jobs_free(j);
 		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	}
+	if (persistent(j)) {
+		int rc = recover_all(j, e);
+		if (rc) {
+			jobs_free(j);
+			return rc;
+		}
 	}
 	for (int i = 0; i < cfg->max_running; i++) {
 		struct runner *r = &j->runners[i];
@@ -515,20 +1009,10 @@ int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID
 				 "this model has %zu parameters on %s; the server allows at most %zu",
 				 model_param_count(&shape), ds->name, j->cfg.limits.max_params);
 
-	struct job *job = calloc(1, sizeof(*job));
-	if (job) {
-		job->points = malloc(sizeof(*job->points) * j->cfg.max_curve_points);
-		job->epochs = calloc((size_t)cfg->epochs, sizeof(*job->epochs));
-	}
-	if (!job || !job->points || !job->epochs) {
-		if (job)
-			job_free(job);
+	struct job *job = job_alloc(cfg, j->cfg.max_curve_points);
+	if (!job)
 		return td_errorf(e, TD_ENOMEM, "", "out of memory for a new job");
-	}
-	job->cfg = *cfg;
 	job->ds = ds;
-	job->stride = 1;
-	job->latest_loss = NAN;
 	job->created_at = unix_now();
 
 	pthread_mutex_lock(&j->lock);
@@ -551,7 +1035,13 @@ int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID
 	if (!job->cfg.name[0])
 		snprintf(job->cfg.name, sizeof(job->cfg.name), "%s", job->id);
 	job->state = JOB_QUEUED;
-	job->queue_seq = j->next_seq++;
+	job->seq = job->queue_seq = j->next_seq++;
+	struct td_error we;
+	if (write_record_locked(j, job, &we)) {
+		pthread_mutex_unlock(&j->lock);
+		job_free(job);
+		return td_errorf(e, TD_EIO, "", "could not save the new job: %s", we.msg);
+	}
 	j->list[j->n_jobs++] = job;
 	snprintf(id_out, JOB_ID_MAX, "%s", job->id);
 	log_transition(job, "queued");
@@ -584,8 +1074,11 @@ int jobs_pause(struct jobs *j, const char *id, struct td_error *e)
 	int rc = 0;
 	if (!job)
 		rc = not_found(id, e);
-	else if (job->state == JOB_QUEUED && !job->busy)
-		job->state = JOB_PAUSED, log_transition(job, "paused");
+	else if (job->state == JOB_QUEUED && !job->busy) {
+		job->state = JOB_PAUSED;
+		log_transition(job, "paused");
+		save_record_locked(j, job);
+	}
 	else if (job->state == JOB_RUNNING) {
 		job->pause_requested = 1;
 		wait_settled_locked(j, job);
@@ -607,6 +1100,7 @@ int jobs_resume(struct jobs *j, const char *id, struct td_error *e)
 		job->state = JOB_QUEUED;
 		job->queue_seq = j->next_seq++;
 		log_transition(job, "queued (resumed)");
+		save_record_locked(j, job);
 		pthread_cond_broadcast(&j->work);
 	} else if (job->state == JOB_RUNNING && job->pause_requested) {
 		job->pause_requested = 0; /* resumed before the pause took hold */
@@ -626,10 +1120,16 @@ int jobs_cancel(struct jobs *j, const char *id, struct td_error *e)
 		rc = not_found(id, e);
 	else if ((job->state == JOB_QUEUED || job->state == JOB_PAUSED) && !job->busy) {
 		job->state = JOB_CANCELLED;
+		if (job->resume) {
+			checkpoint_free(job->resume);
+			free(job->resume);
+			job->resume = NULL;
+		}
 		job->finished_at = unix_now();
 		drop = job->trainer;
 		job->trainer = NULL;
 		log_transition(job, "cancelled");
+		save_record_locked(j, job);
 	} else if (job->state == JOB_RUNNING || job->busy) {
 		job->cancel_requested = 1;
 		wait_settled_locked(j, job);
@@ -664,6 +1164,7 @@ int jobs_delete(struct jobs *j, const char *id, struct td_error *e)
 	if (j->latest_completed == job)
 		j->latest_completed = NULL;
 	log_transition(job, "deleted");
+	remove_job_files(j, job->id);
 	pthread_mutex_unlock(&j->lock);
 	job_free(job);
 	return 0;
@@ -879,6 +1380,127 @@ json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e)
 	json_t *o = job ? model_json_locked(job) : NULL;
 	pthread_mutex_unlock(&j->lock);
 	return o;
+}
+
+
+/* ---- export and import ---------------------------------------------- */
+
+int jobs_export(struct jobs *j, const char *name, void **buf, size_t *len, struct td_error *e)
+{
+	*buf = NULL;
+	*len = 0;
+	pthread_mutex_lock(&j->lock);
+	struct job *job = model_job_locked(j, name, e);
+	if (!job) {
+		pthread_mutex_unlock(&j->lock);
+		return TD_ENOTFOUND;
+	}
+	char path[PATH_MAX];
+	/* A finished job's last checkpoint is exactly what it serves. */
+	if (persistent(j) && job->state == JOB_COMPLETED && !job->busy &&
+	    !job_path(j, job->id, "checkpoint.bin", path, sizeof(path)) &&
+	    read_file(path, CHECKPOINT_MAX_BYTES, buf, len, NULL) == 0) {
+		pthread_mutex_unlock(&j->lock);
+		return 0;
+	}
+	struct model_snapshot *snap = job->snap;
+	if (!snap) {
+		pthread_mutex_unlock(&j->lock);
+		return td_errorf(e, TD_ESTATE, "name", "model %s has no weights yet: its job is %s",
+				 job->id, job_state_name(job->state));
+	}
+	snapshot_retain(snap);
+	struct checkpoint ck = {.cfg = job->cfg, .shape = snap->shape, .width = job->ds->width,
+				.height = job->ds->height, .n_classes = job->ds->n_classes,
+				.class_names = job->ds->class_names, .n_params = snap->n_params,
+				.params = snap->params, .test_accuracy = snap->test_accuracy};
+	snprintf(ck.job_id, sizeof(ck.job_id), "%s", job->id);
+	snprintf(ck.dataset, sizeof(ck.dataset), "%s", job->ds->name);
+	pthread_mutex_unlock(&j->lock);
+	int rc = checkpoint_encode(&ck, buf, len, e);
+	snapshot_release(snap);
+	return rc;
+}
+
+int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_MAX],
+		struct td_error *e)
+{
+	struct checkpoint ck;
+	int rc = checkpoint_parse(buf, len, &ck, e);
+	if (rc)
+		return rc;
+	if (ck.n_params > j->cfg.limits.max_params) {
+		checkpoint_free(&ck);
+		return td_errorf(e, TD_EINVAL, "parameters",
+				 "the model has %zu parameters; the server allows at most %zu",
+				 ck.n_params, j->cfg.limits.max_params);
+	}
+	struct job_config cfg = ck.cfg;
+	cfg.epochs = 1; /* an imported model has no epochs of its own here */
+	struct job *job = job_alloc(&cfg, 16 > j->cfg.max_curve_points ? 16 : j->cfg.max_curve_points);
+	struct model_snapshot *snap = calloc(1, sizeof(*snap));
+	float *params = malloc(sizeof(float) * ck.n_params);
+	if (job)
+		job->own_ds = dataset_from_memory(ck.dataset, ck.width, ck.height, ck.n_classes,
+						  (const char *const *)ck.class_names, NULL, NULL, 0,
+						  NULL, NULL, 0);
+	if (!job || !snap || !params || !job->own_ds) {
+		if (job)
+			job_free(job);
+		free(snap);
+		free(params);
+		checkpoint_free(&ck);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory importing a model");
+	}
+	job->cfg = ck.cfg;
+	job->ds = job->own_ds;
+	job->imported = 1;
+	job->state = JOB_COMPLETED;
+	job->created_at = job->started_at = job->finished_at = unix_now();
+	memcpy(params, ck.params, sizeof(float) * ck.n_params);
+	*snap = (struct model_snapshot){.refs = 1, .shape = ck.shape, .n_params = ck.n_params,
+					.params = params, .ds = job->ds,
+					.test_accuracy = ck.test_accuracy};
+	job->snap = snap;
+	job->progress.epoch = job->cfg.epochs; /* shown as trained to the end */
+
+	pthread_mutex_lock(&j->lock);
+	if (j->n_jobs >= j->cfg.max_jobs) {
+		pthread_mutex_unlock(&j->lock);
+		job_free(job);
+		checkpoint_free(&ck);
+		return td_errorf(e, TD_EFULL, "", "the server keeps at most %d jobs; delete "
+				 "finished ones first", j->cfg.max_jobs);
+	}
+	do
+		snprintf(job->id, sizeof(job->id), "j-%06llx",
+			 (unsigned long long)(rng_next(&j->id_rng) & 0xffffff));
+	while (find_locked(j, job->id));
+	snprintf(snap->job_id, sizeof(snap->job_id), "%s", job->id);
+	job->seq = job->queue_seq = j->next_seq++;
+	rc = 0;
+	if (persistent(j)) {
+		char path[PATH_MAX];
+		struct iovec part = {(void *)buf, len};
+		if (job_path(j, job->id, "", path, sizeof(path)) || make_dirs(path, e) ||
+		    job_path(j, job->id, "checkpoint.bin", path, sizeof(path)) ||
+		    atomic_write(path, &part, 1, e) || write_record_locked(j, job, e))
+			rc = e && e->msg[0] ? TD_EIO : td_errorf(e, TD_EIO, "", "could not save the model");
+	}
+	if (rc) {
+		remove_job_files(j, job->id);
+		pthread_mutex_unlock(&j->lock);
+		job_free(job);
+		checkpoint_free(&ck);
+		return rc;
+	}
+	j->list[j->n_jobs++] = job;
+	j->latest_completed = job;
+	snprintf(id_out, JOB_ID_MAX, "%s", job->id);
+	log_transition(job, "imported");
+	pthread_mutex_unlock(&j->lock);
+	checkpoint_free(&ck);
+	return 0;
 }
 
 void jobs_stats(struct jobs *j, struct jobs_stats *st)

@@ -20,5 +20,6 @@ Suite *suite_pool(void);
 Suite *suite_train(void);
 Suite *suite_sparse(void);
 Suite *suite_checkpoint(void);
+Suite *suite_jobs(void);
 
 #endif

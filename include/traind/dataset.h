@@ -74,6 +74,10 @@ void registry_free(struct dataset_registry *r);
 int registry_add(struct dataset_registry *r, const struct dataset_spec *spec,
 		 struct td_error *e);
 
+/* Registers a data set already in memory under its own name; the
+ * registry owns it from then on (on failure the caller still does). */
+int registry_add_loaded(struct dataset_registry *r, struct dataset *ds, struct td_error *e);
+
 /* Registers "digits" (data_dir/digits/{train,t10k}-*-ubyte.gz, made by
  * `traind convert-digits`) and "fashion" (Debian's dataset-fashion-mnist
  * under fashion_dir). Missing files are not an error here: loading them is. */

@@ -72,13 +72,19 @@ struct jobs_config {
 	int pool_workers;       /* threads per runner's pool */
 	size_t max_curve_points; /* per job; older points are thinned evenly */
 	double snapshot_seconds;
+	/* Durability: NULL or "" keeps everything in memory. Otherwise every
+	 * job lives in state_dir/jobs/<id>/ (job.json, curve.bin,
+	 * checkpoint.bin), written atomically; jobs_create recovers them. */
+	const char *state_dir;
+	double checkpoint_seconds; /* checkpoint at least this often, and every epoch */
 };
 
 struct jobs;
 
 int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_error *e);
 /* Stops every runner at its next step boundary (running jobs become
- * queued again, so a restarted daemon can resume them) and joins them. */
+ * queued again and are checkpointed, so a restarted daemon resumes them)
+ * and joins them. */
 void jobs_shutdown(struct jobs *j);
 void jobs_free(struct jobs *j);
 
@@ -112,6 +118,18 @@ int jobs_snapshot(struct jobs *j, const char *name, struct model_snapshot **out,
 /* {"models": [...]} and one model object, TF Serving style. */
 json_t *jobs_models_json(struct jobs *j);
 json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e);
+
+/* The model as a checkpoint file (see checkpoint.h): a finished job's last
+ * checkpoint, else a weights-only export of what the model serves. */
+int jobs_export(struct jobs *j, const char *name, void **buf, size_t *len, struct td_error *e);
+
+/* Imports a checkpoint as a new model: a completed job with those
+ * weights, named by the new id written to id_out. */
+int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_MAX],
+		struct td_error *e);
+
+/* Jobs recovered from the state dir at start, and how many resume. */
+void jobs_recovered(struct jobs *j, int *records, int *resumed);
 
 struct jobs_stats {
 	int by_state[JOB_STATE_COUNT];
