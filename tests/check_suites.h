@@ -21,5 +21,6 @@ Suite *suite_train(void);
 Suite *suite_sparse(void);
 Suite *suite_checkpoint(void);
 Suite *suite_jobs(void);
+Suite *suite_cli(void);
 
 #endif
