@@ -746,7 +746,7 @@ static struct job *recover_job(struct jobs *j, const char *id)
 		json_decref(rec);
 		return NULL;
 	}
-	snprintf(job->id, sizeof(job->id), "%s", id);
+	snprintf(job->id, sizeof(job->id), "%.15s", id);
 	job->state = (enum job_state)st;
 	json_t *seq = json_object_get(rec, "seq");
 	job->seq = json_is_integer(seq) ? (unsigned long)json_integer_value(seq) : 0;
@@ -797,7 +797,7 @@ static struct job *recover_job(struct jobs *j, const char *id)
 							.n_params = ck->n_params, .params = params,
 							.ds = job->ds, .test_accuracy = ck->test_accuracy,
 							.step = ck->has_state ? ck->state.global_step : 0};
-			snprintf(snap->job_id, sizeof(snap->job_id), "%s", id);
+			snprintf(snap->job_id, sizeof(snap->job_id), "%.15s", id);
 			job->snap = snap;
 		} else {
 			free(params);
