@@ -106,12 +106,14 @@ fi
 command -v timeout >/dev/null || die "needs timeout (coreutils)"
 
 # ---- the four configurations ------------------------------------------------
+# The references' network exactly: no L2, no augmentation, He init.
 traind_args=(train --dataset fashion --hidden 128 --activation relu
              --output softmax --loss cross_entropy --optimizer sgd
-             --learning-rate 0.1 --epochs 1 --seed 1 --json)
+             --learning-rate 0.1 --l2 0 --augment none --init he
+             --epochs 1 --seed 1 --json)
 ref_args=()
 if [ -n "${FASHION_DIR:-}" ]; then
-    traind_args+=(--data-dir "$fashion_dir")
+    traind_args+=(--fashion-dir "$fashion_dir")
     ref_args+=(--data-dir "$fashion_dir")
 fi
 configs=(traind_1w traind_2w numpy torch)
