@@ -7,7 +7,7 @@
 #
 # Environment: TRAIND (default ./traind at the repo root), FASHION_DIR
 # (default /usr/share/datasets/fashion-mnist; when set, it is also passed to
-# traind as --data-dir), RUN_TIMEOUT (seconds per run, default 900),
+# traind as --fashion-dir), RUN_TIMEOUT (seconds per run, default 900),
 # REF_THREADS (OpenBLAS threads for numpy and torch, default nproc).
 set -euo pipefail
 
