@@ -14,29 +14,20 @@
 #include <string.h>
 
 typedef float v16f __attribute__((vector_size(64)));
+/* The same vector at any float alignment, for loads and stores. */
+typedef float v16f_unaligned __attribute__((vector_size(64), aligned(4), may_alias));
 
-/* load16/store16 pass 64-byte vectors by value; they are static inline and
- * never cross an ABI boundary, so GCC's note about that ABI does not apply. */
-#pragma GCC diagnostic ignored "-Wpsabi"
+#define load16(p) (*(const v16f_unaligned *)(const void *)(p))
+#define store16(p, v) (*(v16f_unaligned *)(void *)(p) = (v))
 
+/* Clones for AVX-512 and AVX2 machines, picked when the program loads
+ * (not under sanitizers, whose runtimes do not support the resolvers). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
 	!defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KERNEL
 #endif
-
-static inline __attribute__((always_inline)) v16f load16(const float *p)
-{
-	v16f v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline __attribute__((always_inline)) void store16(float *p, v16f v)
-{
-	memcpy(p, &v, sizeof(v));
-}
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
 {
