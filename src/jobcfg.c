@@ -40,13 +40,14 @@ static const char *const loss_values[] = {"cross_entropy", "mse", NULL};
 static const char *const optimizer_values[] = {"sgd", "momentum", "adam", NULL};
 static const char *const init_values[] = {"auto", "xavier", "he", "uniform", NULL};
 static const char *const augment_values[] = {"none", "shift", NULL};
+static const char *const schedule_values[] = {"constant", "cosine", NULL};
 
 #define OFF(f) offsetof(struct job_config, f)
 
 enum {
 	K_NAME, K_DATASET, K_HIDDEN, K_ACTIVATION, K_OUTPUT, K_LOSS,
 	K_OPTIMIZER, K_LEARNING_RATE, K_MOMENTUM, K_L2, K_BATCH_SIZE, K_EPOCHS,
-	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_COUNT
+	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_COUNT
 };
 
 static const struct option_row options[K_COUNT] = {
@@ -83,6 +84,8 @@ static const struct option_row options[K_COUNT] = {
 		      "weight init: auto (he for relu, xavier otherwise), xavier, he, uniform"},
 	[K_AUGMENT] = {"augment", T_ENUM, OFF(augment), 0, 0, 0, augment_values, "shift",
 		       "training images moved by up to 2 pixels each way (shift), or not"},
+	[K_LR_SCHEDULE] = {"lr_schedule", T_ENUM, OFF(lr_schedule), 0, 0, 0, schedule_values,
+			   "constant", "learning rate over the run: constant, or cosine decay to 0"},
 };
 
 void jobcfg_limits_default(struct jobcfg_limits *l, int cores)
@@ -518,6 +521,7 @@ json_t *jobcfg_to_json(const struct job_config *c)
 	json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
 	json_object_set_new(o, "init", json_string(init_name(c->init)));
 	json_object_set_new(o, "augment", json_string(augment_values[c->augment]));
+	json_object_set_new(o, "lr_schedule", json_string(schedule_values[c->lr_schedule]));
 	return o;
 }
 

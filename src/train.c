@@ -381,6 +381,14 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 	float *v = optim_moments(t->hp.kind) >= 2 ? t->moments + t->stride : NULL;
 	float inv_batch = 1.0f / (float)B;
 	long step = t->global_step + 1;
+	struct optim_hparams hp = t->hp;
+	if (t->cfg.lr_schedule == LR_COSINE) {
+		/* Decays over the whole run; a function of the step alone, so it
+		 * is the same for every worker and after a resume. */
+		double total = (double)t->steps_per_epoch * t->cfg.epochs;
+		hp.learning_rate = (float)(t->cfg.learning_rate * 0.5 *
+					   (1.0 + cos(M_PI * (double)(step - 1) / total)));
+	}
 	/* Weights decay under L2, biases do not: walk the layer segments. */
 	for (int l = 0; l < t->shape.n_layers; l++) {
 		size_t seg[2][2] = {
@@ -395,7 +403,7 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 			const float *from[TRAIN_MAX_SLOTS];
 			for (int s = 0; s < S; s++)
 				from[s] = parts[s] + a;
-			optim_update(&t->hp, t->params + a, from, S, m ? m + a : NULL,
+			optim_update(&hp, t->params + a, from, S, m ? m + a : NULL,
 				     v ? v + a : NULL, b - a, inv_batch, k == 0, step);
 		}
 	}

@@ -50,6 +50,7 @@ static struct job_config config(enum optimizer opt)
 	c.epochs = 3;
 	c.workers = 2;
 	c.seed = 5;
+	c.lr_schedule = LR_COSINE; /* a function of the step: must resume too */
 	return c;
 }
 

@@ -83,6 +83,7 @@ START_TEST(test_weights_bit_identical_for_1_to_4_workers)
 		c.optimizer = opts[o];
 		c.learning_rate = o == 2 ? 0.01 : 0.1;
 		c.l2 = 1e-4;
+		c.lr_schedule = o == 1 ? LR_COSINE : LR_CONSTANT;
 		char ref[17], got[17];
 		double acc;
 		train_digest(&c, d, ref, &acc);

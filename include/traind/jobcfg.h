@@ -26,6 +26,10 @@
  * enter at the edge), different every epoch. Evaluation never augments. */
 enum augment_kind { AUGMENT_NONE, AUGMENT_SHIFT };
 
+/* Learning-rate schedule: constant, or cosine decay from learning_rate at
+ * the first step to 0 after the last: lr * (1 + cos(pi * step / steps)) / 2. */
+enum lr_schedule { LR_CONSTANT, LR_COSINE };
+
 struct job_config {
 	char name[JOBCFG_NAME_MAX];
 	char dataset[JOBCFG_NAME_MAX];
@@ -44,6 +48,7 @@ struct job_config {
 	uint64_t seed;
 	enum init_kind init;
 	enum augment_kind augment;
+	enum lr_schedule lr_schedule;
 	unsigned set_mask; /* bit i: option i was given explicitly */
 };
 
