@@ -6,6 +6,11 @@
  * depend on other options (the loss that goes with an output, the learning
  * rate that suits an optimizer, the worker count of the machine) are
  * filled in by jobcfg_finish() only where the user gave no value.
+ *
+ * The defaults are what `{}` should train: on the 8,000 digits, 256 ReLU
+ * units with plain SGD, light L2 and shifted copies of the images reach
+ * about 97 % in 30 short epochs; without the shifts the net memorises the
+ * small training set and stops near 95 %.
  */
 #include "traind/jobcfg.h"
 
@@ -34,13 +39,14 @@ static const char *const output_values[] = {"softmax", "sigmoid", NULL};
 static const char *const loss_values[] = {"cross_entropy", "mse", NULL};
 static const char *const optimizer_values[] = {"sgd", "momentum", "adam", NULL};
 static const char *const init_values[] = {"auto", "xavier", "he", "uniform", NULL};
+static const char *const augment_values[] = {"none", "shift", NULL};
 
 #define OFF(f) offsetof(struct job_config, f)
 
 enum {
 	K_NAME, K_DATASET, K_HIDDEN, K_ACTIVATION, K_OUTPUT, K_LOSS,
 	K_OPTIMIZER, K_LEARNING_RATE, K_MOMENTUM, K_L2, K_BATCH_SIZE, K_EPOCHS,
-	K_WORKERS, K_SEED, K_INIT, K_COUNT
+	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_COUNT
 };
 
 static const struct option_row options[K_COUNT] = {
@@ -48,7 +54,7 @@ static const struct option_row options[K_COUNT] = {
 		      "a label for people; the job id names it when empty"},
 	[K_DATASET] = {"dataset", T_TEXT, OFF(dataset), 1, JOBCFG_NAME_MAX - 1, 0, NULL,
 			 "digits", "a data set registered in the server configuration"},
-	[K_HIDDEN] = {"hidden", T_LIST, OFF(hidden), 1, MODEL_MAX_UNITS, 0, NULL, "128",
+	[K_HIDDEN] = {"hidden", T_LIST, OFF(hidden), 1, MODEL_MAX_UNITS, 0, NULL, "256",
 			"hidden layer sizes, comma-separated, 0..8 layers"},
 	[K_ACTIVATION] = {"activation", T_ENUM, OFF(activation), 0, 0, 0, activation_values,
 			    "relu", "hidden-layer activation"},
@@ -64,10 +70,10 @@ static const struct option_row options[K_COUNT] = {
 			       "0.001 for adam"},
 	[K_MOMENTUM] = {"momentum", T_REAL, OFF(momentum), 0, 0.999, 0, NULL, "0.9",
 			  "momentum coefficient (optimizer momentum)"},
-	[K_L2] = {"l2", T_REAL, OFF(l2), 0, 1, 0, NULL, "0", "L2 penalty on weights"},
+	[K_L2] = {"l2", T_REAL, OFF(l2), 0, 1, 0, NULL, "0.0005", "L2 penalty on weights (l2/2 * sum of squares)"},
 	[K_BATCH_SIZE] = {"batch_size", T_INT, OFF(batch_size), 1, 1 << 20, 0, NULL, "64",
 			    "samples per minibatch"},
-	[K_EPOCHS] = {"epochs", T_INT, OFF(epochs), 1, 1 << 20, 0, NULL, "10",
+	[K_EPOCHS] = {"epochs", T_INT, OFF(epochs), 1, 1 << 20, 0, NULL, "30",
 			"passes over the training set"},
 	[K_WORKERS] = {"workers", T_INT, OFF(workers), 1, 1 << 20, 0, NULL, "cores",
 			 "threads that share each minibatch; results do not depend on it"},
@@ -75,6 +81,8 @@ static const struct option_row options[K_COUNT] = {
 		      "seeds the weights and the shuffles"},
 	[K_INIT] = {"init", T_ENUM, OFF(init), 0, 0, 0, init_values, "auto",
 		      "weight init: auto (he for relu, xavier otherwise), xavier, he, uniform"},
+	[K_AUGMENT] = {"augment", T_ENUM, OFF(augment), 0, 0, 0, augment_values, "shift",
+		       "training images moved by up to 2 pixels each way (shift), or not"},
 };
 
 void jobcfg_limits_default(struct jobcfg_limits *l, int cores)
@@ -93,19 +101,20 @@ void jobcfg_defaults(struct job_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dataset, sizeof(c->dataset), "digits");
 	c->n_hidden = 1;
-	c->hidden[0] = 128;
+	c->hidden[0] = 256;
 	c->activation = ACT_RELU;
 	c->output = OUT_SOFTMAX;
 	c->loss = LOSS_CROSS_ENTROPY;
 	c->optimizer = OPT_SGD;
 	c->learning_rate = 0.1;
 	c->momentum = 0.9;
-	c->l2 = 0.0;
+	c->l2 = 0.0005;
 	c->batch_size = 64;
-	c->epochs = 10;
+	c->epochs = 30;
 	c->workers = 0;
 	c->seed = 1;
 	c->init = INIT_AUTO;
+	c->augment = AUGMENT_SHIFT;
 }
 
 /* Option index for a key with dashes or underscores, or -1. */
@@ -508,6 +517,7 @@ json_t *jobcfg_to_json(const struct job_config *c)
 	json_object_set_new(o, "workers", json_integer(c->workers));
 	json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
 	json_object_set_new(o, "init", json_string(init_name(c->init)));
+	json_object_set_new(o, "augment", json_string(augment_values[c->augment]));
 	return o;
 }
 

@@ -230,17 +230,52 @@ int trainer_set_workers(struct trainer *t, int workers, struct td_error *e)
 
 /* ---- the step ------------------------------------------------------- */
 
-/* Converts samples idx[0..n) into the worker's input rows and labels. */
+/* The shift of sample `index` in `epoch`: a hash of (seed, epoch, index),
+ * so it is the same whichever worker loads the sample. */
+static void shift_of(const struct trainer *t, uint32_t index, int *dx, int *dy)
+{
+	uint64_t h = t->cfg.seed ^ ((uint64_t)(t->epoch + 1) << 40) ^ index;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	*dx = (int)(h % 5) - 2;
+	*dy = (int)((h >> 8) % 5) - 2;
+}
+
+/* Copies one image moved by (dx, dy), zeros entering at the edges. */
+static void load_shifted(const struct trainer *t, float *dst, const uint8_t *src, int dx, int dy)
+{
+	int W = t->ds->width, H = t->ds->height;
+	for (int r = 0; r < H; r++) {
+		int sr = r - dy;
+		for (int c = 0; c < W; c++) {
+			int sc = c - dx;
+			dst[r * W + c] = (sr >= 0 && sr < H && sc >= 0 && sc < W)
+						 ? t->lut[src[sr * W + sc]]
+						 : 0.0f;
+		}
+	}
+}
+
+/* Converts samples idx[0..n) into the worker's input rows and labels;
+ * training batches are augmented when the job asks for it. */
 static void load_samples(struct trainer *t, struct worker_state *wk, const uint8_t *x,
-			 const uint8_t *y, const uint32_t *idx, int n)
+			 const uint8_t *y, const uint32_t *idx, int n, int augment)
 {
 	int F = t->ds->features;
 	float *in = wk->ws.act[0];
 	for (int r = 0; r < n; r++) {
 		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
 		float *dst = in + (size_t)r * (size_t)F;
-		for (int i = 0; i < F; i++)
-			dst[i] = t->lut[src[i]];
+		int dx = 0, dy = 0;
+		if (augment)
+			shift_of(t, idx[r], &dx, &dy);
+		if (dx || dy) {
+			load_shifted(t, dst, src, dx, dy);
+		} else {
+			for (int i = 0; i < F; i++)
+				dst[i] = t->lut[src[i]];
+		}
 		wk->labels[r] = y[idx[r]];
 	}
 }
@@ -252,7 +287,8 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	struct worker_state *wk = &t->wk[w];
 	int lo = slot_start(s, S, B), hi = slot_start(s + 1, S, B);
 	float *g = t->slot_grads + (size_t)s * t->stride;
-	load_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, hi - lo);
+	load_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, hi - lo,
+		     t->cfg.augment == AUGMENT_SHIFT);
 	memset(g, 0, sizeof(float) * t->n_params);
 	long correct = 0;
 	t->slot_loss[s] = nn_loss_grad_f(&t->shape, t->params, g, &wk->ws, wk->labels, hi - lo,
@@ -376,7 +412,7 @@ static void eval_task(void *arg, int w, int W)
 		int cnt = (int)(j->n - lo < EVAL_BLOCK ? j->n - lo : EVAL_BLOCK);
 		for (int i = 0; i < cnt; i++)
 			idx[i] = (uint32_t)(lo + (size_t)i);
-		load_samples(t, wk, j->x, j->y, idx, cnt);
+		load_samples(t, wk, j->x, j->y, idx, cnt, 0);
 		nn_forward_f(&t->shape, t->params, &wk->ws, cnt);
 		long correct = 0;
 		j->loss[b] = output_loss_f(&t->shape, wk->ws.act[t->shape.n_layers], wk->labels, cnt,

