@@ -594,8 +594,14 @@ static const char *type_range(const struct conf_row *r, char *buf, size_t len)
 	case C_BOOL:
 		snprintf(buf, len, "true or false");
 		break;
+	case C_LISTEN:
+		snprintf(buf, len, "host:port");
+		break;
+	case C_TOKEN:
+		snprintf(buf, len, "letters, digits, -._~+/");
+		break;
 	default:
-		snprintf(buf, len, "text");
+		snprintf(buf, len, "a path");
 	}
 	return buf;
 }
