@@ -175,9 +175,9 @@ static int parse_body(struct http_request *r, size_t max_values, int empty_ok, j
 		return TD_EINVAL;
 	}
 	if (!json_is_object(j)) {
-		json_decref(j);
 		http_reply_errorf(r, TD_EINVAL, "", "the body must be a JSON object, not %s",
 				  json_kind(j));
+		json_decref(j);
 		return TD_EINVAL;
 	}
 	*out = j;
