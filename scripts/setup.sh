@@ -19,7 +19,7 @@ mode=${1:-build}
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev libjansson-dev check zlib1g-dev libpng-dev
-	libopenblas-dev libcurl4-openssl-dev
+	libopenblas-serial-dev libcurl4-openssl-dev
 	dataset-fashion-mnist curl ca-certificates
 )
 

@@ -9,8 +9,8 @@
  *            writes the slot's summed gradient into the slot's own buffer.
  *   barrier
  *   phase 2  worker w owns the slice [lo_w, hi_w) of the parameter vector:
- *            it adds the S slot buffers in slot order 0..S-1 into slot 0's
- *            buffer and applies the optimizer to its slice with 1/batch.
+ *            it adds the S slot buffers in slot order 0..S-1 and applies the
+ *            optimizer to its slice with 1/batch, in one pass.
  *   barrier
  *
  * Because each slot's gradient and each element's sum are computed the same
@@ -37,12 +37,21 @@
 #include "traind/nn.h"
 #include "traind/optim.h"
 #include "traind/rng.h"
+#include "traind/sparse.h"
 
 #define EVAL_BLOCK 256 /* samples per evaluation block */
 
+/* A slot whose pixels are lit at most this often runs the first layer on
+ * the lit pixels only (sparse.h); denser slots use the GEMM. The choice
+ * depends on the data alone, so it is the same for any worker count. */
+#define SPARSE_MAX_DENSITY 0.6
+
 struct worker_state {
 	struct nn_ws_f ws;
-	uint8_t *labels; /* cap labels */
+	uint8_t *labels;  /* cap labels */
+	uint8_t *shifted; /* cap * features bytes: augmented images */
+	uint32_t *order;  /* cap: 0, 1, 2, ... */
+	struct sparse_cols cols;
 };
 
 struct trainer {
@@ -167,8 +176,16 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 		goto fail;
 	}
 	for (int w = 0; w < pool_size(pool); w++) {
-		t->wk[w].labels = malloc((size_t)t->ws_cap);
-		if (!t->wk[w].labels || nn_ws_init_f(&t->wk[w].ws, &t->shape, t->ws_cap)) {
+		struct worker_state *wk = &t->wk[w];
+		wk->labels = malloc((size_t)t->ws_cap);
+		wk->shifted = malloc((size_t)t->ws_cap * (size_t)ds->features);
+		wk->order = malloc(sizeof(uint32_t) * (size_t)t->ws_cap);
+		if (wk->order)
+			for (int i = 0; i < t->ws_cap; i++)
+				wk->order[i] = (uint32_t)i;
+		if (!wk->labels || !wk->shifted || !wk->order ||
+		    sparse_cols_init(&wk->cols, t->ws_cap, ds->features) ||
+		    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap)) {
 			rc = td_errorf(e, TD_ENOMEM, "batch_size",
 				       "out of memory for the workers' buffers");
 			goto fail;
@@ -196,7 +213,10 @@ void trainer_free(struct trainer *t)
 		for (int w = 0; w < pool_size(t->pool); w++) {
 			if (t->wk[w].ws.mem)
 				nn_ws_free_f(&t->wk[w].ws);
+			sparse_cols_free(&t->wk[w].cols);
 			free(t->wk[w].labels);
+			free(t->wk[w].shifted);
+			free(t->wk[w].order);
 		}
 	}
 	free(t->wk);
@@ -243,41 +263,63 @@ static void shift_of(const struct trainer *t, uint32_t index, int *dx, int *dy)
 }
 
 /* Copies one image moved by (dx, dy), zeros entering at the edges. */
-static void load_shifted(const struct trainer *t, float *dst, const uint8_t *src, int dx, int dy)
+static void shift_bytes(const struct trainer *t, uint8_t *dst, const uint8_t *src, int dx, int dy)
 {
 	int W = t->ds->width, H = t->ds->height;
 	for (int r = 0; r < H; r++) {
 		int sr = r - dy;
 		for (int c = 0; c < W; c++) {
 			int sc = c - dx;
-			dst[r * W + c] = (sr >= 0 && sr < H && sc >= 0 && sc < W)
-						 ? t->lut[src[sr * W + sc]]
-						 : 0.0f;
+			dst[r * W + c] = (sr >= 0 && sr < H && sc >= 0 && sc < W) ? src[sr * W + sc] : 0;
 		}
 	}
 }
 
-/* Converts samples idx[0..n) into the worker's input rows and labels;
- * training batches are augmented when the job asks for it. */
-static void load_samples(struct trainer *t, struct worker_state *wk, const uint8_t *x,
-			 const uint8_t *y, const uint32_t *idx, int n, int augment)
+/* The pixels of samples idx[0..n) as bytes: the data set's own rows, or,
+ * for an augmented training batch, shifted copies in the worker's buffer.
+ * *rows receives the row indices into the returned array. Labels are
+ * copied to wk->labels. */
+static const uint8_t *stage_samples(struct trainer *t, struct worker_state *wk,
+				    const uint8_t *x, const uint8_t *y, const uint32_t *idx,
+				    int n, int augment, const uint32_t **rows)
 {
-	int F = t->ds->features;
+	size_t F = (size_t)t->ds->features;
+	for (int r = 0; r < n; r++)
+		wk->labels[r] = y[idx[r]];
+	if (!augment) {
+		*rows = idx;
+		return x;
+	}
+	for (int r = 0; r < n; r++) {
+		int dx, dy;
+		shift_of(t, idx[r], &dx, &dy);
+		shift_bytes(t, wk->shifted + (size_t)r * F, x + (size_t)idx[r] * F, dx, dy);
+	}
+	*rows = wk->order;
+	return wk->shifted;
+}
+
+/* Converts byte rows to the floats of the worker's input layer. */
+static void bytes_to_input(const struct trainer *t, struct worker_state *wk, const uint8_t *x,
+			   const uint32_t *rows, int n)
+{
+	size_t F = (size_t)t->ds->features;
 	float *in = wk->ws.act[0];
 	for (int r = 0; r < n; r++) {
-		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
-		float *dst = in + (size_t)r * (size_t)F;
-		int dx = 0, dy = 0;
-		if (augment)
-			shift_of(t, idx[r], &dx, &dy);
-		if (dx || dy) {
-			load_shifted(t, dst, src, dx, dy);
-		} else {
-			for (int i = 0; i < F; i++)
-				dst[i] = t->lut[src[i]];
-		}
-		wk->labels[r] = y[idx[r]];
+		const uint8_t *src = x + (size_t)rows[r] * F;
+		float *dst = in + (size_t)r * F;
+		for (size_t i = 0; i < F; i++)
+			dst[i] = (float)src[i] / 255.0f;
 	}
+}
+
+/* Loads samples idx[0..n) as floats (evaluation: never augmented). */
+static void load_samples(struct trainer *t, struct worker_state *wk, const uint8_t *x,
+			 const uint8_t *y, const uint32_t *idx, int n)
+{
+	const uint32_t *rows;
+	const uint8_t *bytes = stage_samples(t, wk, x, y, idx, n, 0, &rows);
+	bytes_to_input(t, wk, bytes, rows, n);
 }
 
 /* Phase 1 for one slot: its summed gradient into its buffer. */
@@ -285,14 +327,33 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 			  int B)
 {
 	struct worker_state *wk = &t->wk[w];
-	int lo = slot_start(s, S, B), hi = slot_start(s + 1, S, B);
+	const struct model_shape *sh = &t->shape;
+	int lo = slot_start(s, S, B), hi = slot_start(s + 1, S, B), n = hi - lo;
 	float *g = t->slot_grads + (size_t)s * t->stride;
-	load_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, hi - lo,
-		     t->cfg.augment == AUGMENT_SHIFT);
-	memset(g, 0, sizeof(float) * t->n_params);
+	const uint32_t *rows;
+	const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, n,
+					     t->cfg.augment == AUGMENT_SHIFT, &rows);
 	long correct = 0;
-	t->slot_loss[s] = nn_loss_grad_f(&t->shape, t->params, g, &wk->ws, wk->labels, hi - lo,
-					 &correct);
+	double density = sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut);
+	if (density <= SPARSE_MAX_DENSITY) {
+		/* Layer 0 on lit pixels; the rest of the net as usual. The
+		 * sparse backward writes all of W1's and b1's gradient, so only
+		 * the layers above need zeroing. */
+		size_t upper = model_w_offset(sh, 1);
+		int H = sh->sizes[1];
+		sparse_dense_forward(wk->ws.act[1], &wk->cols, t->params, t->params + model_b_offset(sh, 0), H);
+		nn_layer_finish_f(sh, 0, wk->ws.act[1], n);
+		nn_forward_from_f(sh, t->params, &wk->ws, n, 1);
+		memset(g + upper, 0, sizeof(float) * (t->n_params - upper));
+		float *dz0;
+		t->slot_loss[s] = nn_backward_to_f(sh, t->params, g, &wk->ws, wk->labels, n,
+						   &correct, 1, &dz0);
+		sparse_dense_backward(g, g + model_b_offset(sh, 0), dz0, &wk->cols, H);
+	} else {
+		bytes_to_input(t, wk, bytes, rows, n);
+		memset(g, 0, sizeof(float) * t->n_params);
+		t->slot_loss[s] = nn_loss_grad_f(sh, t->params, g, &wk->ws, wk->labels, n, &correct);
+	}
 	t->slot_correct[s] = correct;
 }
 
@@ -307,12 +368,9 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 		hi = P;
 	if (lo >= hi)
 		return;
-	float *acc = t->slot_grads;
-	for (int s = 1; s < S; s++) {
-		const float *g = t->slot_grads + (size_t)s * t->stride;
-		for (size_t i = lo; i < hi; i++)
-			acc[i] += g[i];
-	}
+	const float *parts[TRAIN_MAX_SLOTS];
+	for (int s = 0; s < S; s++)
+		parts[s] = t->slot_grads + (size_t)s * t->stride;
 	float *m = optim_moments(t->hp.kind) >= 1 ? t->moments : NULL;
 	float *v = optim_moments(t->hp.kind) >= 2 ? t->moments + t->stride : NULL;
 	float inv_batch = 1.0f / (float)B;
@@ -328,7 +386,10 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 			size_t b = seg[k][1] < hi ? seg[k][1] : hi;
 			if (a >= b)
 				continue;
-			optim_update(&t->hp, t->params + a, acc + a, m ? m + a : NULL,
+			const float *from[TRAIN_MAX_SLOTS];
+			for (int s = 0; s < S; s++)
+				from[s] = parts[s] + a;
+			optim_update(&t->hp, t->params + a, from, S, m ? m + a : NULL,
 				     v ? v + a : NULL, b - a, inv_batch, k == 0, step);
 		}
 	}
@@ -412,7 +473,7 @@ static void eval_task(void *arg, int w, int W)
 		int cnt = (int)(j->n - lo < EVAL_BLOCK ? j->n - lo : EVAL_BLOCK);
 		for (int i = 0; i < cnt; i++)
 			idx[i] = (uint32_t)(lo + (size_t)i);
-		load_samples(t, wk, j->x, j->y, idx, cnt, 0);
+		load_samples(t, wk, j->x, j->y, idx, cnt);
 		nn_forward_f(&t->shape, t->params, &wk->ws, cnt);
 		long correct = 0;
 		j->loss[b] = output_loss_f(&t->shape, wk->ws.act[t->shape.n_layers], wk->labels, cnt,

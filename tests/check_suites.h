@@ -18,6 +18,7 @@ Suite *suite_nn(void);
 Suite *suite_model(void);
 Suite *suite_pool(void);
 Suite *suite_train(void);
+Suite *suite_sparse(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
 

@@ -64,6 +64,16 @@ struct nn_ws_d {
 	 * ws->act[n_layers] (probabilities). */                                           \
 	void nn_forward_##S(const struct model_shape *s, const R *params,                  \
 			    struct nn_ws_##S *ws, int B);                                  \
+	/* The same from layer `from` on: ws->act[from] holds its input. */                \
+	void nn_forward_from_##S(const struct model_shape *s, const R *params,             \
+				 struct nn_ws_##S *ws, int B, int from);                   \
+	/* Layer l's activation (or output function) on its z, in place. */                \
+	void nn_layer_finish_##S(const struct model_shape *s, int l, R *z, int B);         \
+	/* Loss and backward from the output down to layer `to` (inclusive), after a      \
+	 * forward pass; *dz_to (if not NULL) receives dL/dz of layer `to`. */            \
+	double nn_backward_to_##S(const struct model_shape *s, const R *params, R *grads,  \
+				  struct nn_ws_##S *ws, const uint8_t *labels, int B,      \
+				  long *correct, int to, R **dz_to);                       \
 	/* Forward, loss and backward: grads += d(sum loss)/d(params). */                  \
 	double nn_loss_grad_##S(const struct model_shape *s, const R *params, R *grads,    \
 				struct nn_ws_##S *ws, const uint8_t *labels, int B,        \

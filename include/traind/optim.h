@@ -27,12 +27,15 @@ int optim_moments(enum optimizer kind);
 
 const char *optimizer_name(enum optimizer kind);
 
-/* One step on n parameters. grad_sum is the batch sum of gradients,
- * inv_batch = 1/batch, decay says whether L2 applies (weights yes, biases
- * no). m and v are the moment slices (NULL when the rule has none);
- * t is the 1-based step count (Adam's bias correction). */
-void optim_update(const struct optim_hparams *h, float *w, const float *grad_sum, float *m,
-		  float *v, size_t n, float inv_batch, int decay, long t);
+/* One step on n parameters. The batch's gradient sum is the sum of
+ * `n_parts` partial sums parts[0][i] + parts[1][i] + ... added in that
+ * order (the slots of a minibatch); inv_batch = 1/batch; decay says whether
+ * L2 applies (weights yes, biases no). m and v are the moment slices (NULL
+ * when the rule has none); t is the 1-based step count (Adam's bias
+ * correction). Summing and updating in one pass reads each gradient once. */
+#define OPTIM_MAX_PARTS 16
+void optim_update(const struct optim_hparams *h, float *w, const float *const *parts,
+		  int n_parts, float *m, float *v, size_t n, float inv_batch, int decay, long t);
 
 /* The gradient optim_update follows for one parameter: the mean loss
  * gradient plus the L2 term. The gradient check uses it to check L2. */

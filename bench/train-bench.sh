@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Training benchmark: traind (1 and 2 workers) against numpy and PyTorch
+# training the same 784-128-10 network on Fashion-MNIST on this machine,
+# interleaved, median of --rounds. See bench/README.md.
+#
+#   bench/train-bench.sh [--rounds N] [--quick]
+#
+# Environment: TRAIND (default ./traind at the repo root), FASHION_DIR
+# (default /usr/share/datasets/fashion-mnist; when set, it is also passed to
+# traind as --data-dir), RUN_TIMEOUT (seconds per run, default 900),
+# REF_THREADS (OpenBLAS threads for numpy and torch, default nproc).
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: bench/train-bench.sh [--rounds N] [--quick]
+
+  --rounds N   interleaved rounds per configuration, median reported (default 3)
+  --quick      1 round, batch sizes 64 and 256 only (an explicit --rounds wins)
+
+Compares, per batch size (32 64 128 256), the training samples/s of
+  traind --workers 1, traind --workers 2, numpy (bench/ref_numpy.py) and
+  PyTorch (bench/ref_torch.py)
+on one epoch of the 60k Fashion-MNIST training set, 784-128-10, SGD lr 0.1.
+Prints a table and writes bench/out/train-bench.json.
+
+Environment: TRAIND=path/to/traind (default: ./traind at the repo root),
+FASHION_DIR=dir (default /usr/share/datasets/fashion-mnist),
+RUN_TIMEOUT=seconds per run (default 900),
+REF_THREADS=OpenBLAS threads for numpy and torch (default: nproc).
+USAGE
+}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+PY=/usr/bin/python3            # Debian's python, where apt puts numpy/torch
+rounds=3
+rounds_set=0
+quick=0
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --rounds) [ $# -ge 2 ] || { usage >&2; exit 2; }
+              rounds=$2; rounds_set=1; shift 2 ;;
+    --rounds=*) rounds=${1#--rounds=}; rounds_set=1; shift ;;
+    --quick) quick=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "train-bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+case $rounds in
+''|*[!0-9]*|0) echo "train-bench: --rounds wants a positive integer" >&2; exit 2 ;;
+esac
+
+batches=(32 64 128 256)
+if [ "$quick" = 1 ]; then
+    batches=(64 256)
+    [ "$rounds_set" = 1 ] || rounds=1
+fi
+
+default_fashion=/usr/share/datasets/fashion-mnist
+fashion_dir=${FASHION_DIR:-$default_fashion}
+traind=${TRAIND:-$root/traind}
+run_timeout=${RUN_TIMEOUT:-900}
+nproc=$(nproc)
+ref_threads=${REF_THREADS:-$nproc}     # OpenBLAS threads for numpy and torch
+out_dir=$here/out
+out_json=$out_dir/train-bench.json
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "train-bench: $*"; exit 1; }
+case $ref_threads in
+''|*[!0-9]*|0) die "REF_THREADS wants a positive integer" ;;
+esac
+
+# ---- traind first: no point installing anything without it ---------------
+[ -x "$traind" ] || die "no traind binary at $traind: build it at the repo root (autoreconf -fi && ./configure && make) or set TRAIND=path"
+case $traind in /*) ;; *) traind=$PWD/$traind ;; esac
+
+# ---- what the bench needs, installed only when missing -------------------
+apt_install() {
+    log "train-bench: installing $* (apt-get)"
+    if [ "$(id -u)" != 0 ]; then
+        die "need root to install: apt-get install -y $*"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2 ||
+        { DEBIAN_FRONTEND=noninteractive apt-get update >&2 &&
+          DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2; } ||
+        die "apt-get install -y $* failed"
+}
+
+need=()
+[ -x "$PY" ] || need+=(python3)
+if [ -x "$PY" ]; then
+    "$PY" -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+    "$PY" -c 'import torch' 2>/dev/null || need+=(python3-torch)
+else
+    need+=(python3-numpy python3-torch)
+fi
+if [ ! -f "$fashion_dir/train-images-idx3-ubyte.gz" ]; then
+    [ "$fashion_dir" = "$default_fashion" ] ||
+        die "no train-images-idx3-ubyte.gz in FASHION_DIR=$fashion_dir"
+    need+=(dataset-fashion-mnist)
+fi
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+command -v timeout >/dev/null || die "needs timeout (coreutils)"
+
+# ---- the four configurations ------------------------------------------------
+traind_args=(train --dataset fashion --hidden 128 --activation relu
+             --output softmax --loss cross_entropy --optimizer sgd
+             --learning-rate 0.1 --epochs 1 --seed 1 --json)
+ref_args=()
+if [ -n "${FASHION_DIR:-}" ]; then
+    traind_args+=(--data-dir "$fashion_dir")
+    ref_args+=(--data-dir "$fashion_dir")
+fi
+configs=(traind_1w traind_2w numpy torch)
+
+# run_config CONFIG BATCH OUTFILE: one epoch, its stdout into OUTFILE.
+# traind is run with the OpenBLAS/OpenMP thread variables unset, so its own
+# threading policy applies; the references get OpenBLAS at REF_THREADS
+# threads (default nproc: the same cores traind gets with 2 workers; torch
+# also gets 1 intra-op thread, its fastest setting, see ref_torch.py).
+run_config() {
+    local cfg=$1 b=$2 out=$3 w
+    case $cfg in
+    traind_1w|traind_2w)
+        w=${cfg#traind_}
+        env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS -u GOTO_NUM_THREADS \
+            timeout "$run_timeout" "$traind" "${traind_args[@]}" \
+            --batch-size "$b" --workers "${w%w}" ;;
+    numpy)
+        timeout "$run_timeout" "$PY" "$here/ref_numpy.py" \
+            --batch-size "$b" --threads "$ref_threads" "${ref_args[@]}" ;;
+    torch)
+        timeout "$run_timeout" "$PY" "$here/ref_torch.py" \
+            --batch-size "$b" --threads "$ref_threads" --intra-op 1 "${ref_args[@]}" ;;
+    esac >"$out" 2>"$out.err"
+}
+
+mkdir -p "$out_dir"
+work=$(mktemp -d "${TMPDIR:-/tmp}/train-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+raw=$work/raw.tsv
+printf 'round\tbatch_size\tconfig\tstatus\tsamples_per_second\tseconds\ttrain_loss\n' >"$raw"
+
+# ---- machine and versions ---------------------------------------------------
+# Only a clean exit counts: a binary without --version may print its usage.
+if traind_version=$(timeout 10 "$traind" --version 2>/dev/null </dev/null); then
+    traind_version=${traind_version%%$'\n'*}
+else
+    traind_version=
+fi
+pkgs=$(dpkg-query -W -f '${Package}=${Version} ' python3-numpy python3-torch \
+       libopenblas0-pthread dataset-fashion-mnist 2>/dev/null || true)
+settings="traind: --workers 1|2, OpenBLAS env unset; numpy: OPENBLAS_NUM_THREADS=$ref_threads; torch: set_num_threads(1), OPENBLAS_NUM_THREADS=$ref_threads"
+NPROC=$nproc TRAIND=$traind TRAIND_VERSION="${traind_version:-traind (version unknown)}" \
+BENCH_PKGS=${pkgs% } BENCH_ROUNDS=$rounds BENCH_BATCHES="${batches[*]}" \
+BENCH_SETTINGS=$settings BENCH_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+OPENBLAS_NUM_THREADS=1 "$PY" "$here/train_bench_report.py" meta >"$work/meta.json"
+
+log "train-bench: $nproc CPU(s), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+log "train-bench: traind=$traind (${traind_version:-version unknown})"
+log "train-bench: $rounds round(s), batch sizes ${batches[*]}, configs ${configs[*]}"
+
+# ---- interleaved rounds: A B C D A B C D ... --------------------------------
+failed=0
+for ((r = 1; r <= rounds; r++)); do
+    for b in "${batches[@]}"; do
+        for cfg in "${configs[@]}"; do
+            out=$work/run-$r-$b-$cfg.out
+            impl=${cfg%%_*}
+            status=ok
+            if run_config "$cfg" "$b" "$out" &&
+               line=$("$PY" "$here/train_bench_report.py" parse "$impl" "$out"); then
+                IFS=$'\t' read -r sps secs loss <<<"$line"
+                log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f samples/s' \
+                       "$r" "$rounds" "$b" "$cfg" "$sps")"
+            else
+                rc=$?
+                status=fail; sps=nan; secs=nan; loss=nan
+                failed=$((failed + 1))
+                log "round $r/$rounds  batch $b $cfg FAILED (exit $rc), last output:"
+                for f in "$out.err" "$out"; do
+                    [ -s "$f" ] && tail -n 5 "$f" | sed 's/^/    | /' >&2
+                done
+            fi
+            printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\n' "$r" "$b" "$cfg" "$status" \
+                "$sps" "$secs" "$loss" >>"$raw"
+        done
+    done
+done
+
+"$PY" "$here/train_bench_report.py" report "$raw" "$work/meta.json" "$out_json"
+[ "$failed" = 0 ] || { log "train-bench: $failed run(s) failed"; exit 1; }

@@ -1,0 +1,312 @@
+#!/usr/bin/python3
+"""Helper for bench/train-bench.sh (standard library only).
+
+  parse IMPL FILE      print "samples_per_second<TAB>seconds<TAB>train_loss"
+                       from one run's stdout, exit 1 if there is none.
+                       IMPL traind: the epoch object of `traind train --json`;
+                       anything else: the reference's single JSON line.
+  meta                 print the machine / library facts as one JSON object
+                       (reads TRAIND_VERSION, NPROC, BENCH_* from the env).
+  report RAW META OUT  median per configuration, the table on stdout, the
+                       machine-readable copy written to OUT.
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+
+FLOP_PER_SAMPLE = 409088     # 784-128-10, see bench/README.md
+CONFIGS = ["traind_1w", "traind_2w", "numpy", "torch"]
+HEADERS = ["traind 1w", "traind 2w", "numpy", "torch"]
+
+
+def json_lines(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                yield obj
+
+
+def cmd_parse(impl, path):
+    found = None
+    for obj in json_lines(path):
+        if "samples_per_second" not in obj or obj.get("done"):
+            continue
+        if impl == "traind" and "epoch" not in obj:
+            continue
+        found = obj           # last epoch object wins (there is one: --epochs 1)
+    if found is None:
+        return 1
+    try:
+        sps = float(found["samples_per_second"])
+    except (TypeError, ValueError):
+        return 1
+    if not sps > 0:
+        return 1
+
+    def num(key):
+        v = found.get(key)
+        return repr(float(v)) if isinstance(v, (int, float)) else "nan"
+    print("%r\t%s\t%s" % (sps, num("seconds"), num("train_loss")))
+    return 0
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def openblas_info():
+    """Ask the OpenBLAS that numpy/torch load (libblas.so.3 -> openblas)."""
+    import ctypes
+    import ctypes.util
+    info = {}
+    for name in ("openblas", "blas"):
+        lib = ctypes.util.find_library(name)
+        if not lib:
+            continue
+        try:
+            h = ctypes.CDLL(lib)
+            h.openblas_get_config.restype = ctypes.c_char_p
+            h.openblas_get_corename.restype = ctypes.c_char_p
+            info["config"] = h.openblas_get_config().decode().strip()
+            info["core"] = h.openblas_get_corename().decode().strip()
+            info["library"] = lib
+            break
+        except (OSError, AttributeError):
+            continue
+    try:
+        info["libblas.so.3"] = os.path.realpath(
+            "/etc/alternatives/libblas.so.3-x86_64-linux-gnu")
+    except OSError:
+        pass
+    return info
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_busy(seconds=2.0):
+    """Fraction of all CPUs busy over the next few seconds (from /proc/stat),
+    i.e. what other processes take before the bench starts."""
+    import time
+
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        idle = v[3] + v[4]                       # idle + iowait
+        return sum(v) - idle, sum(v)
+    try:
+        b0, t0 = sample()
+        time.sleep(seconds)
+        b1, t1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else None
+
+
+def module_version(name):
+    try:
+        mod = __import__(name)
+        return getattr(mod, "__version__", "unknown")
+    except Exception as e:        # noqa: BLE001 - report, do not fail
+        return "unavailable (%s)" % type(e).__name__
+
+
+def cmd_meta():
+    env = os.environ
+    meta = {
+        "nproc": int(env.get("NPROC") or os.cpu_count() or 0),
+        "cpu_model": cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "numpy": module_version("numpy"),
+        "torch": module_version("torch"),
+        "openblas": openblas_info(),
+        "traind": env.get("TRAIND_VERSION", "unknown"),
+        "traind_path": env.get("TRAIND", ""),
+        "debian_packages": env.get("BENCH_PKGS", ""),
+        "rounds": int(env.get("BENCH_ROUNDS") or 0),
+        "batches": [int(b) for b in env.get("BENCH_BATCHES", "").split()],
+        "settings": env.get("BENCH_SETTINGS", ""),
+        "started": env.get("BENCH_STARTED", ""),
+        "loadavg_at_start": loadavg(),
+        "cpu_busy_before": cpu_busy(),
+    }
+    print(json.dumps(meta))
+    return 0
+
+
+def fmt_int(v):
+    return "n/a" if v is None else "{:,.0f}".format(v)
+
+
+def fmt_ratio(v):
+    return "n/a" if v is None else "%.2fx" % v
+
+
+def cmd_report(raw_path, meta_path, out_path):
+    with open(meta_path) as f:
+        meta = json.load(f)
+    runs = []
+    with open(raw_path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            runs.append(row)
+
+    def flt(s):
+        try:
+            v = float(s)
+        except (TypeError, ValueError):
+            return None
+        return None if v != v else v       # NaN -> None
+
+    batches = []
+    for r in runs:
+        b = int(r["batch_size"])
+        if b not in batches:
+            batches.append(b)
+
+    results = []
+    for b in batches:
+        entry = {"batch_size": b}
+        med = {}
+        for c in CONFIGS:
+            mine = [r for r in runs
+                    if int(r["batch_size"]) == b and r["config"] == c]
+            ok = [r for r in mine if r["status"] == "ok"]
+            sps = [flt(r["samples_per_second"]) for r in ok]
+            m = statistics.median(sps) if sps else None
+            med[c] = m
+            loss = [flt(r["train_loss"]) for r in ok]
+            loss = [x for x in loss if x is not None]
+            entry[c] = {
+                "median_samples_per_second": m,
+                "samples_per_second": sps,
+                "median_seconds": statistics.median(
+                    [flt(r["seconds"]) for r in ok
+                     if flt(r["seconds"]) is not None] or [float("nan")])
+                if ok else None,
+                "train_loss": statistics.median(loss) if loss else None,
+                "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9)
+                if m else None,
+                "runs": len(mine),
+                "failed": len(mine) - len(ok),
+            }
+        refs = [med[c] for c in ("numpy", "torch") if med[c]]
+        best = max(refs) if refs else None
+        entry["best_reference"] = (
+            None if best is None else
+            ("numpy" if med["numpy"] == best else "torch"))
+        entry["traind_2w_vs_best_reference"] = (
+            med["traind_2w"] / best if med["traind_2w"] and best else None)
+        entry["traind_scaling_2w_vs_1w"] = (
+            med["traind_2w"] / med["traind_1w"]
+            if med["traind_2w"] and med["traind_1w"] else None)
+        results.append(entry)
+
+    meta["loadavg_at_end"] = loadavg()
+    ob = meta.get("openblas", {})
+    print()
+    print("machine : %s CPU(s), %s, Linux %s"
+          % (meta.get("nproc"), meta.get("cpu_model"), meta.get("kernel")))
+    print("versions: %s | python %s | numpy %s | torch %s"
+          % (meta.get("traind"), meta.get("python"), meta.get("numpy"),
+             meta.get("torch")))
+    print("openblas: %s (core %s)"
+          % (ob.get("config", "unknown"), ob.get("core", "unknown")))
+    print("settings: %s" % meta.get("settings", ""))
+    la0, la1 = meta.get("loadavg_at_start"), meta.get("loadavg_at_end")
+    busy = meta.get("cpu_busy_before")
+    if busy is not None and la0 and la1:
+        print("load    : %.0f%% of the CPUs busy in the 2 s before the runs; "
+              "1-min load avg %.2f before, %.2f after"
+              % (100 * busy, la0[0], la1[0]))
+        if busy > 0.25:
+            print("WARNING: the machine was not idle; other processes "
+                  "compete for the %s core(s) and the figures are low and "
+                  "noisy. Rerun on a quiet machine." % meta.get("nproc"))
+    print()
+    print("median training samples/s over %s round(s), one epoch of the "
+          "60k Fashion-MNIST training set, 784-128-10:" % meta.get("rounds"))
+    print()
+    cols = ["batch"] + HEADERS + ["traind2w / best(numpy,torch)",
+                                  "2w/1w scaling"]
+    rows = []
+    for e in results:
+        rows.append([str(e["batch_size"])]
+                    + [fmt_int(e[c]["median_samples_per_second"])
+                       for c in CONFIGS]
+                    + [fmt_ratio(e["traind_2w_vs_best_reference"]),
+                       fmt_ratio(e["traind_scaling_2w_vs_1w"])])
+    width = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows
+             else len(cols[i]) for i in range(len(cols))]
+    print(" | ".join(c.rjust(w) for c, w in zip(cols, width)))
+    print("-|-".join("-" * w for w in width))
+    for r in rows:
+        print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
+    failed = sum(e[c]["failed"] for e in results for c in CONFIGS)
+    if failed:
+        print("\n%d run(s) failed; their configurations use the remaining "
+              "rounds (n/a if none)." % failed)
+
+    out = {
+        "benchmark": "traind train-bench",
+        "network": "784-128-10 relu/softmax cross-entropy, sgd lr 0.1",
+        "dataset": "fashion-mnist train (60000)",
+        "flop_per_sample": FLOP_PER_SAMPLE,
+        "metric": "median samples_per_second (training, one epoch)",
+        "meta": meta,
+        "results": results,
+        "runs": [{
+            "round": int(r["round"]), "batch_size": int(r["batch_size"]),
+            "config": r["config"], "status": r["status"],
+            "samples_per_second": flt(r["samples_per_second"]),
+            "seconds": flt(r["seconds"]),
+            "train_loss": flt(r["train_loss"]),
+        } for r in runs],
+    }
+    tmp = out_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, out_path)
+    print("\nwrote %s" % out_path)
+    return 0
+
+
+def main(argv):
+    if len(argv) == 3 and argv[0] == "parse":
+        return cmd_parse(argv[1], argv[2])
+    if len(argv) == 1 and argv[0] == "meta":
+        return cmd_meta()
+    if len(argv) == 4 and argv[0] == "report":
+        return cmd_report(argv[1], argv[2], argv[3])
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

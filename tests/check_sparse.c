@@ -1,0 +1,114 @@
+/*
+ * check_sparse.c - the first layer over lit pixels equals the dense GEMMs,
+ * for widths that use every block size and tail, empty rows and columns,
+ * and both the vector and the scalar gather.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "traind/nn.h"
+#include "traind/rng.h"
+#include "traind/sparse.h"
+
+static const int widths[] = {7, 64, 100, 128, 130, 200, 256};
+
+static void random_bytes(uint8_t *x, int n, int F, struct td_rng *r)
+{
+	for (int i = 0; i < n * F; i++)
+		x[i] = rng_below(r, 2) ? (uint8_t)(1 + rng_below(r, 255)) : 0;
+	memset(x, 0, (size_t)F); /* an empty row */
+	for (int i = 0; i < n; i++)
+		x[i * F + 5] = 0; /* an empty column */
+}
+
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+	double num = 0, den = 0;
+	for (size_t i = 0; i < n; i++) {
+		num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		den += (double)b[i] * b[i];
+	}
+	return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* _i: the width index; the gather runs once with SIMD, once without. */
+START_TEST(test_sparse_matches_dense)
+{
+	const int n = 23, F = 790, H = widths[_i];
+	struct td_rng r;
+	rng_seed(&r, (uint64_t)_i + 1);
+	uint8_t *x = malloc((size_t)n * F);
+	random_bytes(x, n, F, &r);
+	uint32_t idx[23];
+	for (int i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	float lut[256], *dense_x = malloc(sizeof(float) * n * F);
+	for (int v = 0; v < 256; v++)
+		lut[v] = (float)v / 255.0f;
+	for (int i = 0; i < n * F; i++)
+		dense_x[i] = lut[x[i]];
+	float *w = malloc(sizeof(float) * F * H), *b = malloc(sizeof(float) * H);
+	float *dz = malloc(sizeof(float) * n * H);
+	for (int i = 0; i < F * H; i++)
+		w[i] = (float)(rng_normal(&r) * 0.05);
+	for (int i = 0; i < H; i++)
+		b[i] = (float)rng_normal(&r);
+	for (int i = 0; i < n * H; i++)
+		dz[i] = (float)rng_normal(&r);
+	float *z1 = malloc(sizeof(float) * n * H), *z2 = malloc(sizeof(float) * n * H);
+	float *dw1 = malloc(sizeof(float) * F * H), *dw2 = calloc((size_t)F * H, sizeof(float));
+	float db1[256], db2[256] = {0};
+	dense_forward_f(z2, dense_x, w, b, n, F, H);
+	dense_backward_f(NULL, dw2, db2, dz, dense_x, w, n, F, H);
+	for (int simd = 1; simd >= 0; simd--) {
+		sparse_set_simd(simd);
+		struct sparse_cols c;
+		ck_assert_int_eq(sparse_cols_init(&c, n, F), 0);
+		double density = sparse_cols_gather(&c, x, idx, n, lut);
+		ck_assert_double_gt(density, 0.4);
+		ck_assert_double_lt(density, 0.5);
+		/* Both layouts hold exactly the lit pixels. */
+		uint32_t lit = 0;
+		for (int i = 0; i < n * F; i++)
+			lit += x[i] != 0;
+		ck_assert_uint_eq(c.nnz, lit);
+		ck_assert_uint_eq(c.start[F], lit);
+		for (int rr = 0; rr < n; rr++)
+			for (uint32_t k = c.row_start[rr]; k < c.row_start[rr + 1]; k++)
+				ck_assert_float_eq(c.row_val[k], dense_x[rr * F + c.col[k]]);
+		for (int p = 0; p < F; p++)
+			for (uint32_t k = c.start[p]; k < c.start[p + 1]; k++)
+				ck_assert_float_eq(c.val[k], dense_x[c.row[k] * F + p]);
+		memset(dw1, 0x7f, sizeof(float) * F * H); /* every row must be written */
+		sparse_dense_forward(z1, &c, w, b, H);
+		sparse_dense_backward(dw1, db1, dz, &c, H);
+		ck_assert_msg(rel_diff(z1, z2, (size_t)n * H) < 1e-6, "forward H=%d", H);
+		ck_assert_msg(rel_diff(dw1, dw2, (size_t)F * H) < 1e-6, "backward H=%d", H);
+		ck_assert_msg(rel_diff(db1, db2, (size_t)H) < 1e-6, "bias H=%d", H);
+		for (int t = 0; t < H; t++)
+			ck_assert_float_eq(dw1[5 * H + t], 0.0f); /* the empty column */
+		sparse_cols_free(&c);
+	}
+	sparse_set_simd(1);
+	free(x);
+	free(dense_x);
+	free(w);
+	free(b);
+	free(dz);
+	free(z1);
+	free(z2);
+	free(dw1);
+	free(dw2);
+}
+END_TEST
+
+Suite *suite_sparse(void)
+{
+	Suite *s = suite_create("sparse");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, (int)(sizeof(widths) / sizeof(widths[0])));
+	suite_add_tcase(s, tc);
+	return s;
+}
