@@ -43,7 +43,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNECTION_MEMORY (256 * 1024) /* MHD's per-connection pool: headers and read buffer */
+/* MHD's per-connection pool holds the headers and the read buffer, and a
+ * body reaches us in pieces the size of what is left of it: 256 KiB lets a
+ * batch of predictions (about 3 KiB an image) arrive in a few large calls
+ * instead of many 16 KiB ones, at a bounded cost per connection. */
+#define CONNECTION_MEMORY (256 * 1024)
 #define CONNECTION_LIMIT 1000          /* simultaneous connections */
 #define MAX_STATUS 600
 
