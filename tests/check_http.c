@@ -23,6 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -581,6 +584,17 @@ START_TEST(test_job_lifecycle)
 	create_job("{\"dataset\": \"synth\", \"hidden\": [8], \"epochs\": 200, \"batch_size\": 16, "
 		   "\"augment\": \"none\", \"workers\": 2, \"name\": \"life\"}", id);
 	wait_state(id, "running", 60);
+	/* Pause once it has taken a step, so there is a curve to read. */
+	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+	for (double until = now() + 60;; usleep(1000)) {
+		ck_assert_int_eq(get(path, &r), 200);
+		long done = json_integer_value(
+			json_object_get(json_object_get(r.json, "progress"), "step"));
+		resp_free(&r);
+		if (done > 0)
+			break;
+		ck_assert(now() < until);
+	}
 
 	snprintf(path, sizeof(path), "/v1/jobs/%s:pause", id);
 	ck_assert_int_eq(post_json(path, "", &r), 200);
@@ -956,6 +970,74 @@ START_TEST(test_predict_limits)
 }
 END_TEST
 
+/* A raw connection that sends a request's headers and then waits. */
+static int send_headers(int port, const char *head)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	return fd;
+}
+
+/* Bodies on their way in share one budget (body_limit x (4 + 2 x
+ * http_threads)): past it the server answers 503 instead of buffering
+ * more, and a finished request gives its share back. */
+START_TEST(test_body_budget)
+{
+	teardown();
+	struct opts o = {.body_limit = 4096, .http_threads = 2};
+	start_server(&o);
+	const char *head = "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+			   "Content-Length: 4000\r\n\r\n";
+	enum { HELD = 8 }; /* 8 x 4001 bytes fit in 4096 x 8 */
+	int fds[HELD];
+	for (int i = 0; i < HELD; i++)
+		fds[i] = send_headers(server_port(srv), head);
+	/* The ninth waits for the others' reservations, then finds no room. */
+	double until = now() + 30;
+	struct resp r;
+	for (;;) {
+		char body[4001];
+		memset(body, ' ', 4000);
+		body[0] = '{';
+		body[3999] = '}';
+		body[4000] = '\0';
+		post_json("/v1/jobs", body, &r);
+		if (r.status == 503)
+			break;
+		resp_free(&r);
+		ck_assert_msg(now() < until, "never 503 with %d bodies held", HELD);
+		usleep(10000);
+	}
+	ck_error(&r, 503, "too many large bodies", NULL);
+	char retry[16];
+	ck_assert_str_eq(header(&r, "Retry-After", retry, sizeof(retry)), "1");
+	resp_free(&r);
+	for (int i = 0; i < HELD; i++)
+		close(fds[i]);
+	/* Their shares come back when MHD reports them done. */
+	until = now() + 30;
+	for (;;) {
+		char body[4001];
+		memset(body, ' ', 4000);
+		const char *fields = "{\"dataset\": \"synth\", \"epochs\": 1";
+		memcpy(body, fields, strlen(fields));
+		body[3999] = '}';
+		body[4000] = '\0';
+		post_json("/v1/jobs", body, &r);
+		long status = r.status;
+		resp_free(&r);
+		if (status == 201)
+			break;
+		ck_assert_msg(status == 503 && now() < until, "status %ld", status);
+		usleep(10000);
+	}
+}
+END_TEST
+
 /* ---- real digits ----------------------------------------------------- */
 
 START_TEST(test_real_digits)
@@ -1279,6 +1361,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_predict);
 	tcase_add_test(tc, test_predict_errors);
 	tcase_add_test(tc, test_predict_limits);
+	tcase_add_test(tc, test_body_budget);
 	tcase_add_test(tc, test_real_digits);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_static_files);
