@@ -788,7 +788,7 @@ void http_write_metrics(struct http_server *s, FILE *f)
 		if (n)
 			fprintf(f, "traind_http_requests_total{code=\"%d\"} %lu\n", code, n);
 	}
-	fprintf(f, "# HELP traind_predict_duration_seconds Time to answer a predict request.\n"
+	fprintf(f, "# HELP traind_predict_duration_seconds Time from a predict body received to its answer built.\n"
 		   "# TYPE traind_predict_duration_seconds histogram\n");
 	unsigned long cumulative = 0;
 	for (size_t b = 0; b <= N_BUCKETS; b++) {
