@@ -225,7 +225,8 @@ int http_reply_errorf(struct http_request *r, int code, const char *field, const
 
 int http_reply_empty(struct http_request *r, int status)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	return set_reply(r, status, resp) ? TD_ENOMEM : 0;
 }
 
@@ -788,7 +789,8 @@ void http_write_metrics(struct http_server *s, FILE *f)
 		if (n)
 			fprintf(f, "traind_http_requests_total{code=\"%d\"} %lu\n", code, n);
 	}
-	fprintf(f, "# HELP traind_predict_duration_seconds Time from a predict body received to its answer built.\n"
+	fprintf(f, "# HELP traind_predict_duration_seconds Time from a predict body received to "
+		   "its answer built.\n"
 		   "# TYPE traind_predict_duration_seconds histogram\n");
 	unsigned long cumulative = 0;
 	for (size_t b = 0; b <= N_BUCKETS; b++) {
