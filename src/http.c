@@ -496,7 +496,8 @@ static int accept_body(struct http_request_priv *p, const char *data, size_t n)
 		return too_big(p);
 	size_t need = p->len + n + 1;
 	if (need > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
+		/* With a Content-Length, the first buffer is exactly its size. */
+		size_t cap = p->cap ? p->cap : p->reserved >= need ? p->reserved : 4096;
 		while (cap < need)
 			cap *= 2;
 		if (cap > p->s->body_limit + 1)
