@@ -7,10 +7,10 @@
  * shared state is behind jobs.h, the registry (loads once, then
  * immutable) and http.c's atomic counters.
  *
- * Bodies are parsed by Jansson after a cheap scan that bounds how many
- * values they can hold, so a small body cannot make a large tree: a
- * predict body may hold max_instances images, any other body a few
- * thousand values.
+ * A predict body is read straight into floats (instances.c). Other
+ * bodies are parsed by Jansson after a cheap scan that bounds how many
+ * values they can hold (a few thousand), so a small body cannot make a
+ * large tree.
  */
 #include "traind/api.h"
 
@@ -25,6 +25,7 @@
 #include "config.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
+#include "traind/instances.h"
 #include "traind/jobcfg.h"
 
 #define LIST_LIMIT_DEFAULT 50
@@ -418,122 +419,6 @@ static void h_model_get(struct http_request *r)
 	http_reply_json(r, 200, o);
 }
 
-/* One pixel value: a number in [0, range], scaled to [0, 1]. */
-static int pixel(const json_t *v, double range, float *out, char *field, struct td_error *e)
-{
-	if (!json_is_number(v))
-		return td_errorf(e, TD_EINVAL, field, "%s must be a number from 0 to %g, not %s",
-				 field, range, json_kind(v));
-	double d = json_number_value(v);
-	if (!(d >= 0 && d <= range))
-		return td_errorf(e, TD_EINVAL, field,
-				 "%s must be a number from 0 to %g (pixel_range %g), not %g", field,
-				 range, range, d);
-	*out = (float)(d / range);
-	return 0;
-}
-
-/* instances[i]: W*H numbers, or H rows of W numbers, into x[W*H]. */
-static int parse_instance(const json_t *inst, size_t i, int w, int h, double range, float *x,
-			  struct td_error *e)
-{
-	char field[64], got[48];
-	size_t n = json_array_size(inst);
-	size_t features = (size_t)w * (size_t)h;
-	snprintf(field, sizeof(field), "instances[%zu]", i);
-	if (json_is_array(inst))
-		snprintf(got, sizeof(got), "an array of %zu", n);
-	else
-		snprintf(got, sizeof(got), "%s", json_kind(inst));
-	if (!json_is_array(inst) ||
-	    !(n == features || (n == (size_t)h && json_is_array(json_array_get(inst, 0)))))
-		return td_errorf(e, TD_EINVAL, field,
-				 "%s must be %zu numbers or %d rows of %d numbers, not %s", field,
-				 features, h, w, got);
-	if (n == features && !json_is_array(json_array_get(inst, 0))) {
-		for (size_t k = 0; k < features; k++) {
-			snprintf(field, sizeof(field), "instances[%zu][%zu]", i, k);
-			int rc = pixel(json_array_get(inst, k), range, &x[k], field, e);
-			if (rc)
-				return rc;
-		}
-		return 0;
-	}
-	for (int row = 0; row < h; row++) {
-		const json_t *rv = json_array_get(inst, (size_t)row);
-		snprintf(field, sizeof(field), "instances[%zu][%d]", i, row);
-		if (!json_is_array(rv) || json_array_size(rv) != (size_t)w)
-			return td_errorf(e, TD_EINVAL, field, "%s must be a row of %d numbers", field,
-					 w);
-		for (int col = 0; col < w; col++) {
-			snprintf(field, sizeof(field), "instances[%zu][%d][%d]", i, row, col);
-			int rc = pixel(json_array_get(rv, (size_t)col), range,
-				       &x[(size_t)row * (size_t)w + (size_t)col], field, e);
-			if (rc)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* {"instances": [...], "pixel_range": 1|255, "preprocess": "none"|"mnist"} */
-static int parse_predict_json(const json_t *body, const struct srvconf *c, const struct dataset *ds,
-			      float **x_out, int *n_out, struct td_error *e)
-{
-	const char *key;
-	json_t *v, *instances = NULL;
-	double range = 1;
-	int mnist = 0;
-	json_object_foreach((json_t *)body, key, v) {
-		if (strcmp(key, "instances") == 0) {
-			instances = v;
-		} else if (strcmp(key, "pixel_range") == 0) {
-			if (!json_is_number(v) ||
-			    (json_number_value(v) != 1 && json_number_value(v) != 255))
-				return td_errorf(e, TD_EINVAL, "pixel_range",
-						 "pixel_range must be 1 (values in [0,1]) or 255 "
-						 "(values in [0,255])");
-			range = json_number_value(v);
-		} else if (strcmp(key, "preprocess") == 0) {
-			const char *s = json_string_value(v);
-			if (!s || (strcmp(s, "none") && strcmp(s, "mnist")))
-				return td_errorf(e, TD_EINVAL, "preprocess",
-						 "preprocess must be \"none\" or \"mnist\"");
-			mnist = strcmp(s, "mnist") == 0;
-		} else {
-			return td_errorf(e, TD_EINVAL, key,
-					 "unknown field \"%.60s\"; fields are instances, "
-					 "pixel_range, preprocess", key);
-		}
-	}
-	if (!json_is_array(instances) || json_array_size(instances) == 0)
-		return td_errorf(e, TD_EINVAL, "instances",
-				 "instances must be a non-empty array of images, each %d numbers "
-				 "or %d rows of %d", ds->width * ds->height, ds->height, ds->width);
-	size_t n = json_array_size(instances);
-	if (n > (size_t)c->max_instances)
-		return td_errorf(e, TD_ETOOBIG, "instances",
-				 "%zu instances are more than the %d one request may hold", n,
-				 c->max_instances);
-	size_t features = (size_t)ds->width * (size_t)ds->height;
-	float *x = malloc(sizeof(float) * n * features);
-	if (!x)
-		return td_errorf(e, TD_ENOMEM, "instances", "out of memory for %zu instances", n);
-	for (size_t i = 0; i < n; i++) {
-		int rc = parse_instance(json_array_get(instances, i), i, ds->width, ds->height, range,
-					x + i * features, e);
-		if (rc) {
-			free(x);
-			return rc;
-		}
-		if (mnist)
-			image_preprocess_mnist(x + i * features, ds->width, ds->height);
-	}
-	*x_out = x;
-	*n_out = (int)n;
-	return 0;
-}
-
 /* A PNG or PGM body: one instance. */
 static int parse_predict_image(struct http_request *r, int png, const struct dataset *ds,
 			       float **x_out, struct td_error *e)
@@ -616,21 +501,17 @@ static void h_predict(struct http_request *r)
 	const struct dataset *ds = snap->ds;
 	float *x = NULL, *out = NULL;
 	int n = 1, rc;
-	json_t *body = NULL;
 	if (png || pgm) {
 		rc = parse_predict_image(r, png, ds, &x, &e);
 	} else {
+		struct instances in;
+		rc = instances_parse(r->body, r->body_len, ds->width, ds->height,
+				     a->c->max_instances, &in, &e);
+		x = in.x;
+		n = in.n;
 		size_t features = (size_t)ds->width * (size_t)ds->height;
-		/* Twice what max_instances images hold, so that a few too many
-		 * get the precise message below; memory stays bounded. */
-		size_t max_values =
-			2 * (size_t)a->c->max_instances * (features + (size_t)ds->height + 1) + 64;
-		if (parse_body(r, max_values, 0, &body)) {
-			snapshot_release(snap);
-			return;
-		}
-		rc = parse_predict_json(body, a->c, ds, &x, &n, &e);
-		json_decref(body);
+		for (int i = 0; !rc && in.mnist && i < n; i++)
+			image_preprocess_mnist(x + (size_t)i * features, ds->width, ds->height);
 	}
 	int units = snap->shape.sizes[snap->shape.n_layers];
 	if (!rc && !(out = malloc(sizeof(float) * (size_t)n * (size_t)units)))

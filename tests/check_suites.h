@@ -21,5 +21,6 @@ Suite *suite_train(void);
 Suite *suite_sparse(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
+Suite *suite_instances(void);
 
 #endif
