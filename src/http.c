@@ -806,6 +806,14 @@ void http_write_metrics(struct http_server *s, FILE *f)
 	fprintf(f, "traind_predict_duration_seconds_sum %.9f\n",
 		1e-9 * (double)atomic_load_explicit(&s->predict_ns, memory_order_relaxed));
 	fprintf(f, "traind_predict_duration_seconds_count %lu\n", cumulative);
+	fprintf(f, "# HELP traind_http_body_bytes Bytes reserved for request bodies being "
+		   "received, of a budget of traind_http_body_budget_bytes.\n"
+		   "# TYPE traind_http_body_bytes gauge\n"
+		   "traind_http_body_bytes %zu\n"
+		   "# HELP traind_http_body_budget_bytes Bytes all bodies being received may hold.\n"
+		   "# TYPE traind_http_body_budget_bytes gauge\n"
+		   "traind_http_body_budget_bytes %zu\n",
+		atomic_load_explicit(&s->buffered, memory_order_relaxed), s->budget);
 	fprintf(f, "# HELP traind_predictions_total Instances predicted.\n"
 		   "# TYPE traind_predictions_total counter\n"
 		   "traind_predictions_total %lu\n",

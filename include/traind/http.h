@@ -94,8 +94,9 @@ void http_serve_static(struct http_request *r);
 
 /* Counters for /metrics (atomics; any thread). */
 void http_observe_predict(struct http_server *s, double seconds, long instances);
-/* Writes traind_http_requests_total, traind_predict_duration_seconds and
- * traind_predictions_total in Prometheus text format 0.0.4. */
+/* Writes traind_http_requests_total, traind_predict_duration_seconds,
+ * traind_http_body_bytes (and its budget) and traind_predictions_total in
+ * Prometheus text format 0.0.4. */
 void http_write_metrics(struct http_server *s, FILE *f);
 
 #endif
