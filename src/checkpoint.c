@@ -310,8 +310,11 @@ int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct
 {
 	const unsigned char *b = buf;
 	memset(out, 0, sizeof(*out));
-	if (len < 20 || memcmp(b, CHECKPOINT_MAGIC, 8) != 0)
+	if (len < 8 || memcmp(b, CHECKPOINT_MAGIC, 8) != 0)
 		return bad(e, "magic", "it does not start with \"TRAINDCK\"");
+	if (len < 20)
+		return td_errorf(e, TD_EFORMAT, "header", "not a valid traind checkpoint: it has %zu "
+				 "bytes, fewer than its fixed header", len);
 	uint32_t version = get_u32(b + 8), H = get_u32(b + 12);
 	if (version != CHECKPOINT_VERSION)
 		return td_errorf(e, TD_EFORMAT, "version",

@@ -86,12 +86,20 @@ int server_start(const struct srvconf *c, struct server **out, struct td_error *
 		.pool_workers = conf->workers,
 		.max_curve_points = (size_t)conf->max_curve_points,
 		.snapshot_seconds = conf->snapshot_seconds,
+		.state_dir = conf->state_dir,
+		.checkpoint_seconds = conf->checkpoint_seconds,
 	};
 	jobcfg_limits_default(&jc.limits, conf->workers);
 	jc.limits.max_workers = conf->workers;
 	jc.limits.default_workers = conf->workers;
-	if ((rc = jobs_create(&jc, &s->jobs, e)) ||
-	    (rc = api_create(conf, s->jobs, s->registry, &s->api, e)) ||
+	if ((rc = jobs_create(&jc, &s->jobs, e)))
+		goto fail;
+	int records, resumed;
+	jobs_recovered(s->jobs, &records, &resumed);
+	if (records)
+		fprintf(stderr, "traind: recovered %d jobs from %s/jobs, %d of them to resume\n",
+			records, conf->state_dir, resumed);
+	if ((rc = api_create(conf, s->jobs, s->registry, &s->api, e)) ||
 	    (rc = http_start(conf, api_routes(), s->api, &s->http, e)))
 		goto fail;
 	*out = s;

@@ -83,6 +83,8 @@ static const struct conf_row rows[] = {
 	 "loss curve points kept per job; older ones are thinned evenly"},
 	{"snapshot_seconds", C_REAL, OFF(snapshot_seconds), 0.05, 3600, "2",
 	 "how often a training job publishes its weights for prediction"},
+	{"checkpoint_seconds", C_REAL, OFF(checkpoint_seconds), 1, 86400, "30",
+	 "a running job checkpoints at least this often (and every epoch, on pause, at shutdown)"},
 	{"token", C_TOKEN, OFF(token), 0, 0, "",
 	 "bearer token that POST and DELETE must present; empty: no authentication"},
 	{"token_file", C_PATH, OFF(token_file), 0, 0, "",

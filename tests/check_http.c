@@ -128,6 +128,9 @@ static void start_server(const struct opts *o)
 	ck_assert(srvconf_set(&c, "data_dir", data && *data ? data : tmp, &e) == 0);
 	ck_assert(srvconf_set(&c, "web_dir", o && o->no_web ? "/nonexistent/web" : web, &e) == 0);
 	ck_assert(srvconf_set(&c, "workers", "2", &e) == 0);
+	char state[4200];
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	ck_assert(srvconf_set(&c, "state_dir", state, &e) == 0);
 	ck_assert(srvconf_set(&c, "access_log", getenv("HTTP_TEST_LOG") ? "true" : "false", &e) == 0);
 	ck_assert(srvconf_set(&c, "snapshot_seconds", "0.05", &e) == 0);
 	ck_assert_msg(srvconf_set(&c, "dataset", line, &e) == 0, "%s", e.msg);
@@ -793,6 +796,61 @@ static unsigned char *png_of(const uint8_t *gray, int w, int h, size_t *len)
 	return buf;
 }
 
+/* ---- model files ---------------------------------------------------- */
+
+/* Download a model, import it as a new one, and both predict alike;
+ * damaged files and wrong types are refused by name. */
+START_TEST(test_model_download_and_import)
+{
+	char id[32], path[160];
+	struct resp r, imp;
+	trained_model(id);
+	snprintf(path, sizeof(path), "/v1/models/%s/download", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	char ct[128];
+	ck_assert_str_eq(header(&r, "Content-Type", ct, sizeof(ct)), "application/octet-stream");
+	ck_assert_int_gt(r.len, 1000);
+	ck_assert_int_eq(memcmp(r.body, "TRAINDCK", 8), 0);
+
+	struct req q = {.method = "POST", .path = "/v1/models",
+			.ctype = "application/octet-stream", .body = r.body, .len = r.len};
+	request(&q, &imp);
+	ck_assert_msg(imp.status == 201, "%s", imp.body);
+	char new_id[32];
+	snprintf(new_id, sizeof(new_id), "%s", jstr(imp.json, "name"));
+	ck_assert_str_ne(new_id, id);
+	char loc[128];
+	snprintf(path, sizeof(path), "/v1/models/%s", new_id);
+	ck_assert_str_eq(header(&imp, "Location", loc, sizeof(loc)), path);
+	resp_free(&imp);
+
+	/* Both models give the same probabilities for the same image. */
+	char *body = instances_json(5, 0, 1, NULL);
+	struct resp a, b;
+	snprintf(path, sizeof(path), "/v1/models/%s:predict", id);
+	ck_assert_int_eq(post_json(path, body, &a), 200);
+	snprintf(path, sizeof(path), "/v1/models/%s:predict", new_id);
+	ck_assert_int_eq(post_json(path, body, &b), 200);
+	ck_assert_str_eq(a.body, b.body);
+	free(body);
+	resp_free(&a);
+	resp_free(&b);
+
+	/* A flipped byte fails the CRC; a wrong type is 415. */
+	r.body[r.len / 2] ^= 0x40;
+	request(&q, &imp);
+	ck_error(&imp, 400, "CRC", "crc");
+	resp_free(&imp);
+	q.ctype = "application/json";
+	request(&q, &imp);
+	ck_error(&imp, 415, "application/octet-stream", "Content-Type");
+	resp_free(&imp);
+	resp_free(&r);
+	ck_assert_int_eq(get("/v1/models/j-000000/download", &r), 404);
+	resp_free(&r);
+}
+END_TEST
+
 START_TEST(test_predict)
 {
 	char id[32], path[128];
@@ -1380,6 +1438,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_predict);
 	tcase_add_test(tc, test_predict_errors);
 	tcase_add_test(tc, test_predict_limits);
+	tcase_add_test(tc, test_model_download_and_import);
 	tcase_add_test(tc, test_body_budget);
 	tcase_add_test(tc, test_real_digits);
 	tcase_add_test(tc, test_auth);

@@ -40,6 +40,7 @@ struct srvconf {
 	int connection_timeout;
 	int max_curve_points;
 	double snapshot_seconds;
+	double checkpoint_seconds;
 	char token[SRVCONF_TOKEN_MAX]; /* "" = no authentication */
 	char token_file[PATH_MAX];
 	int allow_remote;
