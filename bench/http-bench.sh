@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# HTTP benchmark: prediction throughput and latency of `traind serve`, with
+# and without a job training at the same time, and training throughput with
+# and without a browser-like client polling status and metrics once a
+# second. It starts its own daemon on 127.0.0.1 with an ephemeral port and
+# stops it at the end.
+#
+#   bench/http-bench.sh [--duration SECONDS] [--rounds N] [--connections N] [--threads N]
+#
+# Environment: TRAIND (default ./traind at the repo root), DATA_DIR (default
+# ./data; needs digits/ from scripts/fetch-digits.sh), HTTP_THREADS (the
+# daemon's http_threads, default 2), WORKERS (the daemon's workers, default
+# its own: the cores).
+set -euo pipefail
+
+usage() {
+    cat <<'USAGE'
+usage: bench/http-bench.sh [--duration SECONDS] [--rounds N] [--connections N] [--threads N]
+
+  --duration S     seconds per measurement (default 10)
+  --rounds N       training measurements alternate alone/polled N times;
+                   medians reported (default 3)
+  --connections N  wrk connections (default 16)
+  --threads N      wrk threads (default 2)
+
+Measures, against a traind serve it starts on 127.0.0.1 (ephemeral port):
+  1. single-image JSON predictions (POST /v1/models/ID:predict): requests/s,
+     p50 and p99 latency, with the server otherwise idle;
+  2. the same while a job trains;
+  3. training samples/s of a job with no HTTP clients;
+  4. the same with a browser-like client polling the job and its metrics
+     (since_step cursor) once a second; 3 and 4 alternate, a fresh job a round.
+Prints a table and writes bench/out/http-bench.json.
+USAGE
+}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+TRAIND=${TRAIND:-$root/traind}
+DATA_DIR=${DATA_DIR:-$root/data}
+HTTP_THREADS=${HTTP_THREADS:-2}
+duration=10
+rounds=3
+connections=16
+threads=2
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --duration=*) duration=${1#*=}; shift ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --rounds=*) rounds=${1#*=}; shift ;;
+    --connections) connections=$2; shift 2 ;;
+    --connections=*) connections=${1#*=}; shift ;;
+    --threads) threads=$2; shift 2 ;;
+    --threads=*) threads=${1#*=}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "http-bench: unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'http-bench: %s\n' "$*" >&2; exit 1; }
+
+# ---- tools and inputs ----
+if ! command -v wrk >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "wrk is missing: apt-get install wrk"
+    log "installing wrk"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+fi
+for tool in curl jq gzip od; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
+done
+[ -x "$TRAIND" ] || die "no traind binary at $TRAIND (build it, or set TRAIND)"
+images=$DATA_DIR/digits/t10k-images-idx3-ubyte.gz
+[ -f "$images" ] || die "no digits under $DATA_DIR (scripts/fetch-digits.sh makes them)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/http-bench.XXXXXX")
+pid=
+poller=
+cleanup() {
+    [ -n "$poller" ] && kill "$poller" 2>/dev/null || true
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the daemon ----
+args=(serve --config /dev/null --listen 127.0.0.1:0 --data-dir "$DATA_DIR"
+      --web-dir "$work" --access-log false --http-threads "$HTTP_THREADS")
+[ -n "${WORKERS:-}" ] && args+=(--workers "$WORKERS")
+"$TRAIND" "${args[@]}" >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+base=
+for _ in $(seq 100); do
+    base=$(sed -n 's|^traind: listening on \(http://[^ ]*\)/$|\1|p' "$work/stdout")
+    [ -n "$base" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; die "traind serve exited"; }
+    sleep 0.1
+done
+[ -n "$base" ] || die "traind serve did not start"
+log "traind serve at $base (pid $pid)"
+
+api() { # METHOD PATH [JSON]
+    if [ $# -ge 3 ]; then
+        curl -sS -X "$1" -H 'Content-Type: application/json' -d "$3" "$base$2"
+    else
+        curl -sS -X "$1" "$base$2"
+    fi
+}
+
+wait_state() { # ID STATE SECONDS
+    local s
+    for _ in $(seq $(($3 * 10))); do
+        s=$(api GET "/v1/jobs/$1" | jq -r .state)
+        [ "$s" = "$2" ] && return 0
+        case $s in failed|cancelled) die "job $1 is $s" ;; esac
+        sleep 0.1
+    done
+    die "job $1 is $s, not $2, after $3 s"
+}
+
+new_job() { # JSON -> id
+    local id
+    id=$(api POST /v1/jobs "$1" | jq -r .id)
+    [ -n "$id" ] && [ "$id" != null ] || die "could not create a job from $1"
+    echo "$id"
+}
+
+drop_job() {
+    api POST "/v1/jobs/$1:cancel" >/dev/null || true
+    api DELETE "/v1/jobs/$1" >/dev/null || true
+}
+
+samples_total() {
+    api GET /metrics | awk '$1 == "traind_train_samples_total" { print $2 }'
+}
+
+now() { date +%s.%N; }
+
+# The model the predictions go to: a short job on the digits.
+log "training the model to predict with"
+model=$(new_job '{"name": "bench-model", "hidden": [128], "epochs": 2, "augment": "none"}')
+wait_state "$model" completed 600
+
+# One real test digit as the body: {"pixel_range": 255, "instances": [[784 values]]}.
+# (gzip dies of SIGPIPE when head has its bytes: not a failure here.)
+pixels=$( (gzip -dc "$images" || true) | head -c 800 | tail -c 784 | od -An -tu1 -v |
+         tr -s ' \n' ',' | sed 's/^,//; s/,$//')
+printf '{"pixel_range": 255, "instances": [[%s]]}' "$pixels" >"$work/body.json"
+curl -sS -f -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" \
+    "$base/v1/models/$model:predict" >/dev/null || die "the predict request fails"
+
+predict_bench() { # -> "rps p50 p99 non2xx errors"
+    local line
+    line=$(BODY_FILE="$work/body.json" wrk -t"$threads" -c"$connections" -d"${duration}s" \
+           -s "$here/predict.lua" "$base/v1/models/$model:predict" | grep '^TRAIND_BENCH')
+    echo "$line" | sed 's/.* rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) max_ms=[^ ]* non2xx=\([^ ]*\) socket_errors=\([^ ]*\)/\1 \2 \3 \4 \5/'
+}
+
+training_job() {
+    local id
+    id=$(new_job '{"name": "bench-train", "epochs": 1000}')
+    wait_state "$id" running 60
+    sleep 1 # past the first steps
+    echo "$id"
+}
+
+# A browser tab: the job and its new metrics once a second.
+browser() { # ID
+    local next=0 m
+    while :; do
+        api GET "/v1/jobs/$1" >/dev/null
+        m=$(api GET "/v1/jobs/$1/metrics?since_step=$next") || true
+        next=$(echo "$m" | jq -r '.next_step // 0')
+        sleep 1
+    done
+}
+
+train_rate() { # ID [poll] -> samples/s over the duration
+    local s0 s1 t0 t1
+    if [ "${2:-}" = poll ]; then
+        browser "$1" >/dev/null 2>&1 &
+        poller=$!
+    fi
+    s0=$(samples_total); t0=$(now)
+    sleep "$duration"
+    s1=$(samples_total); t1=$(now)
+    if [ -n "$poller" ]; then
+        kill "$poller" 2>/dev/null || true
+        wait "$poller" 2>/dev/null || true
+        poller=
+    fi
+    awk -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (s1 - s0) / (t1 - t0) }'
+}
+
+log "1/4 predictions, server idle (${duration}s, $connections connections)"
+read -r idle_rps idle_p50 idle_p99 idle_bad idle_err <<<"$(predict_bench)"
+
+log "2/4 predictions while a job trains"
+job=$(training_job)
+read -r busy_rps busy_p50 busy_p99 busy_bad busy_err <<<"$(predict_bench)"
+drop_job "$job"
+
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+log "3-4/4 training alone and with a browser polling once a second, $rounds rounds"
+# A fresh job each round (one outlives two measurements); the order
+# alternates so that neither side always measures a younger job.
+alone_all=
+polled_all=
+for r in $(seq "$rounds"); do
+    job=$(training_job)
+    if [ $((r % 2)) = 1 ]; then
+        a=$(train_rate "$job"); p=$(train_rate "$job" poll)
+    else
+        p=$(train_rate "$job" poll); a=$(train_rate "$job")
+    fi
+    drop_job "$job"
+    alone_all="$alone_all $a"
+    polled_all="$polled_all $p"
+    log "  round $r: alone $a, polled $p samples/s"
+done
+alone=$(echo $alone_all | median)
+polled=$(echo $polled_all | median)
+
+workers=$(api GET /healthz | jq -r .workers)
+mkdir -p "$root/bench/out"
+cat >"$root/bench/out/http-bench.json" <<JSON
+{"cores": $(nproc), "workers": $workers, "http_threads": $HTTP_THREADS,
+ "wrk": {"threads": $threads, "connections": $connections, "seconds": $duration},
+ "predict_idle": {"requests_per_second": $idle_rps, "p50_ms": $idle_p50, "p99_ms": $idle_p99,
+                  "non_2xx": $idle_bad, "socket_errors": $idle_err},
+ "predict_training": {"requests_per_second": $busy_rps, "p50_ms": $busy_p50, "p99_ms": $busy_p99,
+                      "non_2xx": $busy_bad, "socket_errors": $busy_err},
+ "train_samples_per_second": {"alone": $alone, "browser_polling": $polled,
+                              "rounds_alone": [$(echo $alone_all | tr ' ' ',')],
+                              "rounds_browser_polling": [$(echo $polled_all | tr ' ' ',')]}}
+JSON
+
+printf '\ntraind HTTP bench: %s cores, workers %s, http_threads %s; wrk -t%s -c%s, %ss each\n\n' \
+    "$(nproc)" "$workers" "$HTTP_THREADS" "$threads" "$connections" "$duration"
+printf '%-44s %10s %9s %9s %8s\n' "single-image JSON predict" "req/s" "p50 ms" "p99 ms" "non-2xx"
+printf '%-44s %10s %9s %9s %8s\n' "  server otherwise idle" "$idle_rps" "$idle_p50" "$idle_p99" \
+    "$((idle_bad + idle_err))"
+printf '%-44s %10s %9s %9s %8s\n' "  while a job trains" "$busy_rps" "$busy_p50" "$busy_p99" \
+    "$((busy_bad + busy_err))"
+printf '\n%-44s %10s\n' "training, default digits model (median of $rounds)" "samples/s"
+printf '%-44s %10s\n' "  no HTTP clients" "$alone"
+printf '%-44s %10s %s\n' "  a browser polling status + metrics 1/s" "$polled" \
+    "($(awk -v a="$alone" -v p="$polled" 'BEGIN { printf "%+.1f", 100 * (p - a) / a }')%)"
+printf '\nwrote bench/out/http-bench.json\n'

@@ -1,0 +1,785 @@
+/*
+ * api.c - the HTTP API v1: the route table and its handlers (see api.h).
+ *
+ * Every handler runs on an HTTP thread (http.c) with the whole body in
+ * hand, validates what it was sent, calls the job manager (thread-safe,
+ * jobs.c) and answers with one http_reply_*. Nothing here holds a lock:
+ * shared state is behind jobs.h, the registry (loads once, then
+ * immutable) and http.c's atomic counters.
+ *
+ * Bodies are parsed by Jansson after a cheap scan that bounds how many
+ * values they can hold, so a small body cannot make a large tree: a
+ * predict body may hold max_instances images, any other body a few
+ * thousand values.
+ */
+#include "traind/api.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "traind/gradcheck.h"
+#include "traind/image.h"
+#include "traind/jobcfg.h"
+
+#define LIST_LIMIT_DEFAULT 50
+#define LIST_LIMIT_MAX 1000
+#define METRICS_POINTS_DEFAULT 1000
+#define METRICS_POINTS_MAX 100000
+#define SMALL_BODY_VALUES 4096 /* values in a job or gradcheck body, at most */
+#define IMAGE_MAX_PIXELS (4096u * 4096u)
+/* A gradient check costs about parameters^2 * samples multiply-adds; this
+ * keeps one request to a second or so on an HTTP thread. */
+#define GRADCHECK_HTTP_WORK 4e9
+
+struct api {
+	const struct srvconf *c;
+	struct jobs *jobs;
+	struct dataset_registry *registry;
+	struct jobcfg_limits limits;
+	struct timespec started;
+};
+
+int api_create(const struct srvconf *c, struct jobs *jobs, struct dataset_registry *registry,
+	       struct api **out, struct td_error *e)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	if (!a)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	a->c = c;
+	a->jobs = jobs;
+	a->registry = registry;
+	jobcfg_limits_default(&a->limits, c->workers);
+	a->limits.max_workers = c->workers;
+	a->limits.default_workers = c->workers;
+	clock_gettime(CLOCK_MONOTONIC, &a->started);
+	*out = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	free(a);
+}
+
+static double now_monotonic(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ---- request helpers ------------------------------------------------ */
+
+/* Replies with e when rc < 0; returns rc. */
+static int fail(struct http_request *r, int rc, const struct td_error *e)
+{
+	if (rc < 0) {
+		http_reply_error(r, rc, e);
+		if (rc == TD_EFULL)
+			http_set_header(r, "Retry-After", "5");
+	}
+	return rc;
+}
+
+/* An integer query parameter in [min, max], `def` when absent. */
+static int query_long(struct http_request *r, const char *name, long min, long max, long def,
+		      long *out)
+{
+	const char *v = http_query(r, name);
+	*out = def;
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (end == v || *end || errno || n < min || n > max) {
+		http_reply_errorf(r, TD_EINVAL, name, "%s must be an integer from %ld to %ld, "
+				  "not \"%.40s\"", name, min, max, v);
+		return TD_EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "a value";
+}
+
+/* Only application/json (or no Content-Type) is JSON. */
+static int require_json(struct http_request *r, const char *accepted)
+{
+	const char *mt = http_media_type(r);
+	if (!*mt || strcmp(mt, "application/json") == 0)
+		return 0;
+	http_reply_errorf(r, TD_EUNSUPPORTED, "Content-Type",
+			  "Content-Type %.60s is not supported here; send %s (with curl: "
+			  "-H 'Content-Type: application/json')", mt, accepted);
+	return TD_EUNSUPPORTED;
+}
+
+/* An upper bound of the values a JSON text holds: each value but the
+ * first is preceded by ',' or opens with '['/'{' ... counting those
+ * characters anywhere (strings included) never undercounts. */
+static size_t json_values_bound(const char *s, size_t n)
+{
+	size_t count = 1;
+	for (size_t i = 0; i < n; i++)
+		count += s[i] == ',' || s[i] == '[' || s[i] == '{';
+	return count;
+}
+
+/* Parses the body as JSON, refusing more than max_values values. An empty
+ * body is `empty_ok` ? {} : an error. Replies on failure. */
+static int parse_body(struct http_request *r, size_t max_values, int empty_ok, json_t **out)
+{
+	*out = NULL;
+	const char *p = r->body;
+	size_t n = r->body_len;
+	while (n && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++, n--;
+	if (!n && empty_ok) {
+		*out = json_object();
+		return 0;
+	}
+	if (!n) {
+		http_reply_errorf(r, TD_EINVAL, "", "the body is empty; send a JSON object");
+		return TD_EINVAL;
+	}
+	if (json_values_bound(p, n) > max_values) {
+		http_reply_errorf(r, TD_ETOOBIG, "", "the body holds more values than this request "
+				  "may (at most %zu)", max_values);
+		return TD_ETOOBIG;
+	}
+	json_error_t jerr;
+	json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		http_reply_errorf(r, TD_EINVAL, "", "the body is not valid JSON: %s (line %d, "
+				  "column %d)", jerr.text, jerr.line, jerr.column);
+		return TD_EINVAL;
+	}
+	if (!json_is_object(j)) {
+		http_reply_errorf(r, TD_EINVAL, "", "the body must be a JSON object, not %s",
+				  json_kind(j));
+		json_decref(j);
+		return TD_EINVAL;
+	}
+	*out = j;
+	return 0;
+}
+
+/* Actions take no fields: an empty body or {}. */
+static int require_no_fields(struct http_request *r)
+{
+	json_t *j;
+	if (r->body_len && require_json(r, "application/json or no body"))
+		return TD_EUNSUPPORTED;
+	if (parse_body(r, SMALL_BODY_VALUES, 1, &j))
+		return TD_EINVAL;
+	const char *key = NULL;
+	json_t *v;
+	json_object_foreach(j, key, v) break;
+	int rc = 0;
+	if (key) {
+		http_reply_errorf(r, TD_EINVAL, key, "unknown field \"%.60s\": this action takes "
+				  "no fields", key);
+		rc = TD_EINVAL;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* ---- health, metrics, data sets ------------------------------------- */
+
+static void h_healthz(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	double up = (double)(t.tv_sec - a->started.tv_sec) +
+		    1e-9 * (double)(t.tv_nsec - a->started.tv_nsec);
+	http_reply_json(r, 200, json_pack("{s:s, s:s, s:f, s:i}", "status", "ok", "version",
+					  PACKAGE_VERSION, "uptime_seconds", up, "workers",
+					  a->c->workers));
+}
+
+static void h_metrics(struct http_request *r)
+{
+	struct api *a = r->app;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f) {
+		http_reply_errorf(r, TD_ENOMEM, "", "out of memory");
+		return;
+	}
+	struct jobs_stats st;
+	jobs_stats(a->jobs, &st);
+	fprintf(f, "# HELP traind_build_info The running version of traind.\n"
+		   "# TYPE traind_build_info gauge\n"
+		   "traind_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	fprintf(f, "# HELP traind_jobs Jobs by state.\n# TYPE traind_jobs gauge\n");
+	for (int s = 0; s < JOB_STATE_COUNT; s++)
+		fprintf(f, "traind_jobs{state=\"%s\"} %d\n", job_state_name(s), st.by_state[s]);
+	fprintf(f, "# HELP traind_train_samples_total Samples trained on since start, all jobs.\n"
+		   "# TYPE traind_train_samples_total counter\n"
+		   "traind_train_samples_total %.0f\n"
+		   "# HELP traind_train_samples_per_second Current training rate, all running jobs.\n"
+		   "# TYPE traind_train_samples_per_second gauge\n"
+		   "traind_train_samples_per_second %.1f\n",
+		st.samples_total, st.samples_per_second);
+	http_write_metrics(r->server, f);
+	if (fclose(f) || !buf) {
+		free(buf);
+		http_reply_errorf(r, TD_ENOMEM, "", "out of memory");
+		return;
+	}
+	http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+static void h_datasets(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < registry_count(a->registry); i++) {
+		const struct dataset_spec *spec = registry_spec(a->registry, i);
+		const struct dataset *ds;
+		struct td_error e;
+		json_t *o;
+		if (registry_get(a->registry, spec->name, &ds, &e) == 0) {
+			json_t *classes = json_array();
+			for (int k = 0; k < ds->n_classes; k++)
+				json_array_append_new(classes, json_string(ds->class_names[k]));
+			o = json_pack("{s:s, s:I, s:I, s:i, s:i, s:o, s:s, s:b}", "name", ds->name,
+				      "train", (json_int_t)ds->n_train, "test",
+				      (json_int_t)ds->n_test, "width", ds->width, "height",
+				      ds->height, "classes", classes, "source", ds->source,
+				      "available", 1);
+		} else {
+			o = json_pack("{s:s, s:s, s:b, s:s}", "name", spec->name, "source",
+				      spec->source, "available", 0, "error", e.msg);
+		}
+		json_array_append_new(arr, o);
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "datasets", arr));
+}
+
+/* ---- jobs ----------------------------------------------------------- */
+
+static void h_jobs_create(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *body;
+	if ((r->body_len && require_json(r, "application/json")) ||
+	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
+		return;
+	struct job_config cfg;
+	struct td_error e;
+	char id[JOB_ID_MAX];
+	jobcfg_defaults(&cfg);
+	int rc = jobcfg_from_json(&cfg, body, &e);
+	json_decref(body);
+	if (!rc)
+		rc = jobcfg_finish(&cfg, &a->limits, &e);
+	if (!rc)
+		rc = jobs_submit(a->jobs, &cfg, id, &e);
+	if (fail(r, rc, &e))
+		return;
+	json_t *job = jobs_get_json(a->jobs, id, &e);
+	if (!job) {
+		/* Deleted between submit and here: still created. */
+		job = json_pack("{s:s}", "id", id);
+	}
+	char location[64];
+	snprintf(location, sizeof(location), "/v1/jobs/%s", id);
+	http_reply_json(r, 201, job);
+	http_set_header(r, "Location", location);
+}
+
+static void h_jobs_list(struct http_request *r)
+{
+	struct api *a = r->app;
+	long limit;
+	int state = -1;
+	const char *sv = http_query(r, "state");
+	if (sv && (state = job_state_parse(sv)) < 0) {
+		char list[128] = "";
+		for (int s = 0; s < JOB_STATE_COUNT; s++) {
+			strcat(list, s ? ", " : "");
+			strcat(list, job_state_name(s));
+		}
+		http_reply_errorf(r, TD_EINVAL, "state", "state must be one of %s, not \"%.40s\"",
+				  list, sv);
+		return;
+	}
+	if (query_long(r, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
+		return;
+	http_reply_json(r, 200, jobs_list_json(a->jobs, state, (int)limit));
+}
+
+static void h_job_get(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	json_t *job = jobs_get_json(a->jobs, r->id, &e);
+	if (!job) {
+		fail(r, TD_ENOTFOUND, &e);
+		return;
+	}
+	http_reply_json(r, 200, job);
+}
+
+static void job_action(struct http_request *r,
+		       int (*action)(struct jobs *, const char *, struct td_error *))
+{
+	struct api *a = r->app;
+	struct td_error e;
+	if (require_no_fields(r))
+		return;
+	int rc = action(a->jobs, r->id, &e);
+	if (fail(r, rc, &e))
+		return;
+	h_job_get(r);
+}
+
+static void h_job_pause(struct http_request *r)
+{
+	job_action(r, jobs_pause);
+}
+
+static void h_job_resume(struct http_request *r)
+{
+	job_action(r, jobs_resume);
+}
+
+static void h_job_cancel(struct http_request *r)
+{
+	job_action(r, jobs_cancel);
+}
+
+static void h_job_delete(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	if (fail(r, jobs_delete(a->jobs, r->id, &e), &e))
+		return;
+	http_reply_empty(r, 204);
+}
+
+static void h_job_metrics(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	long since, max_points;
+	if (query_long(r, "since_step", 0, LONG_MAX - 1, 0, &since) ||
+	    query_long(r, "max_points", 1, METRICS_POINTS_MAX, METRICS_POINTS_DEFAULT, &max_points))
+		return;
+	json_t *o = jobs_metrics_json(a->jobs, r->id, since, (int)max_points, &e);
+	if (!o) {
+		fail(r, TD_ENOTFOUND, &e);
+		return;
+	}
+	http_reply_json(r, 200, o);
+}
+
+/* ---- models and prediction ------------------------------------------ */
+
+static void h_models(struct http_request *r)
+{
+	struct api *a = r->app;
+	http_reply_json(r, 200, jobs_models_json(a->jobs));
+}
+
+static void h_model_get(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	json_t *o = jobs_model_json(a->jobs, r->id, &e);
+	if (!o) {
+		fail(r, TD_ENOTFOUND, &e);
+		return;
+	}
+	http_reply_json(r, 200, o);
+}
+
+/* One pixel value: a number in [0, range], scaled to [0, 1]. */
+static int pixel(const json_t *v, double range, float *out, char *field, struct td_error *e)
+{
+	if (!json_is_number(v))
+		return td_errorf(e, TD_EINVAL, field, "%s must be a number from 0 to %g, not %s",
+				 field, range, json_kind(v));
+	double d = json_number_value(v);
+	if (!(d >= 0 && d <= range))
+		return td_errorf(e, TD_EINVAL, field,
+				 "%s must be a number from 0 to %g (pixel_range %g), not %g", field,
+				 range, range, d);
+	*out = (float)(d / range);
+	return 0;
+}
+
+/* instances[i]: W*H numbers, or H rows of W numbers, into x[W*H]. */
+static int parse_instance(const json_t *inst, size_t i, int w, int h, double range, float *x,
+			  struct td_error *e)
+{
+	char field[64], got[48];
+	size_t n = json_array_size(inst);
+	size_t features = (size_t)w * (size_t)h;
+	snprintf(field, sizeof(field), "instances[%zu]", i);
+	if (json_is_array(inst))
+		snprintf(got, sizeof(got), "an array of %zu", n);
+	else
+		snprintf(got, sizeof(got), "%s", json_kind(inst));
+	if (!json_is_array(inst) ||
+	    !(n == features || (n == (size_t)h && json_is_array(json_array_get(inst, 0)))))
+		return td_errorf(e, TD_EINVAL, field,
+				 "%s must be %zu numbers or %d rows of %d numbers, not %s", field,
+				 features, h, w, got);
+	if (n == features && !json_is_array(json_array_get(inst, 0))) {
+		for (size_t k = 0; k < features; k++) {
+			snprintf(field, sizeof(field), "instances[%zu][%zu]", i, k);
+			int rc = pixel(json_array_get(inst, k), range, &x[k], field, e);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	for (int row = 0; row < h; row++) {
+		const json_t *rv = json_array_get(inst, (size_t)row);
+		snprintf(field, sizeof(field), "instances[%zu][%d]", i, row);
+		if (!json_is_array(rv) || json_array_size(rv) != (size_t)w)
+			return td_errorf(e, TD_EINVAL, field, "%s must be a row of %d numbers", field,
+					 w);
+		for (int col = 0; col < w; col++) {
+			snprintf(field, sizeof(field), "instances[%zu][%d][%d]", i, row, col);
+			int rc = pixel(json_array_get(rv, (size_t)col), range,
+				       &x[(size_t)row * (size_t)w + (size_t)col], field, e);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* {"instances": [...], "pixel_range": 1|255, "preprocess": "none"|"mnist"} */
+static int parse_predict_json(const json_t *body, const struct srvconf *c, const struct dataset *ds,
+			      float **x_out, int *n_out, struct td_error *e)
+{
+	const char *key;
+	json_t *v, *instances = NULL;
+	double range = 1;
+	int mnist = 0;
+	json_object_foreach((json_t *)body, key, v) {
+		if (strcmp(key, "instances") == 0) {
+			instances = v;
+		} else if (strcmp(key, "pixel_range") == 0) {
+			if (!json_is_number(v) ||
+			    (json_number_value(v) != 1 && json_number_value(v) != 255))
+				return td_errorf(e, TD_EINVAL, "pixel_range",
+						 "pixel_range must be 1 (values in [0,1]) or 255 "
+						 "(values in [0,255])");
+			range = json_number_value(v);
+		} else if (strcmp(key, "preprocess") == 0) {
+			const char *s = json_string_value(v);
+			if (!s || (strcmp(s, "none") && strcmp(s, "mnist")))
+				return td_errorf(e, TD_EINVAL, "preprocess",
+						 "preprocess must be \"none\" or \"mnist\"");
+			mnist = strcmp(s, "mnist") == 0;
+		} else {
+			return td_errorf(e, TD_EINVAL, key,
+					 "unknown field \"%.60s\"; fields are instances, "
+					 "pixel_range, preprocess", key);
+		}
+	}
+	if (!json_is_array(instances) || json_array_size(instances) == 0)
+		return td_errorf(e, TD_EINVAL, "instances",
+				 "instances must be a non-empty array of images, each %d numbers "
+				 "or %d rows of %d", ds->width * ds->height, ds->height, ds->width);
+	size_t n = json_array_size(instances);
+	if (n > (size_t)c->max_instances)
+		return td_errorf(e, TD_ETOOBIG, "instances",
+				 "%zu instances are more than the %d one request may hold", n,
+				 c->max_instances);
+	size_t features = (size_t)ds->width * (size_t)ds->height;
+	float *x = malloc(sizeof(float) * n * features);
+	if (!x)
+		return td_errorf(e, TD_ENOMEM, "instances", "out of memory for %zu instances", n);
+	for (size_t i = 0; i < n; i++) {
+		int rc = parse_instance(json_array_get(instances, i), i, ds->width, ds->height, range,
+					x + i * features, e);
+		if (rc) {
+			free(x);
+			return rc;
+		}
+		if (mnist)
+			image_preprocess_mnist(x + i * features, ds->width, ds->height);
+	}
+	*x_out = x;
+	*n_out = (int)n;
+	return 0;
+}
+
+/* A PNG or PGM body: one instance. */
+static int parse_predict_image(struct http_request *r, int png, const struct dataset *ds,
+			       float **x_out, struct td_error *e)
+{
+	const char *pre = http_query(r, "preprocess");
+	if (pre && strcmp(pre, "none") && strcmp(pre, "mnist"))
+		return td_errorf(e, TD_EINVAL, "preprocess",
+				 "preprocess must be none or mnist, not \"%.40s\"", pre);
+	struct gray_image img = {0};
+	int rc = png ? image_decode_png(r->body, r->body_len, IMAGE_MAX_PIXELS, &img, e)
+		     : image_decode_pgm(r->body, r->body_len, IMAGE_MAX_PIXELS, &img, e);
+	if (rc)
+		return rc;
+	float *x = malloc(sizeof(float) * (size_t)ds->width * (size_t)ds->height);
+	if (!x)
+		rc = td_errorf(e, TD_ENOMEM, "", "out of memory");
+	else
+		rc = image_to_input(&img, ds->width, ds->height, x, e);
+	image_free(&img);
+	if (rc) {
+		free(x);
+		return rc;
+	}
+	if (pre && strcmp(pre, "mnist") == 0)
+		image_preprocess_mnist(x, ds->width, ds->height);
+	*x_out = x;
+	return 0;
+}
+
+/* probabilities per class from the output units (see api.md): softmax as
+ * is; one sigmoid unit of a binary model as [1-p, p]; several sigmoid
+ * units normalised to sum to 1. */
+static json_t *prediction_json(const struct model_snapshot *s, const float *out)
+{
+	const struct dataset *ds = s->ds;
+	int units = s->shape.sizes[s->shape.n_layers];
+	int classes = ds->n_classes;
+	double p[DATASET_MAX_CLASSES];
+	if (units == 1 && classes == 2) {
+		p[1] = out[0];
+		p[0] = 1.0 - out[0];
+	} else {
+		double sum = 0;
+		for (int k = 0; k < units && k < classes; k++)
+			sum += p[k] = out[k];
+		if (s->shape.out == OUT_SIGMOID && sum > 0)
+			for (int k = 0; k < classes; k++)
+				p[k] /= sum;
+	}
+	int best = 0;
+	json_t *probs = json_array();
+	for (int k = 0; k < classes; k++) {
+		if (p[k] > p[best])
+			best = k;
+		json_array_append_new(probs, json_real(p[k]));
+	}
+	return json_pack("{s:i, s:s, s:o}", "label", best, "class", ds->class_names[best],
+			 "probabilities", probs);
+}
+
+static void h_predict(struct http_request *r)
+{
+	struct api *a = r->app;
+	double t0 = now_monotonic();
+	const char *mt = http_media_type(r);
+	int png = strcmp(mt, "image/png") == 0;
+	int pgm = strcmp(mt, "image/x-portable-graymap") == 0;
+	if (!png && !pgm &&
+	    require_json(r, "application/json, image/png or image/x-portable-graymap"))
+		return;
+	if (!png && !pgm && http_query(r, "preprocess")) {
+		http_reply_errorf(r, TD_EINVAL, "preprocess", "the preprocess query parameter is "
+				  "for image bodies; in JSON put \"preprocess\" in the body");
+		return;
+	}
+	struct model_snapshot *snap;
+	struct td_error e;
+	if (fail(r, jobs_snapshot(a->jobs, r->id, &snap, &e), &e))
+		return;
+	const struct dataset *ds = snap->ds;
+	float *x = NULL, *out = NULL;
+	int n = 1, rc;
+	json_t *body = NULL;
+	if (png || pgm) {
+		rc = parse_predict_image(r, png, ds, &x, &e);
+	} else {
+		size_t features = (size_t)ds->width * (size_t)ds->height;
+		/* Twice what max_instances images hold, so that a few too many
+		 * get the precise message below; memory stays bounded. */
+		size_t max_values =
+			2 * (size_t)a->c->max_instances * (features + (size_t)ds->height + 1) + 64;
+		if (parse_body(r, max_values, 0, &body)) {
+			snapshot_release(snap);
+			return;
+		}
+		rc = parse_predict_json(body, a->c, ds, &x, &n, &e);
+		json_decref(body);
+	}
+	int units = snap->shape.sizes[snap->shape.n_layers];
+	if (!rc && !(out = malloc(sizeof(float) * (size_t)n * (size_t)units)))
+		rc = td_errorf(&e, TD_ENOMEM, "", "out of memory");
+	if (!rc)
+		rc = snapshot_predict(snap, x, n, out, &e);
+	if (!rc) {
+		json_t *preds = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(preds, prediction_json(snap, out + (size_t)i * (size_t)units));
+		http_reply_json_digits(r, 200, json_pack("{s:o}", "predictions", preds), 7);
+		http_observe_predict(r->server, now_monotonic() - t0, n);
+	} else {
+		fail(r, rc, &e);
+	}
+	free(x);
+	free(out);
+	snapshot_release(snap);
+}
+
+/* ---- gradient check ------------------------------------------------- */
+
+static int take_int(const json_t *v, const char *field, int *out, struct td_error *e)
+{
+	double d = json_is_number(v) ? json_number_value(v) : NAN;
+	if (!(d == floor(d) && fabs(d) < 1e9))
+		return td_errorf(e, TD_EINVAL, field, "%s must be an integer", field);
+	*out = (int)d;
+	return 0;
+}
+
+static int take_real(const json_t *v, const char *field, double max, double *out,
+		     struct td_error *e)
+{
+	double d = json_is_number(v) ? json_number_value(v) : NAN;
+	if (!(d > 0 && d <= max))
+		return td_errorf(e, TD_EINVAL, field, "%s must be a number > 0 and <= %g", field, max);
+	*out = d;
+	return 0;
+}
+
+static json_t *gradcheck_json(const struct job_config *cfg, const struct gradcheck_result *res)
+{
+	json_t *tensors = json_array(), *layers = json_array();
+	for (int l = 0; l <= res->shape.n_layers; l++)
+		json_array_append_new(layers, json_integer(res->shape.sizes[l]));
+	for (int i = 0; i < res->n_tensors; i++)
+		json_array_append_new(
+			tensors, json_pack("{s:s, s:I, s:f, s:f}", "name", res->tensor[i].name,
+					   "count", (json_int_t)res->tensor[i].count,
+					   "max_relative_error", res->tensor[i].max_rel_error,
+					   "max_absolute_error", res->tensor[i].max_abs_error));
+	return json_pack("{s:o, s:s, s:s, s:s, s:I, s:o, s:f, s:f, s:b}", "layers", layers,
+			 "activation", activation_name(cfg->activation), "output",
+			 output_name(cfg->output), "loss", loss_name(cfg->loss), "parameters",
+			 (json_int_t)res->n_params, "tensors", tensors, "max_relative_error",
+			 res->max_rel_error, "tolerance", res->tolerance, "passed", res->passed);
+}
+
+static void h_gradcheck(struct http_request *r)
+{
+	json_t *body;
+	if ((r->body_len && require_json(r, "application/json")) ||
+	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
+		return;
+	struct job_config cfg;
+	struct gradcheck_options opt;
+	struct jobcfg_limits lim;
+	struct td_error e;
+	jobcfg_defaults(&cfg);
+	cfg.n_hidden = 1;
+	cfg.hidden[0] = 5;
+	gradcheck_options_default(&opt);
+	json_t *model = json_object();
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "inputs") == 0)
+			rc = take_int(v, key, &opt.inputs, &e);
+		else if (strcmp(key, "classes") == 0)
+			rc = take_int(v, key, &opt.classes, &e);
+		else if (strcmp(key, "samples") == 0)
+			rc = take_int(v, key, &opt.samples, &e);
+		else if (strcmp(key, "tolerance") == 0)
+			rc = take_real(v, key, 1, &opt.tolerance, &e);
+		else if (strcmp(key, "step") == 0)
+			rc = take_real(v, key, 0.1, &opt.step, &e);
+		else
+			json_object_set(model, key, v);
+		if (rc)
+			break;
+	}
+	json_decref(body);
+	if (!rc && (rc = jobcfg_from_json(&cfg, model, &e)) && strstr(e.msg, "unknown field")) {
+		size_t n = strlen(e.msg);
+		snprintf(e.msg + n, sizeof(e.msg) - n,
+			 "; a gradient check also takes inputs, classes, samples, tolerance, step");
+	}
+	json_decref(model);
+	jobcfg_limits_default(&lim, 1);
+	if (!rc)
+		rc = jobcfg_finish(&cfg, &lim, &e);
+	/* Bound the work before doing it; gradcheck_run checks the rest. */
+	struct model_shape shape;
+	int outputs = cfg.output == OUT_SIGMOID && opt.classes == 2 ? 1 : opt.classes;
+	if (!rc && opt.inputs >= 1 && opt.inputs <= GRADCHECK_MAX_INPUTS && opt.classes >= 2 &&
+	    opt.classes <= 256 && opt.samples >= 1 &&
+	    model_shape_make(&shape, opt.inputs, cfg.hidden, cfg.n_hidden, outputs, cfg.activation,
+			     cfg.output, cfg.loss, NULL) == 0) {
+		double p = (double)model_param_count(&shape);
+		if (p * p * opt.samples > GRADCHECK_HTTP_WORK)
+			rc = td_errorf(&e, TD_EINVAL, "hidden",
+				       "this check (%.0f parameters, %d samples) is more work than one "
+				       "request may ask for; use fewer units or samples, or run "
+				       "traind gradcheck", p, opt.samples);
+	}
+	struct gradcheck_result res;
+	if (!rc)
+		rc = gradcheck_run(&cfg, &opt, &res, &e);
+	if (fail(r, rc, &e))
+		return;
+	http_reply_json(r, 200, gradcheck_json(&cfg, &res));
+}
+
+/* ---- the table ------------------------------------------------------ */
+
+static const struct http_route routes[] = {
+	{HTTP_GET, "/healthz", NULL, h_healthz},
+	{HTTP_GET, "/metrics", NULL, h_metrics},
+	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
+	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
+	{HTTP_GET, "/v1/jobs", "state,limit", h_jobs_list},
+	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
+	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},
+	{HTTP_POST, "/v1/jobs/{id}:pause", NULL, h_job_pause},
+	{HTTP_POST, "/v1/jobs/{id}:resume", NULL, h_job_resume},
+	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
+	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
+	{HTTP_GET, "/v1/models", NULL, h_models},
+	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
+	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
+	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
+	{HTTP_GET, "/", NULL, http_serve_static},
+	{HTTP_GET, "/static/*", NULL, http_serve_static},
+	{0, NULL, NULL, NULL},
+};
+
+const struct http_route *api_routes(void)
+{
+	return routes;
+}
