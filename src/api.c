@@ -418,6 +418,42 @@ static void h_model_get(struct http_request *r)
 	http_reply_json(r, 200, o);
 }
 
+/* {"model", "step", "dataset", "classes", "matrix", "accuracy", "samples"}:
+ * matrix[true][predicted] over the test set, for the weights served now. */
+static void h_model_confusion(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct model_snapshot *snap;
+	struct td_error e;
+	if (fail(r, jobs_snapshot(a->jobs, r->id, &snap, &e), &e))
+		return;
+	const struct dataset *ds = snap->ds;
+	size_t C = (size_t)ds->n_classes;
+	long *m = malloc(sizeof(*m) * C * C);
+	double accuracy = 0;
+	int rc = m ? snapshot_confusion(snap, m, &accuracy, &e)
+		   : td_errorf(&e, TD_ENOMEM, "", "out of memory");
+	if (!rc) {
+		json_t *classes = json_array(), *matrix = json_array();
+		for (size_t t = 0; t < C; t++) {
+			json_t *row = json_array();
+			for (size_t p = 0; p < C; p++)
+				json_array_append_new(row, json_integer(m[t * C + p]));
+			json_array_append_new(matrix, row);
+			json_array_append_new(classes, json_string(ds->class_names[t]));
+		}
+		http_reply_json(r, 200, json_pack("{s:s, s:I, s:s, s:o, s:o, s:f, s:I}", "model",
+						  snap->job_id, "step", (json_int_t)snap->step,
+						  "dataset", ds->name, "classes", classes, "matrix",
+						  matrix, "accuracy", accuracy, "samples",
+						  (json_int_t)ds->n_test));
+	} else {
+		fail(r, rc, &e);
+	}
+	free(m);
+	snapshot_release(snap);
+}
+
 /* One pixel value: a number in [0, range], scaled to [0, 1]. */
 static int pixel(const json_t *v, double range, float *out, char *field, struct td_error *e)
 {
@@ -772,6 +808,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
 	{HTTP_GET, "/v1/models", NULL, h_models},
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
+	{HTTP_GET, "/v1/models/{id}/confusion", NULL, h_model_confusion},
 	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
 	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
 	{HTTP_GET, "/", NULL, http_serve_static},
