@@ -87,7 +87,7 @@ function onChange() {
   else if (job.state === "completed" || job.state === "cancelled") fresh && load(id);
   else if (job.state === "failed") status(`Job ${job.name} failed${job.error ? `: ${job.error}` : ""}.`);
   else if (fresh || !document.getElementById("confusion-table").rows.length)
-    status(`Job ${job.name} is ${job.state}. Its matrix appears when it finishes; “Compute now” shows the current weights'.`);
+    status(`Job ${job.name} is ${job.state}. Its matrix appears when it finishes; “Compute now” shows the one of its current weights.`);
 }
 
 export function startConfusion() {

@@ -105,6 +105,17 @@ function chartData(ids) {
   };
 }
 
+/* Grid lines of a log axis at the powers of ten only (uPlot's default
+ * also draws 2..9 of each decade, a gray band on a small chart). */
+function decades(u, axis, min, max) {
+  const out = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    const v = 10 ** e;
+    if (v >= min && v <= max) out.push(v);
+  }
+  return out;
+}
+
 let built = ""; // what the charts were built for: jobs, scale and names
 
 /* Builds the charts anew when the plotted jobs or the scale changed, and
@@ -136,7 +147,7 @@ function draw() {
   lossPlot = new uPlot({
     ...chartSize(lossEl),
     scales: { x: { time: false }, y: logScale ? { distr: 3, log: 10 } : { auto: true } },
-    axes: [{ label: "step" }, { label: logScale ? "loss (log scale)" : "loss", size: 64 }],
+    axes: [{ label: "step" }, { label: logScale ? "loss (log scale)" : "loss", size: 64, ...(logScale ? { splits: decades } : {}) }],
     series: [
       { label: "step" },
       ...ids.map((id) => ({ label: jobName(id), stroke: series.get(id).color, width: 1.5, spanGaps: true, points: noPoints })),
@@ -155,8 +166,8 @@ function draw() {
     ...chartSize(accEl),
     scales: { x: { time: false }, y: { auto: true } },
     axes: [
-      { label: "epoch" },
-      { label: "accuracy", size: 64, values: (u, v) => v.map((a) => (a == null ? "" : `${(a * 100).toFixed(a > 0.99 ? 1 : 0)}%`)) },
+      { label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] },
+      { label: "accuracy", size: 64, values: (u, v) => v.map((a) => (a == null ? "" : `${(a * 100).toFixed(v.length > 1 && v[1] - v[0] < 0.01 ? 1 : 0)}%`)) },
     ],
     series: accSeries,
   }, data.acc, accEl);

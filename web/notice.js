@@ -40,6 +40,6 @@ export function clearNotice(key) {
 /* An API failure as a message: the server's own sentence, or why there was none. */
 export function describe(err) {
   if (!err || err.status === undefined) return `Unexpected error: ${err && err.message}`;
-  if (err.status === 401) return `Not authorised: ${err.message}. Reload the page to enter a token again.`;
+  if (err.status === 401) return `Not authorised: ${err.message}. The page asks for the token again at your next action.`;
   return err.message;
 }

@@ -27,11 +27,19 @@ function clearCanvas() {
   inked = false;
 }
 
+/* Matches the canvas's pixels to its size on screen, keeping the drawing. */
 function fitCanvas() {
   const side = Math.round(canvas.getBoundingClientRect().width * (window.devicePixelRatio || 1));
-  if (side > 0 && side !== canvas.width) {
-    canvas.width = canvas.height = side;
-    clearCanvas();
+  if (side <= 0 || side === canvas.width) return;
+  const old = document.createElement("canvas");
+  old.width = old.height = canvas.width;
+  old.getContext("2d").drawImage(canvas, 0, 0);
+  const keep = inked;
+  canvas.width = canvas.height = side;
+  clearCanvas();
+  if (keep) {
+    ctx.drawImage(old, 0, 0, side, side);
+    inked = true;
   }
 }
 
@@ -115,7 +123,7 @@ async function predictDrawing() {
   showSeen(pre ? preprocessMnist(input) : input,
     pre ? "Your drawing averaged to 28×28, then MNIST preprocessing (crop, fit 20×20, centre of mass), computed here with the server's algorithm."
         : "Your drawing averaged to 28×28, as sent.");
-  await run(() => api.predict(picker.value, [Array.from(input)], pre ? "mnist" : "none"));
+  await run(() => api.predict(picker.value, [Array.from(input)], pre ? "mnist" : "none"), "your drawing");
   if (again) {
     again = false;
     schedule(0);
@@ -143,10 +151,10 @@ async function predictFile(file) {
   } catch {
     seenCaption.textContent = `The browser cannot decode ${file.name}; the server will say what it makes of it.`;
   }
-  await run(() => api.predictPng(picker.value, file, pre ? "mnist" : "none"));
+  await run(() => api.predictPng(picker.value, file, pre ? "mnist" : "none"), file.name);
 }
 
-async function run(call) {
+async function run(call, source) {
   if (!picker.value) {
     showError("No model to ask yet: train one, or wait until a running job publishes its first weights.");
     return;
@@ -155,7 +163,7 @@ async function run(call) {
   try {
     const { predictions } = await call();
     showError("");
-    showBars(predictions[0]);
+    showBars(predictions[0], source);
   } catch (err) {
     showError(`Prediction failed: ${describe(err)}`);
   } finally {
@@ -173,9 +181,10 @@ function classNames() {
   return m ? m.classes : null;
 }
 
-function showBars(pred) {
+function showBars(pred, source) {
   const names = classNames() || pred.probabilities.map((_, i) => String(i));
   bars.innerHTML = "";
+  bars.dataset.source = source;
   pred.probabilities.forEach((p, i) => {
     const li = document.createElement("li");
     li.dataset.p = String(p);
@@ -187,7 +196,8 @@ function showBars(pred) {
     li.setAttribute("aria-label", `${names[i]}: ${(100 * p).toFixed(1)} percent`);
     bars.append(li);
   });
-  verdict.textContent = `The model says ${pred.class} (${(100 * pred.probabilities[pred.label]).toFixed(1)} %).`;
+  const p = (100 * pred.probabilities[pred.label]).toFixed(1);
+  verdict.textContent = `The model says ${pred.class} (${p} %) about ${source}.`;
 }
 
 /* ---- the model picker --------------------------------------------------- */
@@ -248,8 +258,8 @@ export function startPredict() {
   seenCanvas = document.getElementById("seen");
   seenCaption = document.getElementById("seen-caption");
   mnistBox = document.getElementById("preprocess");
-  fitCanvas();
   clearCanvas();
+  fitCanvas();
   new ResizeObserver(fitCanvas).observe(canvas);
 
   canvas.addEventListener("pointerdown", onDown);
@@ -259,6 +269,7 @@ export function startPredict() {
   document.getElementById("clear").addEventListener("click", () => {
     clearCanvas();
     bars.innerHTML = "";
+    delete bars.dataset.source;
     verdict.textContent = "Draw a digit.";
     paintImage(seenCanvas, new Float32Array(SIDE * SIDE));
     seenCaption.textContent = "";
