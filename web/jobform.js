@@ -200,6 +200,8 @@ async function loadDatasets() {
 
 export async function startJobForm() {
   form = document.getElementById("job-form");
+  // On a phone the form starts folded, so the jobs and curves come first.
+  if (window.matchMedia("(max-width: 640px)").matches) document.getElementById("form-details").open = false;
   build();
   refreshDefaults();
   form.addEventListener("submit", submit);

@@ -90,7 +90,7 @@ async function openPage(context, label) {
   const page = await context.newPage();
   watch(page, label);
   await page.goto(`${baseUrl}/`);
-  await page.locator("#f-hidden").waitFor();
+  await page.locator("#f-hidden").waitFor({ state: "attached" });
   await page.waitForFunction(() => document.querySelectorAll("#f-dataset option").length > 0 &&
     document.getElementById("server-version").textContent !== "");
   return page;
