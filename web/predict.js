@@ -10,7 +10,7 @@ import { describe } from "./notice.js";
 import { imageToInput, paintImage, preprocessMnist, resampleArea, rgbaToGray } from "./mnist.js";
 import { store } from "./store.js";
 
-const DEBOUNCE_MS = 120;
+const DEBOUNCE_MS = 150;
 const SIDE = 28;
 
 let canvas, ctx, picker, bars, verdict, errorEl, seenCanvas, seenCaption, mnistBox;
@@ -98,9 +98,15 @@ function canvasInput() {
 
 /* ---- predictions -------------------------------------------------------- */
 
+/* While drawing, one update every DEBOUNCE_MS at most (a pending one is
+ * not pushed back, so the bars move as you draw); delay 0 sends now. */
 function schedule(delay = DEBOUNCE_MS) {
+  if (timer && delay > 0) return;
   clearTimeout(timer);
-  timer = setTimeout(predictDrawing, delay);
+  timer = setTimeout(() => {
+    timer = null;
+    predictDrawing();
+  }, delay);
 }
 
 function useMnist() {
