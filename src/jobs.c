@@ -118,6 +118,43 @@ int snapshot_predict(const struct model_snapshot *s, const float *x, int n, floa
 	return 0;
 }
 
+/* The trainer evaluates in blocks of this many samples (train.c); the
+ * same blocks give the same GEMMs, hence bit-for-bit the same outputs. */
+#define CONFUSION_BLOCK 64
+
+int snapshot_confusion(const struct model_snapshot *s, long *matrix, double *accuracy,
+		       struct td_error *e)
+{
+	const struct dataset *ds = s->ds;
+	size_t C = (size_t)ds->n_classes, F = (size_t)ds->features;
+	int units = s->shape.sizes[s->shape.n_layers];
+	if (!ds->n_test)
+		return td_errorf(e, TD_EINVAL, "dataset", "data set %s has no test samples",
+				 ds->name);
+	struct nn_ws_f ws;
+	if (nn_ws_init_f(&ws, &s->shape, CONFUSION_BLOCK))
+		return td_errorf(e, TD_ENOMEM, "", "out of memory for the test set's evaluation");
+	memset(matrix, 0, sizeof(*matrix) * C * C);
+	long hits = 0;
+	for (size_t lo = 0; lo < ds->n_test; lo += CONFUSION_BLOCK) {
+		size_t n = ds->n_test - lo < CONFUSION_BLOCK ? ds->n_test - lo : CONFUSION_BLOCK;
+		const uint8_t *x = ds->test_x + lo * F; /* [n x F] bytes */
+		for (size_t i = 0; i < n * F; i++)
+			ws.act[0][i] = (float)x[i] / 255.0f; /* as the trainer converts */
+		nn_forward_f(&s->shape, s->params, &ws, (int)n);
+		const float *out = ws.act[s->shape.n_layers]; /* [n x units] */
+		for (size_t r = 0; r < n; r++) {
+			size_t truth = ds->test_y[lo + r];
+			size_t guess = (size_t)nn_predicted_class_f(out + r * (size_t)units, units);
+			matrix[truth * C + guess]++;
+			hits += truth == guess;
+		}
+	}
+	nn_ws_free_f(&ws);
+	*accuracy = (double)hits / (double)ds->n_test;
+	return 0;
+}
+
 /* ---- records -------------------------------------------------------- */
 
 struct curve_point {

@@ -10,7 +10,8 @@
  * checks real test images come back with their labels.
  *
  * The cases follow the contract (docs/api.md): the job life cycle, the
- * metrics cursor, predictions in JSON, PNG and PGM, every error status
+ * metrics cursor, predictions in JSON, PNG and PGM, the confusion matrix
+ * (README's API section), every error status
  * with its message and field, authentication, static files and many
  * clients at once while a job trains (also run under ThreadSanitizer).
  */
@@ -1294,6 +1295,108 @@ START_TEST(test_static_missing_web_dir)
 }
 END_TEST
 
+/* ---- the confusion matrix -------------------------------------------- */
+
+/* {"instances": [...]}: the synthetic test split exactly as write_split
+ * made it (seed 2), in 0..255. */
+static char *test_split_json(void)
+{
+	size_t cap = (size_t)N_TEST * PIXELS * 4 + 256;
+	char *s = malloc(cap), *p = s;
+	uint32_t seed = 2;
+	uint8_t img[PIXELS];
+	ck_assert_ptr_nonnull(s);
+	p += sprintf(p, "{\"pixel_range\": 255, \"instances\": [");
+	for (int i = 0; i < N_TEST; i++) {
+		synth_image(i % 10, &seed, img);
+		for (int k = 0; k < PIXELS; k++)
+			p += sprintf(p, "%s%d", k ? "," : i ? "],[" : "[", img[k]);
+	}
+	strcpy(p, "]]}");
+	return s;
+}
+
+START_TEST(test_confusion)
+{
+	char id[32], path[128];
+	struct resp r;
+	/* A model that is right only part of the time, so that the rows
+	 * (true classes) and the columns (predictions) sum differently. */
+	create_job("{\"dataset\": \"synth\", \"hidden\": [2], \"epochs\": 1, \"batch_size\": 64, "
+		   "\"learning_rate\": 0.02, \"augment\": \"none\", \"workers\": 2}", id);
+	wait_state(id, "completed", 300);
+
+	snprintf(path, sizeof(path), "/v1/models/%s", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	double reported = json_number_value(json_object_get(r.json, "test_accuracy"));
+	resp_free(&r);
+
+	snprintf(path, sizeof(path), "/v1/models/%s/confusion", id);
+	ck_assert_msg(get(path, &r) == 200, "%s", r.body);
+	json_t *m = json_object_get(r.json, "matrix");
+	ck_assert_str_eq(jstr(r.json, "model"), id);
+	ck_assert_int_eq(json_array_size(json_object_get(r.json, "classes")), 10);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "samples")), N_TEST);
+	ck_assert_int_eq(json_array_size(m), 10);
+	long cell[10][10], diagonal = 0, col_sum[10] = {0};
+	for (int t = 0; t < 10; t++) {
+		json_t *row = json_array_get(m, (size_t)t);
+		ck_assert_int_eq(json_array_size(row), 10);
+		long row_sum = 0;
+		for (int p = 0; p < 10; p++) {
+			cell[t][p] = (long)json_integer_value(json_array_get(row, (size_t)p));
+			row_sum += cell[t][p];
+			col_sum[p] += cell[t][p];
+		}
+		diagonal += cell[t][t];
+		ck_assert_int_eq(row_sum, N_TEST / 10); /* rows are the true classes */
+	}
+	int uneven = 0;
+	for (int p = 0; p < 10; p++)
+		uneven |= col_sum[p] != N_TEST / 10;
+	ck_assert_msg(uneven, "the weak model predicts every class equally often (%ld right)",
+		      diagonal);
+	double accuracy = json_number_value(json_object_get(r.json, "accuracy"));
+	ck_assert(accuracy == (double)diagonal / N_TEST);
+	/* The trainer's own evaluation of the same weights, to the bit. */
+	ck_assert_msg(accuracy == reported, "confusion accuracy %.17g, job reported %.17g",
+		      accuracy, reported);
+	resp_free(&r);
+
+	/* Each cell counts what predict says about those test images. */
+	char *body = test_split_json();
+	snprintf(path, sizeof(path), "/v1/models/%s:predict", id);
+	ck_assert_msg(post_json(path, body, &r) == 200, "%s", r.body);
+	free(body);
+	long seen[10][10] = {{0}};
+	json_t *preds = json_object_get(r.json, "predictions");
+	ck_assert_int_eq(json_array_size(preds), N_TEST);
+	for (int i = 0; i < N_TEST; i++)
+		seen[i % 10][check_prediction(json_array_get(preds, (size_t)i))]++;
+	resp_free(&r);
+	for (int t = 0; t < 10; t++)
+		for (int p = 0; p < 10; p++)
+			ck_assert_msg(seen[t][p] == cell[t][p], "cell [%d][%d]: %ld by predict, %ld",
+				      t, p, seen[t][p], cell[t][p]);
+
+	/* Names and errors as for any model route. */
+	ck_assert_int_eq(get("/v1/models/latest/confusion", &r), 200);
+	ck_assert_str_eq(jstr(r.json, "model"), id);
+	resp_free(&r);
+	get("/v1/models/nope/confusion", &r);
+	ck_error(&r, 404, "no model named \"nope\"", "name");
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/models/%s/confusion", id);
+	post_json(path, "{}", &r);
+	ck_assert_int_eq(r.status, 405);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/models/%s/confusion?limit=3", id);
+	get(path, &r);
+	ck_error(&r, 400, "unknown query parameter \"limit\"", "limit");
+	resp_free(&r);
+}
+END_TEST
+
 /* ---- gradient check -------------------------------------------------- */
 
 START_TEST(test_gradcheck)
@@ -1441,6 +1544,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_model_download_and_import);
 	tcase_add_test(tc, test_body_budget);
 	tcase_add_test(tc, test_real_digits);
+	tcase_add_test(tc, test_confusion);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_static_files);
 	tcase_add_test(tc, test_static_missing_web_dir);

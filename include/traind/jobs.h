@@ -62,6 +62,15 @@ int snapshot_predict(const struct model_snapshot *s, const float *x, int n, floa
 		     struct td_error *e);
 /* Number of classes and of output units (1 for a binary sigmoid). */
 int snapshot_classes(const struct model_snapshot *s);
+/* The confusion matrix of a snapshot on its data set's test set:
+ * matrix[true_class * classes + predicted_class] counts test samples
+ * (classes = s->ds->n_classes; the caller provides classes^2 longs) and
+ * *accuracy is the diagonal's share. It evaluates in the trainer's blocks
+ * and with its rule for the predicted class, so for the weights an epoch
+ * ended with the accuracy equals that epoch's test_accuracy. Costs one
+ * forward pass over the test set on the calling thread. */
+int snapshot_confusion(const struct model_snapshot *s, long *matrix, double *accuracy,
+		       struct td_error *e);
 
 struct jobs_config {
 	struct dataset_registry *registry;
