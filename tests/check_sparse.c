@@ -12,7 +12,7 @@
 #include "traind/rng.h"
 #include "traind/sparse.h"
 
-static const int widths[] = {7, 64, 100, 128, 130, 200, 256};
+static const int widths[] = {7, 16, 32, 64, 100, 128, 130, 200, 256};
 
 static void random_bytes(uint8_t *x, int n, int F, struct td_rng *r)
 {
