@@ -1226,42 +1226,83 @@ static json_t *num_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-static json_t *job_json_locked(const struct job *job)
+/* What the job object shows, copied under the lock so the JSON can be
+ * built without it: a poll never holds up a training step for longer
+ * than a memcpy. */
+struct job_view {
+	char id[JOB_ID_MAX];
+	struct job_config cfg;
+	enum job_state state;
+	struct train_progress progress;
+	long steps_per_epoch;
+	double latest_loss, rate;
+	int has_last;
+	struct epoch_stats last;
+	double created_at, started_at, finished_at;
+	char error[512];
+};
+
+static void job_view_locked(const struct job *job, struct job_view *v)
+{
+	memcpy(v->id, job->id, sizeof(v->id));
+	v->cfg = job->cfg;
+	v->state = job->state;
+	v->progress = job->progress;
+	v->steps_per_epoch = (long)((job->ds->n_train + (size_t)job->cfg.batch_size - 1) /
+				    (size_t)job->cfg.batch_size);
+	v->latest_loss = job->latest_loss;
+	v->rate = job->rate;
+	v->has_last = job->n_epochs > 0;
+	if (v->has_last)
+		v->last = job->epochs[job->n_epochs - 1].st;
+	v->created_at = job->created_at;
+	v->started_at = job->started_at;
+	v->finished_at = job->finished_at;
+	memcpy(v->error, job->error, sizeof(v->error));
+}
+
+static json_t *job_view_json(const struct job_view *v)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "id", json_string(job->id));
-	json_object_set_new(o, "name", json_string(job->cfg.name));
-	json_object_set_new(o, "state", json_string(job_state_name(job->state)));
-	json_object_set_new(o, "config", jobcfg_to_json(&job->cfg));
-	long spe = (long)((job->ds->n_train + (size_t)job->cfg.batch_size - 1) /
-			  (size_t)job->cfg.batch_size);
+	json_object_set_new(o, "id", json_string(v->id));
+	json_object_set_new(o, "name", json_string(v->cfg.name));
+	json_object_set_new(o, "state", json_string(job_state_name(v->state)));
+	json_object_set_new(o, "config", jobcfg_to_json(&v->cfg));
 	json_object_set_new(o, "progress",
-			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", job->progress.epoch,
-				      "epochs", job->cfg.epochs, "step", (json_int_t)job->progress.step,
-				      "steps", (json_int_t)(spe * job->cfg.epochs)));
-	const struct epoch_row *last = job->n_epochs ? &job->epochs[job->n_epochs - 1] : NULL;
+			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", v->progress.epoch,
+				      "epochs", v->cfg.epochs, "step", (json_int_t)v->progress.step,
+				      "steps", (json_int_t)(v->steps_per_epoch * v->cfg.epochs)));
+	const struct epoch_stats *last = v->has_last ? &v->last : NULL;
 	json_t *latest = json_object();
-	json_object_set_new(latest, "loss", num_or_null(job->latest_loss));
-	json_object_set_new(latest, "train_accuracy", num_or_null(last ? last->st.train_accuracy : NAN));
-	json_object_set_new(latest, "test_accuracy", num_or_null(last ? last->st.test_accuracy : NAN));
-	json_object_set_new(latest, "test_loss", num_or_null(last ? last->st.test_loss : NAN));
+	json_object_set_new(latest, "loss", num_or_null(v->latest_loss));
+	json_object_set_new(latest, "train_accuracy", num_or_null(last ? last->train_accuracy : NAN));
+	json_object_set_new(latest, "test_accuracy", num_or_null(last ? last->test_accuracy : NAN));
+	json_object_set_new(latest, "test_loss", num_or_null(last ? last->test_loss : NAN));
 	json_object_set_new(latest, "samples_per_second",
-			    job->state == JOB_RUNNING ? json_real(job->rate)
-						      : num_or_null(last ? last->st.samples_per_second : NAN));
+			    v->state == JOB_RUNNING ? json_real(v->rate)
+						    : num_or_null(last ? last->samples_per_second : NAN));
 	json_object_set_new(o, "latest", latest);
-	json_object_set_new(o, "created_at", time_json(job->created_at));
-	json_object_set_new(o, "started_at", time_json(job->started_at));
-	json_object_set_new(o, "finished_at", time_json(job->finished_at));
-	json_object_set_new(o, "error", job->error[0] ? json_string(job->error) : json_null());
+	json_object_set_new(o, "created_at", time_json(v->created_at));
+	json_object_set_new(o, "started_at", time_json(v->started_at));
+	json_object_set_new(o, "finished_at", time_json(v->finished_at));
+	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
 	return o;
 }
 
 json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e)
 {
+	struct job_view *v = malloc(sizeof(*v));
+	if (!v) {
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
+	}
 	pthread_mutex_lock(&j->lock);
 	struct job *job = find_locked(j, id);
-	json_t *o = job ? job_json_locked(job) : NULL;
+	if (job)
+		job_view_locked(job, v);
 	pthread_mutex_unlock(&j->lock);
+	json_t *o = job ? job_view_json(v) : NULL;
+	free(v);
 	if (!job)
 		not_found(id, e);
 	return o;
@@ -1270,11 +1311,18 @@ json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e)
 json_t *jobs_list_json(struct jobs *j, int state, int limit)
 {
 	json_t *arr = json_array();
-	pthread_mutex_lock(&j->lock);
-	for (int i = j->n_jobs - 1; i >= 0 && (int)json_array_size(arr) < limit; i--)
-		if (state < 0 || (int)j->list[i]->state == state)
-			json_array_append_new(arr, job_json_locked(j->list[i]));
-	pthread_mutex_unlock(&j->lock);
+	struct job_view *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
+	int n = 0;
+	if (v) {
+		pthread_mutex_lock(&j->lock);
+		for (int i = j->n_jobs - 1; i >= 0 && n < limit; i--)
+			if (state < 0 || (int)j->list[i]->state == state)
+				job_view_locked(j->list[i], &v[n++]);
+		pthread_mutex_unlock(&j->lock);
+	}
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, job_view_json(&v[i]));
+	free(v);
 	return json_pack("{s:o}", "jobs", arr);
 }
 
@@ -1288,24 +1336,41 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 		not_found(id, e);
 		return NULL;
 	}
+	/* Under the lock: pick the points (evenly thinned to max_points, the
+	 * newest always in) and the epochs, and copy them out. */
 	size_t first = 0;
 	while (first < job->n_points && job->points[first].step < since_step)
 		first++;
 	size_t count = job->n_points - first;
-	json_t *points = json_array();
-	/* Evenly thinned to max_points, the newest always included. */
 	size_t take = count < (size_t)max_points ? count : (size_t)max_points;
-	for (size_t k = 0; k < take; k++) {
-		size_t i = take == 1 ? count - 1 : k * (count - 1) / (take - 1);
-		const struct curve_point *p = &job->points[first + i];
-		json_array_append_new(points, json_pack("[I, f, f]", (json_int_t)p->step, p->time,
-							(double)p->loss));
+	struct curve_point *pts = malloc(sizeof(*pts) * (take ? take : 1));
+	struct epoch_row *rows = malloc(sizeof(*rows) * (size_t)(job->n_epochs ? job->n_epochs : 1));
+	int n_rows = 0;
+	if (pts && rows) {
+		for (size_t k = 0; k < take; k++)
+			pts[k] = job->points[first + (take == 1 ? count - 1 : k * (count - 1) / (take - 1))];
+		for (int i = 0; i < job->n_epochs; i++)
+			if (job->epochs[i].step >= since_step)
+				rows[n_rows++] = job->epochs[i];
 	}
+	long next = job->n_points ? job->points[job->n_points - 1].step + 1 : 0;
+	enum job_state st = job->state;
+	pthread_mutex_unlock(&j->lock);
+	if (!pts || !rows) {
+		free(pts);
+		free(rows);
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	if (next < since_step)
+		next = since_step;
+	json_t *points = json_array();
+	for (size_t k = 0; k < take; k++)
+		json_array_append_new(points, json_pack("[I, f, f]", (json_int_t)pts[k].step,
+							pts[k].time, (double)pts[k].loss));
 	json_t *epochs = json_array();
-	for (int i = 0; i < job->n_epochs; i++) {
-		const struct epoch_row *r = &job->epochs[i];
-		if (r->step < since_step)
-			continue;
+	for (int i = 0; i < n_rows; i++) {
+		const struct epoch_row *r = &rows[i];
 		json_t *x = json_object();
 		json_object_set_new(x, "epoch", json_integer(r->st.epoch));
 		json_object_set_new(x, "step", json_integer(r->step));
@@ -1317,13 +1382,10 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 		json_object_set_new(x, "samples_per_second", json_real(r->st.samples_per_second));
 		json_array_append_new(epochs, x);
 	}
-	long next = job->n_points ? job->points[job->n_points - 1].step + 1 : 0;
-	if (next < since_step)
-		next = since_step;
-	json_t *o = json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs,
-			      "next_step", (json_int_t)next, "state", job_state_name(job->state));
-	pthread_mutex_unlock(&j->lock);
-	return o;
+	free(pts);
+	free(rows);
+	return json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs, "next_step",
+			 (json_int_t)next, "state", job_state_name(st));
 }
 
 /* ---- models --------------------------------------------------------- */
