@@ -31,6 +31,7 @@ const FIELDS = [
   { name: "seed", label: "Seed", type: "integer", def: "1" },
   { name: "init", label: "Init", type: "select", def: "auto", options: ["auto", "xavier", "he", "uniform"] },
   { name: "augment", label: "Augment", type: "select", def: "shift", options: ["none", "shift"] },
+  { name: "lr_schedule", label: "LR schedule", type: "select", def: "constant", options: ["constant", "cosine"], help: "cosine decays the rate to 0 over the run." },
 ];
 
 let form;

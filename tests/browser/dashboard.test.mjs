@@ -213,6 +213,8 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
   const shown = await page.locator("#job-form .fields").evaluate((el) =>
     Object.fromEntries([...el.querySelectorAll("input, select")].map((i) => [i.name, i.value])));
   const config = jobs[0].config;
+  // ...and every option of the job has its field in the form.
+  for (const key of Object.keys(config)) assert.ok(key in shown, `the form has no field for ${key}`);
   for (const [field, value] of Object.entries(shown)) {
     if (field === "name") continue; // empty means "the id"
     const want = field === "hidden" ? config.hidden.join(",") : config[field];
