@@ -1349,8 +1349,12 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 	if (pts && rows) {
 		for (size_t k = 0; k < take; k++)
 			pts[k] = job->points[first + (take == 1 ? count - 1 : k * (count - 1) / (take - 1))];
+		/* An epoch's row is written after its last step's point (the test
+		 * set is evaluated in between), so a poll can get that point
+		 * before the row exists: rows of the step just below the cursor
+		 * are sent again, and clients key epochs by their number. */
 		for (int i = 0; i < job->n_epochs; i++)
-			if (job->epochs[i].step >= since_step)
+			if (job->epochs[i].step >= since_step - 1)
 				rows[n_rows++] = job->epochs[i];
 	}
 	long next = job->n_points ? job->points[job->n_points - 1].step + 1 : 0;

@@ -203,9 +203,15 @@ START_TEST(test_metrics_cursor_and_bound)
 	ck_assert_int_eq(json_array_size(json_object_get(m, "epochs")), 8);
 	ck_assert_int_eq(json_integer_value(json_object_get(m, "next_step")), 241);
 	json_decref(m);
-	/* A poll from next_step gets nothing new; max_points thins. */
+	/* A poll from next_step gets no new point; the epoch that ended on
+	 * the step just below the cursor comes again (its row is written
+	 * after that step's point), and nothing older; max_points thins. */
 	m = jobs_metrics_json(f.jobs, id, 241, 1000, NULL);
 	ck_assert_int_eq(json_array_size(json_object_get(m, "points")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(m, "epochs")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(m, "epochs"), 0), "epoch")), 8);
+	json_decref(m);
+	m = jobs_metrics_json(f.jobs, id, 242, 1000, NULL);
 	ck_assert_int_eq(json_array_size(json_object_get(m, "epochs")), 0);
 	json_decref(m);
 	m = jobs_metrics_json(f.jobs, id, 0, 3, NULL);
