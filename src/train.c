@@ -4,9 +4,10 @@
  * One step, on W workers of the pool:
  *
  *   phase 1  the minibatch is cut into S slots (S and the cut depend on the
- *            batch size only); worker w computes slots w, w+W, ...: it turns
- *            the slot's uint8 pixels into floats in its own workspace and
- *            writes the slot's summed gradient into the slot's own buffer.
+ *            batch size only); each worker takes the next slot not yet
+ *            taken (an atomic counter), gathers its pixels in its own
+ *            workspace and writes the slot's summed gradient into the
+ *            slot's own buffer.
  *   barrier
  *   phase 2  worker w owns the slice [lo_w, hi_w) of the parameter vector:
  *            it adds the S slot buffers in slot order 0..S-1 and applies the
@@ -86,6 +87,7 @@ struct trainer {
 	/* per-step scratch written in phase 1, read in phase 2 */
 	double slot_loss[TRAIN_MAX_SLOTS];
 	long slot_correct[TRAIN_MAX_SLOTS];
+	int slot_next[2];  /* next slot to take, per step parity (dynamic sharing) */
 	double step_loss; /* mean loss of the step just done */
 	long step_correct;
 	int step_batch;
@@ -97,9 +99,17 @@ struct trainer {
 
 /* ---- slots ---------------------------------------------------------- */
 
+/* Slots in a batch of B: up to 4 of at least 16 samples for B <= 256 (two
+ * workers share them out dynamically, which evens out slots that cost
+ * different amounts), then slots of about 64, at most 16. A function of B
+ * alone: the worker count never changes how a batch is cut. */
 static int slot_count(int batch)
 {
-	int s = (batch + TRAIN_SLOT - 1) / TRAIN_SLOT;
+	if (batch <= 256) {
+		int s = (batch + 15) / 16;
+		return s > 4 ? 4 : s;
+	}
+	int s = (batch + 63) / 64;
 	return s > TRAIN_MAX_SLOTS ? TRAIN_MAX_SLOTS : s;
 }
 
@@ -162,14 +172,14 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 		.eps = 1e-8f,
 	};
 	/* The largest slot of any batch up to batch_size: a short last batch
-	 * has fewer slots, so they can be larger than a full batch's (65 is cut
-	 * 21/22/22, but a last batch of 25 is one slot of 25). */
+	 * has fewer slots, so they can be larger than a full batch's (a last
+	 * batch of 300 has 5 slots of 60, a full one of 4096 16 of 256). */
 	int slots = slot_count(cfg->batch_size);
-	int slot_cap = (cfg->batch_size + TRAIN_MAX_SLOTS - 1) / TRAIN_MAX_SLOTS;
-	if (slot_cap < TRAIN_SLOT)
-		slot_cap = TRAIN_SLOT;
-	if (slot_cap > cfg->batch_size)
-		slot_cap = cfg->batch_size;
+	int slot_cap = 1;
+	for (int b = 1; b <= cfg->batch_size; b++) {
+		int c = (b + slot_count(b) - 1) / slot_count(b);
+		slot_cap = c > slot_cap ? c : slot_cap;
+	}
 	t->ws_cap = slot_cap > EVAL_BLOCK ? slot_cap : EVAL_BLOCK;
 	t->params = alloc_floats(t->n_params);
 	t->moments = alloc_floats((size_t)optim_moments(cfg->optimizer) * t->stride);
@@ -440,12 +450,17 @@ static void train_task(void *arg, int w, int W)
 		int B = (int)(n - first < (size_t)B_full ? n - first : (size_t)B_full);
 		int S = slot_count(B);
 		const uint32_t *batch = t->perm + first;
-		for (int s = w; s < S; s += W)
-			slot_gradient(t, w, s, S, batch, B);
+		/* Slots go to whichever worker asks next; who computes a slot does
+		 * not change its gradient. */
+		int slot;
+		while ((slot = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S)
+			slot_gradient(t, w, slot, S, batch, B);
 		if (w == 0)
 			t->go[(k + 1) & 1] = decide_next(t, k + 1);
 		pool_barrier(t->pool);
 		if (w == 0) {
+			/* The next step's counter was last used two steps ago. */
+			__atomic_store_n(&t->slot_next[(k + 1) & 1], 0, __ATOMIC_RELAXED);
 			double loss = 0;
 			long correct = 0;
 			for (int s = 0; s < S; s++) {
@@ -557,6 +572,7 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 				return 1;
 			}
 			double t0 = now_seconds();
+			t->slot_next[0] = t->slot_next[1] = 0;
 			pool_run(t->pool, t->workers, train_task, t);
 			t->epoch_seconds += now_seconds() - t0;
 			if (t->step_in_epoch < t->steps_per_epoch) {

@@ -46,7 +46,7 @@ static struct job_config base_config(void)
 	c.n_hidden = 2;
 	c.hidden[0] = 16;
 	c.hidden[1] = 12;
-	c.batch_size = 65; /* uneven: 3 slots of 22, 22, 21 */
+	c.batch_size = 65; /* uneven: 4 slots of 16, 16, 16, 17 */
 	c.epochs = 3;
 	c.workers = 1;
 	c.seed = 11;
@@ -99,7 +99,7 @@ START_TEST(test_weights_bit_identical_for_1_to_4_workers)
 }
 END_TEST
 
-/* A batch of 65 cut into uneven slots: the summed gradient equals the
+/* A batch of 65 cut into uneven slots (16, 16, 16, 17): the summed gradient equals the
  * whole batch's gradient computed at once in double precision. */
 START_TEST(test_uneven_shards_weigh_every_sample_equally)
 {

@@ -3,9 +3,10 @@
  *
  * A trainer owns one job's model: its parameters, optimizer moments and
  * the per-slot gradient buffers, all in the layout of model.h. Each
- * minibatch is cut into slots of about TRAIN_SLOT samples; how many slots
- * and where they start depends only on the batch size, never on the number
- * of workers. Workers compute whole slots' gradients into the slots' own
+ * minibatch is cut into slots (up to 4 for batches of up to 256, then
+ * slots of about 64 samples, at most TRAIN_MAX_SLOTS); how many slots and
+ * where they start depends only on the batch size, never on the number of
+ * workers. Workers compute whole slots' gradients into the slots' own
  * buffers, then each worker sums one slice of the parameter vector over the
  * slots in slot order and applies the optimizer to that slice. The result:
  * the same seed gives bit-identical weights with 1, 2, 3 or 4 workers.
@@ -26,7 +27,6 @@
 #include "traind/model.h"
 #include "traind/pool.h"
 
-#define TRAIN_SLOT 32       /* samples per slot, at least */
 #define TRAIN_MAX_SLOTS 16  /* slots per minibatch, at most */
 
 struct trainer;
