@@ -95,6 +95,54 @@ static inline uint8_t *fuzz_gzip(const void *buf, size_t len, size_t *out_len)
 	return out;
 }
 
+/*
+ * Is s valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points
+ * over U+10FFFF)? Error messages must be: the API sends them in JSON, and
+ * jansson refuses to make a string of anything else.
+ */
+static inline int fuzz_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p, n;
+		uint32_t cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		for (unsigned i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+/* The error's message and field are text the API can send. */
+#define FUZZ_CHECK_ERROR_TEXT(e, how)                                                    \
+	do {                                                                             \
+		FUZZ_CHECK(fuzz_utf8_valid((e)->msg), "%s: message not UTF-8: %s", (how), \
+			   (e)->msg);                                                    \
+		FUZZ_CHECK(fuzz_utf8_valid((e)->field), "%s: field not UTF-8: %s", (how), \
+			   (e)->field);                                                  \
+	} while (0)
+
 static inline int fuzz_is_gzip(const uint8_t *data, size_t size)
 {
 	return size >= 2 && data[0] == 0x1f && data[1] == 0x8b;

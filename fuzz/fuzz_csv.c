@@ -7,7 +7,8 @@
  * then reads the same bytes as a file, and a gzip stream of them, with the
  * 4-column shape: both must give csv_parse's answer. Besides the
  * sanitizers it checks csv.h's contract: on failure the data are empty and
- * the error has a message; on success every label is below n_classes.
+ * the error has a message (in UTF-8); on success every label is below
+ * n_classes.
  *
  * fuzz-sources: src/csv.c src/error.c
  */
@@ -32,6 +33,7 @@ static void check_result(int rc, const struct csv_data *d, const struct td_error
 		FUZZ_CHECK(d->n == 0 && d->images == NULL && d->labels == NULL,
 			   "%s failed but left data", how);
 		FUZZ_CHECK(e->msg[0] != '\0', "%s failed without a message", how);
+		FUZZ_CHECK_ERROR_TEXT(e, how);
 		return;
 	}
 	FUZZ_CHECK(d->n > 0 && d->images && d->labels, "%s succeeded with no samples", how);

@@ -6,8 +6,9 @@
  * else its transparent path); and idx_load on a gzip stream of the bytes
  * made here, so the gzip path also sees well-formed streams holding
  * arbitrary IDX data. Besides the sanitizers, it checks idx.h's contract:
- * on failure the array is zeroed and the error has a message; on success
- * the dims, count and data match the bytes; and the three readers agree.
+ * on failure the array is zeroed and the error has a message (in UTF-8);
+ * on success the dims, count and data match the bytes; and the three
+ * readers agree.
  *
  * fuzz-sources: src/idx.c src/error.c
  */
@@ -29,6 +30,7 @@ static void check_result(int rc, const struct idx_array *a, const struct td_erro
 		FUZZ_CHECK(a->ndim == 0 && a->count == 0 && a->data == NULL,
 			   "%s failed but left an array", how);
 		FUZZ_CHECK(e->msg[0] != '\0', "%s failed without a message", how);
+		FUZZ_CHECK_ERROR_TEXT(e, how);
 		return;
 	}
 	FUZZ_CHECK(a->ndim >= 1 && a->ndim <= IDX_MAX_DIMS, "%s: ndim %d", how, a->ndim);

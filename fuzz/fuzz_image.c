@@ -8,9 +8,9 @@
  * to a second size derived from its own (1..64 each way, so the scratch
  * buffer of image_preprocess_mnist is used as well as its stack), and both
  * go through image_preprocess_mnist. Besides the sanitizers it checks
- * image.h's contract: a failed decode leaves an empty image, a named fault
- * and one of the documented codes; a decoded image is within the pixel
- * limit; every model input is a finite value in [0,1].
+ * image.h's contract: a failed decode leaves an empty image, a named
+ * fault (in UTF-8) and one of the documented codes; a decoded image is
+ * within the pixel limit; every model input is a finite value in [0,1].
  *
  * The build defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, which makes
  * the PNG decoder ignore CRCs: a mutated chunk still reaches libpng's
@@ -40,6 +40,7 @@ static void check_decoded(int rc, const struct gray_image *img, const struct td_
 		FUZZ_CHECK(img->pixels == NULL && img->width == 0 && img->height == 0,
 			   "%s failed but left an image", how);
 		FUZZ_CHECK(e->msg[0] != '\0', "%s failed without a message", how);
+		FUZZ_CHECK_ERROR_TEXT(e, how);
 		return;
 	}
 	FUZZ_CHECK(img->pixels != NULL && img->width > 0 && img->height > 0,

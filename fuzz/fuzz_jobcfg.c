@@ -4,10 +4,12 @@
  * (json_loadb, duplicate keys rejected), then jobcfg_from_json,
  * jobcfg_finish and jobcfg_to_json.
  *
- * Beyond the sanitizers it checks a round trip: the effective
- * configuration that jobcfg_to_json echoes must itself be accepted, and
- * give the same configuration back. Every string or number member is also
- * offered to jobcfg_set, the CLI's text path for the same option table.
+ * Beyond the sanitizers it checks that a failure is TD_EINVAL with a
+ * message and field in valid UTF-8 (the API sends them in JSON), and a
+ * round trip: the effective configuration that jobcfg_to_json echoes must
+ * itself be accepted, and give the same configuration back. Every string
+ * or number member is also offered to jobcfg_set, the CLI's text path for
+ * the same option table.
  *
  * fuzz-sources: src/jobcfg.c src/model.c src/optim.c src/rng.c src/error.c
  */
@@ -48,6 +50,8 @@ static void set_as_text(const json_t *obj)
 			continue;
 		int rc = jobcfg_set(&c, key, text, &e);
 		FUZZ_CHECK(rc == 0 || e.msg[0] != '\0', "jobcfg_set failed without a message");
+		if (rc != 0)
+			FUZZ_CHECK_ERROR_TEXT(&e, "jobcfg_set");
 		free(text);
 	}
 }
@@ -75,11 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		FUZZ_CHECK(rc == TD_EINVAL && e.msg[0] != '\0', "jobcfg_from_json %d: %s", rc,
 			   e.msg);
+		FUZZ_CHECK_ERROR_TEXT(&e, "jobcfg_from_json");
 		return 0;
 	}
 	rc = jobcfg_finish(&c, &lim, &e);
 	if (rc != 0) {
 		FUZZ_CHECK(rc == TD_EINVAL && e.msg[0] != '\0', "jobcfg_finish %d: %s", rc, e.msg);
+		FUZZ_CHECK_ERROR_TEXT(&e, "jobcfg_finish");
 		return 0;
 	}
 

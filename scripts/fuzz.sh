@@ -137,7 +137,7 @@ run_one() {
 	local pid=$!
 	# Progress on the terminal: the periodic lines and any report.
 	tail -n +1 -f --pid="$pid" "$logf" 2>/dev/null |
-		grep --line-buffered -E 'INITED|pulse|DONE|ERROR|SUMMARY|runtime error|fuzz check|Test unit written|==[0-9]+==' ||
+		grep -a --line-buffered -E 'INITED|pulse|DONE|ERROR|SUMMARY|runtime error|fuzz check|Test unit written|==[0-9]+==' ||
 		true
 	wait "$pid" || status=$?
 	local execs secs_used
@@ -148,7 +148,7 @@ run_one() {
 	else
 		printf 'fuzz %s: %s executions: FAILED (exit %d); log %s\n' "$name" "${execs:-?}" \
 			"$status" "${logf#"$here"/}"
-		grep -E 'Test unit written|SUMMARY' "$logf" | sed 's/^/    /' || true
+		grep -a -E 'Test unit written|SUMMARY' "$logf" | sed 's/^/    /' || true
 	fi
 	return "$status"
 }
