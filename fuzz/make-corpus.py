@@ -256,12 +256,19 @@ def jobcfg_seeds():
         "bad-not-object.json": [1, 2, 3],
         "bad-fraction.json": {"batch_size": 64.5, "hidden": [1.5]},
         "bad-seed.json": {"seed": -1},
+        "bad-true.json": {"epochs": True},
+        "bad-null.json": {"name": None},
+        "bad-false-hidden.json": {"hidden": [False]},
+        "bad-object-enum.json": {"activation": {"relu": 1}},
     }
     s = {k: json.dumps(v, ensure_ascii=False).encode() for k, v in docs.items()}
     s["bad-duplicate.json"] = b'{"epochs": 1, "epochs": 2}'
     s["bad-syntax.json"] = b'{"hidden": [1, 2,], }'
     s["bad-deep.json"] = b"[" * 64 + b"]" * 64
     s["escapes.json"] = b'{"name": "tab\\there \\u00e9 \\ud83d\\ude00", "dataset": "digits"}'
+    # The key's 63-byte error field ends inside U+0351 (found by fuzzing).
+    s["bad-long-key-utf8.json"] = b'{"' + b"x" * 62 + '\u0351y'.encode() + b'": 0}'
+    s["bad-long-enum-utf8.json"] = b'{"activation": "' + b"r" * 39 + '\u00e9"}'.encode()
     s["big-numbers.json"] = b'{"epochs": 1e308, "seed": 18446744073709551616, "l2": 1e-400}'
     return s
 
