@@ -43,6 +43,9 @@ int atomic_write(const char *path, const struct iovec *parts, int n_parts, struc
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		goto fail;
+	step = "set the mode of";
+	if (fchmod(fd, 0644)) /* mkstemp makes it private; a model file is not */
+		goto fail;
 	step = "write";
 	for (int i = 0; i < n_parts; i++)
 		if (write_all(fd, parts[i].iov_base, parts[i].iov_len))

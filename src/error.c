@@ -3,11 +3,14 @@
  *
  * The two tables below are indexed by -code, so adding a code is adding a
  * row to each; a code out of range is reported as an internal error rather
- * than read past the table.
+ * than read past the table. Messages and fields are kept valid UTF-8, as
+ * they go out in JSON: whatever td_errorf's buffers or a caller's %.Ns cut
+ * in the middle of a character becomes '?'.
  */
 #include "traind/error.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +60,52 @@ void td_error_clear(struct td_error *e)
 	}
 }
 
+/* The length of the well-formed UTF-8 character at p (RFC 3629: no
+ * overlong forms, surrogates or code points over U+10FFFF), or 0. */
+static size_t utf8_char_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* the terminating NUL stops here too */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Replaces each byte that is not part of a whole character with '?'. */
+static void utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = utf8_char_len(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 int td_errorf(struct td_error *e, int code, const char *field, const char *fmt, ...)
 {
 	if (!e)
@@ -66,5 +115,7 @@ int td_errorf(struct td_error *e, int code, const char *field, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+	utf8_repair(e->field);
+	utf8_repair(e->msg);
 	return code;
 }

@@ -344,6 +344,8 @@ int jobcfg_set(struct job_config *c, const char *key, const char *value, struct 
 
 static const char *json_type_name(const json_t *v)
 {
+	if (!v)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
 	case JSON_ARRAY: return "an array";

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check_suites.h"
 #include "testutil.h"
@@ -165,6 +166,17 @@ START_TEST(test_damage_is_refused_by_name)
 	ck_assert_int_eq(checkpoint_parse(copy, len + 8, &back, &e), TD_EFORMAT);
 	for (size_t cut = 0; cut < 64; cut++)
 		ck_assert_int_eq(checkpoint_parse(b, cut, &back, &e), TD_EFORMAT);
+	/* A header without "config" (found by fuzz_checkpoint: a NULL deref),
+	 * with a CRC that matches, so only the header is at fault. */
+	memcpy(copy, b, len);
+	char *cfg = memmem(copy + 16, len - 16, "\"config\"", 8);
+	ck_assert_ptr_nonnull(cfg);
+	memcpy(cfg, "\"cOnfig\"", 8);
+	uLong crc = crc32(0L, copy, (uInt)(len - 4));
+	for (int i = 0; i < 4; i++)
+		copy[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+	ck_assert_int_eq(checkpoint_parse(copy, len, &back, &e), TD_EFORMAT);
+	ck_assert_str_eq(e.field, "config");
 	free(copy);
 	free(buf);
 	trainer_free(t);

@@ -98,6 +98,9 @@ START_TEST(test_out_of_range_values_name_field_and_range)
 	ck_assert_int_eq(from_text("{\"hidden\": [4096, 4096, 4096, 4096]}", &c, &e), TD_EINVAL);
 	ck_assert_str_eq(e.field, "hidden");
 	ck_assert_int_eq(from_text("[]", &c, &e), TD_EINVAL);
+	/* No value at all (a record or checkpoint without "config"). */
+	ck_assert_int_eq(jobcfg_from_json(&c, NULL, &e), TD_EINVAL);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not nothing"));
 }
 END_TEST
 
@@ -141,6 +144,65 @@ START_TEST(test_flags_use_the_same_table)
 }
 END_TEST
 
+/* Can the API send s in a JSON reply? jansson makes strings of UTF-8 only. */
+static int json_text_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	json_decref(j);
+	return j != NULL;
+}
+
+/* One string member, {key: value}, through jobcfg_from_json. */
+static int from_member(const char *key, const char *value, struct td_error *e)
+{
+	struct job_config c;
+	json_t *o = json_object();
+	ck_assert_int_eq(json_object_set_new(o, key, json_string(value)), 0);
+	jobcfg_defaults(&c);
+	int rc = jobcfg_from_json(&c, o, e);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * Errors quote the user's key or value, cut to fit: the cut must not split
+ * a character, or the reply loses its message. Found by fuzz/fuzz_jobcfg.c:
+ * an unknown key whose 63-byte field ended inside U+0351 ("\xcd\x91").
+ */
+START_TEST(test_errors_quoting_user_text_stay_utf8)
+{
+	struct job_config c;
+	struct td_error e;
+	char key[80], value[80];
+
+	/* The field (63 bytes) ends inside the character. */
+	memset(key, 'x', 62);
+	strcpy(key + 62, "\xcd\x91y");
+	ck_assert_int_eq(from_member(key, "v", &e), TD_EINVAL);
+	ck_assert(json_text_ok(e.field));
+	ck_assert(json_text_ok(e.msg));
+	ck_assert_int_eq(strncmp(e.field, key, 62), 0);
+
+	/* The message's "%.60s" of the key ends inside it. */
+	memset(key, 'x', 59);
+	strcpy(key + 59, "\xcd\x91");
+	ck_assert_int_eq(from_member(key, "v", &e), TD_EINVAL);
+	ck_assert(json_text_ok(e.field));
+	ck_assert(json_text_ok(e.msg));
+
+	/* An enum value quoted with "%.40s", from JSON and from the CLI. */
+	memset(value, 'r', 39);
+	strcpy(value + 39, "\xc3\xa9");
+	ck_assert_int_eq(from_member("activation", value, &e), TD_EINVAL);
+	ck_assert(json_text_ok(e.msg));
+	jobcfg_defaults(&c);
+	ck_assert_int_eq(jobcfg_set(&c, "activation", value, &e), TD_EINVAL);
+	ck_assert(json_text_ok(e.msg));
+	ck_assert_int_eq(jobcfg_set(&c, "epochs", value, &e), TD_EINVAL);
+	ck_assert(json_text_ok(e.msg));
+}
+END_TEST
+
 Suite *suite_jobcfg(void)
 {
 	Suite *s = suite_create("jobcfg");
@@ -150,6 +212,7 @@ Suite *suite_jobcfg(void)
 	tcase_add_test(tc, test_out_of_range_values_name_field_and_range);
 	tcase_add_test(tc, test_output_and_loss_pair_by_default);
 	tcase_add_test(tc, test_flags_use_the_same_table);
+	tcase_add_test(tc, test_errors_quoting_user_text_stay_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }

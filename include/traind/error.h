@@ -5,7 +5,10 @@
  * person needs to know more than the code (which file, which field, which
  * value and what is allowed), the function also fills a struct td_error:
  * `field` names the offending input ("hidden[1]", "train_images") and `msg`
- * is one sentence a person can act on. td_strerror() names a code and
+ * is one sentence a person can act on. Both are valid UTF-8, as API replies
+ * carry them in JSON: td_errorf turns every byte that is not part of a
+ * whole character (one its buffers or a %.Ns cut in two, or one that never
+ * was UTF-8) into '?'. td_strerror() names a code and
  * td_http_status() maps it to the HTTP status the API answers with.
  */
 #ifndef TRAIND_ERROR_H
