@@ -161,14 +161,20 @@ build)
 run)
 	[ $# -ge 2 ] || die "usage: scripts/fuzz.sh run NAME [SECONDS] [-- ARGS...]"
 	name=$2
-	secs=${3:-60}
-	shift $(($# >= 3 ? 3 : 2))
+	shift 2
+	secs=60
+	if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+		secs=$1
+		shift
+	fi
 	[ "${1:-}" = "--" ] && shift
+	[[ "$secs" =~ ^[0-9]+$ ]] || die "SECONDS must be a whole number, not '$secs'"
 	build
 	run_one "$name" "$secs" "$@"
 	;;
 all)
 	secs=${2:-10}
+	[[ "$secs" =~ ^[0-9]+$ ]] || die "SECONDS must be a whole number, not '$secs'"
 	build
 	failed=()
 	for n in $(harnesses); do
