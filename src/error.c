@@ -106,16 +106,22 @@ static void utf8_repair(char *s)
 	}
 }
 
-int td_errorf(struct td_error *e, int code, const char *field, const char *fmt, ...)
+int td_verrorf(struct td_error *e, int code, const char *field, const char *fmt, va_list ap)
 {
 	if (!e)
 		return code;
 	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
 	utf8_repair(e->field);
 	utf8_repair(e->msg);
+	return code;
+}
+
+int td_errorf(struct td_error *e, int code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	td_verrorf(e, code, field, fmt, ap);
+	va_end(ap);
 	return code;
 }

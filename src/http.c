@@ -217,10 +217,9 @@ int http_reply_error(struct http_request *r, int code, const struct td_error *e)
 int http_reply_errorf(struct http_request *r, int code, const char *field, const char *fmt, ...)
 {
 	struct td_error e;
-	snprintf(e.field, sizeof(e.field), "%s", field ? field : "");
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+	td_verrorf(&e, code, field, fmt, ap); /* valid UTF-8 for the JSON reply */
 	va_end(ap);
 	return http_reply_error(r, code, &e);
 }

@@ -14,6 +14,7 @@
 #ifndef TRAIND_ERROR_H
 #define TRAIND_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum td_err {
@@ -39,6 +40,8 @@ struct td_error {
 
 /* Fills `e` (which may be NULL) and returns `code`, so callers can write
  * `return td_errorf(e, TD_EINVAL, "batch_size", "batch_size must be ...");` */
+int td_verrorf(struct td_error *e, int code, const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 int td_errorf(struct td_error *e, int code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
