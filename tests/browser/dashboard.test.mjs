@@ -137,6 +137,8 @@ function assertDistribution(probs) {
 const SEVEN = [[0.25, 0.22], [0.75, 0.22], [0.62, 0.45], [0.5, 0.65], [0.42, 0.82]];
 
 async function drawWithMouse(page) {
+  // Coordinates are the viewport's: the canvas must be in view to be hit.
+  await page.locator("#draw").scrollIntoViewIfNeeded();
   const box = await page.locator("#draw").boundingBox();
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
   await page.mouse.move(...at(SEVEN[0]));
@@ -146,6 +148,7 @@ async function drawWithMouse(page) {
 }
 
 async function drawWithFinger(page) {
+  await page.locator("#draw").scrollIntoViewIfNeeded();
   const box = await page.locator("#draw").boundingBox();
   const cdp = await page.context().newCDPSession(page);
   const touch = (type, [x, y]) => cdp.send("Input.dispatchTouchEvent", {
@@ -221,29 +224,28 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
     assert.equal(typeof want === "number" ? Number(value) : value, want, `form field ${field}`);
   }
 
-  // The curve grows while it trains.
+  // Pause as soon as it runs (a fast machine finishes this job in seconds),
+  // then resume: the buttons follow the state.
   await waitState(page, id, "running");
   assert.equal(await buttonsEnabled(page, id), "pause,cancel,delete");
-  await page.waitForFunction(() => Number(document.getElementById("loss-figure").dataset.points) > 0);
-  const first = await points(page);
-  await page.waitForFunction((n) => Number(document.getElementById("loss-figure").dataset.points) > n, first, { timeout: 15000 });
-  await page.check("#log-scale");
-  await page.waitForFunction(() => document.querySelectorAll("#loss-chart canvas").length === 1);
-  await mobile.waitForFunction(() => Number(document.getElementById("loss-figure").dataset.points) > 0);
-  await shoot(page, "desktop-1280x800-training.png");
-  await shoot(mobile, "phone-390x844-training.png");
-  assert.equal((await row(page, id).locator(".badge").textContent()).trim(), "running",
-    "the job finished before it could be paused: give it more epochs");
-
-  // Pause and resume with the buttons each state allows.
   await row(page, id).locator('button[data-action="pause"]').click();
   await waitState(page, id, "paused");
   assert.equal(await buttonsEnabled(page, id), "resume,cancel,delete");
+  const before = await points(page);
   await row(page, id).locator('button[data-action="resume"]').click();
   await page.waitForFunction((jobId) => {
     const s = document.querySelector(`#jobs-table tr[data-id="${jobId}"]`).dataset.state;
     return s === "running" || s === "completed";
   }, id);
+
+  // The curve grows while it trains.
+  await page.waitForFunction((n) => Number(document.getElementById("loss-figure").dataset.points) > n,
+    before, { timeout: 30000 });
+  await page.check("#log-scale");
+  await page.waitForFunction(() => document.querySelectorAll("#loss-chart canvas").length === 1);
+  await mobile.waitForFunction(() => Number(document.getElementById("loss-figure").dataset.points) > 0);
+  await shoot(page, "desktop-1280x800-training.png");
+  await shoot(mobile, "phone-390x844-training.png");
 
   // Completed: every epoch plotted, the confusion matrix of the test set.
   await waitState(page, id, "completed", 120000);
