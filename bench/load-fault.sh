@@ -36,7 +36,12 @@ work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 url="http://127.0.0.1:$port"
 pid=
-cleanup() { [ -n "$pid" ] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+	local rc=$?
+	[ -n "$pid" ] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null
+	rm -rf "$work"
+	exit "$rc" # the test's status, not the killed daemon's
+}
 trap cleanup EXIT
 
 start() {
