@@ -62,6 +62,17 @@ static int peek(struct reader *r)
 	return r->p < r->end ? (unsigned char)*r->p : -1;
 }
 
+/* After an array element: ']' ends the array (*more = 0), ',' goes on. */
+static int after_element(struct reader *r, int *more)
+{
+	int c = peek(r);
+	if (c != ']' && c != ',')
+		return syntax(r, "',' or ']'");
+	r->p++;
+	*more = c == ',';
+	return 0;
+}
+
 static int hex4(const char *s, unsigned *out)
 {
 	unsigned v = 0;
@@ -274,14 +285,11 @@ static int numbers(struct reader *r, struct place *at, float *dst, size_t want, 
 		if (rc)
 			return rc;
 		n++;
-		int c = peek(r);
-		if (c == ']') {
-			r->p++;
+		int more = 0;
+		if ((rc = after_element(r, &more)))
+			return rc;
+		if (!more)
 			break;
-		}
-		if (c != ',')
-			return syntax(r, "',' or ']'");
-		r->p++;
 	}
 	*count = n;
 	return 0;
@@ -385,14 +393,11 @@ static int instance_list(struct reader *r, int max, size_t *count)
 		if (rc)
 			return rc;
 		n++;
-		int c = peek(r);
-		if (c == ']') {
-			r->p++;
+		int more = 0;
+		if ((rc = after_element(r, &more)))
+			return rc;
+		if (!more)
 			break;
-		}
-		if (c != ',')
-			return syntax(r, "',' or ']'");
-		r->p++;
 	}
 	*count = n;
 	return 0;
