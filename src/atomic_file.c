@@ -100,10 +100,8 @@ int make_dirs(const char *path, struct td_error *e)
 	return 0;
 }
 
-int read_file(const char *path, size_t max, void **out, size_t *len, struct td_error *e)
+int open_regular_file(const char *path, int *fd_out, struct td_error *e)
 {
-	*out = NULL;
-	*len = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return td_errorf(e, errno == ENOENT ? TD_ENOTFOUND : TD_EIO, "", "cannot open %s: %s",
@@ -112,6 +110,23 @@ int read_file(const char *path, size_t max, void **out, size_t *len, struct td_e
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return td_errorf(e, TD_EIO, "", "%s is not a regular file", path);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int read_file(const char *path, size_t max, void **out, size_t *len, struct td_error *e)
+{
+	*out = NULL;
+	*len = 0;
+	int fd;
+	int rc = open_regular_file(path, &fd, e);
+	if (rc)
+		return rc;
+	struct stat st;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return td_errorf(e, TD_EIO, "", "cannot read %s: %s", path, strerror(errno));
 	}
 	if ((size_t)st.st_size > max) {
 		close(fd);

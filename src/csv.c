@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "traind/atomic_file.h"
+
 #define CSV_MAX_CLASSES 256
 #define CSV_SHOW_MAX 24 /* characters of a bad field quoted in a message */
 
@@ -234,15 +236,10 @@ fail:
 static int read_text(const char *path, size_t max_bytes, char **buf_out, size_t *len_out,
 		     struct td_error *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return td_errorf(e, errno == ENOENT ? TD_ENOTFOUND : TD_EIO, "",
-				 "cannot open %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return td_errorf(e, TD_EIO, "", "%s is not a regular file", path);
-	}
+	int fd;
+	int open_rc = open_regular_file(path, &fd, e);
+	if (open_rc)
+		return open_rc;
 	gzFile gz = gzdopen(fd, "rb");
 	if (!gz) {
 		close(fd);

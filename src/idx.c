@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "traind/atomic_file.h"
+
 /* gzread and gzwrite take an unsigned length; stay well inside it. */
 #define IDX_IO_CHUNK ((size_t)1 << 24)
 
@@ -181,21 +183,6 @@ static int gz_cut_short(gzFile gz)
 	return zerr == Z_BUF_ERROR;
 }
 
-static int open_regular(const char *path, int *fd_out, struct td_error *e)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return td_errorf(e, errno == ENOENT ? TD_ENOTFOUND : TD_EIO, "",
-				 "cannot open %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return td_errorf(e, TD_EIO, "", "%s is not a regular file", path);
-	}
-	*fd_out = fd;
-	return 0;
-}
-
 int idx_load(const char *path, size_t max_bytes, struct idx_array *out, struct td_error *e)
 {
 	struct idx_array a;
@@ -207,7 +194,7 @@ int idx_load(const char *path, size_t max_bytes, struct idx_array *out, struct t
 	memset(&a, 0, sizeof(a));
 	if (!path)
 		return td_errorf(e, TD_EINVAL, "", "no IDX file name was given");
-	if ((rc = open_regular(path, &fd, e)) < 0)
+	if ((rc = open_regular_file(path, &fd, e)) < 0)
 		return rc;
 	gzFile gz = gzdopen(fd, "rb");
 	if (!gz) {

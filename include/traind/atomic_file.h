@@ -1,7 +1,8 @@
 /*
- * atomic_file.h - replacing a file so that a reader, or a crash, sees the
- * old contents or the new, never a mix: write a temporary file in the same
- * directory, fsync it, rename it over the target, fsync the directory.
+ * atomic_file.h - files: replacing one so that a reader, or a crash, sees
+ * the old contents or the new, never a mix (write a temporary file in the
+ * same directory, fsync it, rename it over the target, fsync the
+ * directory); and opening and reading regular files only.
  */
 #ifndef TRAIND_ATOMIC_FILE_H
 #define TRAIND_ATOMIC_FILE_H
@@ -19,6 +20,10 @@ int atomic_write(const char *path, const struct iovec *parts, int n_parts, struc
 
 /* Creates a directory and its parents (mode 0750); existing is fine. */
 int make_dirs(const char *path, struct td_error *e);
+
+/* Opens a path for reading, refusing anything but a regular file (a
+ * directory, a FIFO, a device); the message names the path. */
+int open_regular_file(const char *path, int *fd_out, struct td_error *e);
 
 /* Reads a whole file of at most max bytes; *out is malloc'ed. */
 int read_file(const char *path, size_t max, void **out, size_t *len, struct td_error *e);
