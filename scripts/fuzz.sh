@@ -38,7 +38,8 @@ die() { printf 'fuzz: %s\n' "$*" >&2; exit 2; }
 # Debian packages: clang with its libFuzzer runtime, and the libraries the
 # parsers link. Installed when missing (the script runs as root).
 install_packages() {
-	local want=(clang-14 libclang-rt-14-dev pkg-config libjansson-dev zlib1g-dev libpng-dev)
+	local want=(clang-14 libclang-rt-14-dev pkg-config libjansson-dev zlib1g-dev libpng-dev
+		libopenblas-dev)
 	local missing=()
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
