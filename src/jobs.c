@@ -486,24 +486,29 @@ static void remove_job_files(struct jobs *j, const char *id)
 
 /* ---- runners -------------------------------------------------------- */
 
-static struct model_snapshot *snapshot_make(struct job *job, struct trainer *t)
+/* A snapshot holding a copy of n weights; NULL when out of memory. */
+static struct model_snapshot *snapshot_new(const char *job_id, const struct model_shape *shape,
+					   const float *params, size_t n,
+					   const struct dataset *ds, long step, double accuracy)
 {
 	struct model_snapshot *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->n_params = trainer_param_count(t);
-	s->params = malloc(sizeof(float) * s->n_params);
-	if (!s->params) {
+	float *copy = malloc(sizeof(float) * (n ? n : 1));
+	if (!s || !copy) {
 		free(s);
+		free(copy);
 		return NULL;
 	}
-	memcpy(s->params, trainer_params(t), sizeof(float) * s->n_params);
-	s->refs = 1;
-	snprintf(s->job_id, sizeof(s->job_id), "%s", job->id);
-	s->shape = *trainer_shape(t);
-	s->ds = job->ds;
-	s->test_accuracy = NAN;
+	memcpy(copy, params, sizeof(float) * n);
+	*s = (struct model_snapshot){.refs = 1, .shape = *shape, .n_params = n, .params = copy,
+				     .ds = ds, .step = step, .test_accuracy = accuracy};
+	snprintf(s->job_id, sizeof(s->job_id), "%.15s", job_id);
 	return s;
+}
+
+static struct model_snapshot *snapshot_make(struct job *job, struct trainer *t)
+{
+	return snapshot_new(job->id, trainer_shape(t), trainer_params(t), trainer_param_count(t),
+			    job->ds, 0, NAN);
 }
 
 /* Copies the weights (lock not held) and swaps the snapshot in. */
@@ -826,20 +831,10 @@ static struct job *recover_job(struct jobs *j, const char *id)
 	long upto = -1; /* last step whose curve point and epoch stand */
 	if (have_ck) {
 		upto = ck->has_state ? ck->state.global_step : LONG_MAX;
-		struct model_snapshot *snap = calloc(1, sizeof(*snap));
-		float *params = snap ? malloc(sizeof(float) * ck->n_params) : NULL;
-		if (params && job->ds->features == ck->shape.sizes[0]) {
-			memcpy(params, ck->params, sizeof(float) * ck->n_params);
-			*snap = (struct model_snapshot){.refs = 1, .shape = ck->shape,
-							.n_params = ck->n_params, .params = params,
-							.ds = job->ds, .test_accuracy = ck->test_accuracy,
-							.step = ck->has_state ? ck->state.global_step : 0};
-			snprintf(snap->job_id, sizeof(snap->job_id), "%.15s", id);
-			job->snap = snap;
-		} else {
-			free(params);
-			free(snap);
-		}
+		if (job->ds->features == ck->shape.sizes[0])
+			job->snap = snapshot_new(id, &ck->shape, ck->params, ck->n_params, job->ds,
+						 ck->has_state ? ck->state.global_step : 0,
+						 ck->test_accuracy);
 		if (ck->has_state) {
 			job->progress.epoch = ck->state.epoch;
 			job->progress.step = ck->state.global_step;
@@ -875,6 +870,9 @@ static struct job *recover_job(struct jobs *j, const char *id)
 		free(ck);
 	}
 	json_decref(rec);
+	/* Running became queued, or a lost data set failed it: the disk too. */
+	if (job->state != (enum job_state)st)
+		save_record_locked(j, job);
 	return job;
 }
 
@@ -919,7 +917,6 @@ static int recover_all(struct jobs *j, struct td_error *e)
 		if (job->state == JOB_COMPLETED && job->snap &&
 		    (!j->latest_completed || job->finished_at >= j->latest_completed->finished_at))
 			j->latest_completed = job;
-		save_record_locked(j, job); /* running becomes queued on disk too */
 	}
 	j->recovered = j->n_jobs;
 	return 0;
@@ -1541,17 +1538,16 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 	struct job_config cfg = ck.cfg;
 	cfg.epochs = 1; /* an imported model has no epochs of its own here */
 	struct job *job = job_alloc(&cfg, 16 > j->cfg.max_curve_points ? 16 : j->cfg.max_curve_points);
-	struct model_snapshot *snap = calloc(1, sizeof(*snap));
-	float *params = malloc(sizeof(float) * ck.n_params);
 	if (job)
 		job->own_ds = dataset_from_memory(ck.dataset, ck.width, ck.height, ck.n_classes,
 						  (const char *const *)ck.class_names, NULL, NULL, 0,
 						  NULL, NULL, 0);
-	if (!job || !snap || !params || !job->own_ds) {
+	if (job && job->own_ds)
+		job->snap = snapshot_new("", &ck.shape, ck.params, ck.n_params, job->own_ds, 0,
+					 ck.test_accuracy);
+	if (!job || !job->own_ds || !job->snap) {
 		if (job)
 			job_free(job);
-		free(snap);
-		free(params);
 		checkpoint_free(&ck);
 		return td_errorf(e, TD_ENOMEM, "", "out of memory importing a model");
 	}
@@ -1560,11 +1556,6 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 	job->imported = 1;
 	job->state = JOB_COMPLETED;
 	job->created_at = job->started_at = job->finished_at = unix_now();
-	memcpy(params, ck.params, sizeof(float) * ck.n_params);
-	*snap = (struct model_snapshot){.refs = 1, .shape = ck.shape, .n_params = ck.n_params,
-					.params = params, .ds = job->ds,
-					.test_accuracy = ck.test_accuracy};
-	job->snap = snap;
 	job->progress.epoch = job->cfg.epochs; /* shown as trained to the end */
 
 	pthread_mutex_lock(&j->lock);
@@ -1579,7 +1570,7 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 		snprintf(job->id, sizeof(job->id), "j-%06llx",
 			 (unsigned long long)(rng_next(&j->id_rng) & 0xffffff));
 	while (find_locked(j, job->id));
-	snprintf(snap->job_id, sizeof(snap->job_id), "%s", job->id);
+	snprintf(job->snap->job_id, sizeof(job->snap->job_id), "%s", job->id);
 	job->seq = job->queue_seq = j->next_seq++;
 	rc = 0;
 	if (persistent(j)) {
