@@ -1537,7 +1537,7 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 	}
 	struct job_config cfg = ck.cfg;
 	cfg.epochs = 1; /* an imported model has no epochs of its own here */
-	struct job *job = job_alloc(&cfg, 16 > j->cfg.max_curve_points ? 16 : j->cfg.max_curve_points);
+	struct job *job = job_alloc(&cfg, j->cfg.max_curve_points);
 	if (job)
 		job->own_ds = dataset_from_memory(ck.dataset, ck.width, ck.height, ck.n_classes,
 						  (const char *const *)ck.class_names, NULL, NULL, 0,
