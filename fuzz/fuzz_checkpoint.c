@@ -10,7 +10,7 @@
  * fixes up the CRC of its input before parsing, half of the time.
  *
  * fuzz-pkg: openblas
- * fuzz-sources: src/checkpoint.c src/atomic_file.c src/jobcfg.c src/model.c src/optim.c src/rng.c src/error.c src/train.c src/nn.c src/sparse.c src/pool.c
+ * fuzz-sources: src/core/ src/data/ src/engine/ src/store/checkpoint.c
  */
 #include <math.h>
 #include <stdint.h>

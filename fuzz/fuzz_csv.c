@@ -10,7 +10,7 @@
  * the error has a message (in UTF-8); on success every label is below
  * n_classes.
  *
- * fuzz-sources: src/csv.c src/error.c src/atomic_file.c
+ * fuzz-sources: src/core/ src/data/csv.c
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * on success the dims, count and data match the bytes; and the three
  * readers agree.
  *
- * fuzz-sources: src/idx.c src/error.c src/atomic_file.c
+ * fuzz-sources: src/core/ src/data/idx.c
  */
 #include <stdint.h>
 #include <stdlib.h>

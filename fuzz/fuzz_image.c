@@ -16,7 +16,7 @@
  * the PNG decoder ignore CRCs: a mutated chunk still reaches libpng's
  * parsing instead of stopping at its checksum.
  *
- * fuzz-sources: src/image.c src/error.c
+ * fuzz-sources: src/core/error.c src/data/image.c
  */
 #include <math.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
  * gives 1..64 instances of finite values in [0, 1], and failure is
  * TD_EINVAL or TD_ETOOBIG with a message.
  *
- * fuzz-sources: src/instances.c src/image.c src/error.c
+ * fuzz-sources: src/daemon/instances.c src/data/image.c src/core/error.c
  */
 #include <math.h>
 #include <stdint.h>

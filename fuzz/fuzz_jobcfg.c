@@ -11,7 +11,7 @@
  * or number member is also offered to jobcfg_set, the CLI's text path for
  * the same option table.
  *
- * fuzz-sources: src/jobcfg.c src/model.c src/optim.c src/rng.c src/error.c
+ * fuzz-sources: src/core/ src/engine/jobcfg.c src/engine/model.c src/engine/optim.c
  */
 #include <jansson.h>
 #include <stdint.h>

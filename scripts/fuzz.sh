@@ -12,8 +12,8 @@
 #   scripts/fuzz.sh repro NAME FILE...         runs the harness on given inputs
 #   scripts/fuzz.sh list                       the harness names
 #
-# A harness is fuzz/fuzz_NAME.c; its line "fuzz-sources: src/a.c ..." names
-# the library sources it needs, compiled here with clang's coverage and
+# A harness is fuzz/fuzz_NAME.c; its line "fuzz-sources: src/a.c src/b/ ..."
+# names the library sources it needs (a folder: all its .c files), compiled here with clang's coverage and
 # sanitizers (the normal gcc build has neither), and an optional line
 # "fuzz-pkg: MODULE ..." adds pkg-config modules to the default ones. Its
 # seeds are fuzz/corpus/NAME/ (read only), its dictionary fuzz/dict/NAME.dict
@@ -88,7 +88,18 @@ build_one() {
 	libs="$(pkg-config --libs $pkgs) -lm"
 	local headers=("$here"/include/traind/*.h "$here/fuzz/fuzz.h" "$0")
 	mkdir -p "$out/obj"
-	for src in $srcs; do
+	# A folder (src/engine/) stands for every .c file in it.
+	local expanded=() entry
+	for entry in $srcs; do
+		if [ -d "$here/$entry" ]; then
+			for src in "$here/$entry"/*.c; do
+				expanded+=("${src#"$here/"}")
+			done
+		else
+			expanded+=("$entry")
+		fi
+	done
+	for src in "${expanded[@]}"; do
 		[ -f "$here/$src" ] || die "fuzz_$name.c names $src, which does not exist"
 		obj="$out/obj/$(printf '%s' "${src%.c}" | tr '/' '_').o"
 		if stale "$obj" "$here/$src" "${headers[@]}"; then
