@@ -19,6 +19,7 @@
 #include "check_suites.h"
 #include "testutil.h"
 #include "traind/checkpoint.h"
+#include "traind/job.h"
 #include "traind/jobs.h"
 #include "traind/train.h"
 
@@ -38,6 +39,26 @@ static struct dataset *bands(const char *name, size_t n_train)
 	}
 	struct dataset *d = dataset_from_memory(name, 7, 7, 3, NULL, x, y, n_train,
 						x + n_train * 49, y + n_train, 90);
+	free(x);
+	free(y);
+	return d;
+}
+
+/* 28x28 images of 10 classes, every pixel lit: large gradients, so a
+ * learning rate far too high makes the weights overflow. */
+static struct dataset *bright(const char *name)
+{
+	size_t n = 400 + 40, F = 784;
+	uint8_t *x = malloc(n * F), *y = malloc(n);
+	struct td_rng r;
+	rng_seed(&r, 9);
+	for (size_t i = 0; i < n; i++) {
+		y[i] = (uint8_t)rng_below(&r, 10);
+		for (size_t k = 0; k < F; k++)
+			x[i * F + k] = (uint8_t)(128 + rng_below(&r, 128));
+	}
+	struct dataset *d = dataset_from_memory(name, 28, 28, 10, NULL, x, y, 400, x + 400 * F,
+						y + 400, 40);
 	free(x);
 	free(y);
 	return d;
@@ -71,6 +92,7 @@ static void start(struct fixture *f, int persistent, int max_running, size_t cur
 	memset(f, 0, sizeof(*f));
 	f->reg = registry_create();
 	ck_assert_int_eq(registry_add_loaded(f->reg, bands("bands", 600), NULL), 0);
+	ck_assert_int_eq(registry_add_loaded(f->reg, bright("bright"), NULL), 0);
 	if (persistent)
 		f->state = test_tmpdir();
 	struct jobs_config c = manager_config(f, max_running, curve);
@@ -416,6 +438,74 @@ START_TEST(test_full_disk_fails_the_job_and_keeps_the_checkpoint)
 }
 END_TEST
 
+/* A job whose loss stops being finite fails, naming the step and the
+ * learning rate; its history up to there is kept, and every view and
+ * record still serialises (non-finite numbers are null). */
+START_TEST(test_diverging_job_fails_naming_the_step)
+{
+	struct fixture f;
+	start(&f, 1, 1, 1000);
+	struct job_config c = small_job(100);
+	snprintf(c.dataset, sizeof(c.dataset), "bright");
+	c.hidden[0] = 64;
+	c.optimizer = OPT_MOMENTUM;
+	c.momentum = 0.999;
+	c.learning_rate = 10;
+	c.batch_size = 4;
+	char id[JOB_ID_MAX];
+	struct td_error e;
+	ck_assert_int_eq(jobs_submit(f.jobs, &c, id, &e), 0);
+	ck_assert(wait_state(f.jobs, id, "failed", 120));
+	json_t *o = jobs_get_json(f.jobs, id, &e);
+	const char *err = json_string_value(json_object_get(o, "error"));
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "diverged at step ") && strstr(err, "learning_rate"), "%s", err);
+	long step = atol(strstr(err, "step ") + 5);
+	ck_assert_int_gt(step, 0);
+	char *text = json_dumps(o, 0);
+	ck_assert_ptr_nonnull(text);
+	free(text);
+	json_decref(o);
+	json_t *m = jobs_metrics_json(f.jobs, id, 0, 1000, &e);
+	ck_assert_ptr_nonnull(m);
+	json_t *pts = json_object_get(m, "points");
+	ck_assert_int_gt(json_array_size(pts), 1);
+	json_t *last = json_array_get(pts, json_array_size(pts) - 1);
+	ck_assert_int_ge(json_integer_value(json_array_get(last, 0)), step);
+	ck_assert(json_is_null(json_array_get(last, 2)));
+	ck_assert(json_is_number(json_array_get(json_array_get(pts, 0), 2)));
+	json_decref(m);
+	/* The record on disk says so too. */
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/jobs/%s/job.json", f.state, id);
+	json_error_t je;
+	json_t *rec = json_load_file(path, 0, &je);
+	ck_assert_ptr_nonnull(rec);
+	ck_assert_str_eq(json_string_value(json_object_get(rec, "state")), "failed");
+	json_decref(rec);
+	stop(&f);
+}
+END_TEST
+
+/* The state machine's table: finished states are final, and only the
+ * moves the life cycle makes are allowed. */
+START_TEST(test_transition_table)
+{
+	ck_assert(job_transition_allowed(JOB_QUEUED, JOB_RUNNING));
+	ck_assert(job_transition_allowed(JOB_RUNNING, JOB_PAUSED));
+	ck_assert(job_transition_allowed(JOB_PAUSED, JOB_QUEUED));
+	ck_assert(job_transition_allowed(JOB_RUNNING, JOB_QUEUED)); /* shutdown */
+	ck_assert(!job_transition_allowed(JOB_PAUSED, JOB_RUNNING));
+	ck_assert(!job_transition_allowed(JOB_QUEUED, JOB_COMPLETED));
+	for (int to = 0; to < JOB_STATE_COUNT; to++) {
+		ck_assert(!job_transition_allowed(JOB_COMPLETED, to));
+		ck_assert(!job_transition_allowed(JOB_FAILED, to));
+		ck_assert(!job_transition_allowed(JOB_CANCELLED, to));
+		ck_assert(!job_transition_allowed(to, to));
+	}
+}
+END_TEST
+
 Suite *suite_jobs(void)
 {
 	Suite *s = suite_create("jobs");
@@ -425,11 +515,13 @@ Suite *suite_jobs(void)
 	tcase_add_test(tc, test_queue_runs_in_order_and_completes);
 	tcase_add_test(tc, test_metrics_cursor_and_bound);
 	tcase_add_test(tc, test_export_then_import_serves_the_same_model);
+	tcase_add_test(tc, test_transition_table);
 	suite_add_tcase(s, tc);
 	TCase *d = tcase_create("durability");
 	tcase_set_timeout(d, 300);
 	tcase_add_test(d, test_sigkill_mid_training_then_resume_bit_identical);
 	tcase_add_test(d, test_full_disk_fails_the_job_and_keeps_the_checkpoint);
+	tcase_add_test(d, test_diverging_job_fails_naming_the_step);
 	suite_add_tcase(s, d);
 	return s;
 }

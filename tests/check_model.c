@@ -1,11 +1,13 @@
 /*
- * check_model.c - shapes, the one-buffer layout, initialisation, digests.
+ * check_model.c - the model description (layer list, output rule, limit),
+ * the one-buffer layout, initialisation, digests.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_suites.h"
+#include "traind/jobcfg.h"
 #include "traind/model.h"
 
 START_TEST(test_layout_is_w_then_b_per_layer)
@@ -84,11 +86,81 @@ START_TEST(test_digest_sees_one_bit)
 }
 END_TEST
 
+/* The one description: rows chain, offsets follow the layout, the input
+ * keeps its image shape, and the output rule is applied here. */
+START_TEST(test_describe_builds_the_layer_list)
+{
+	struct job_config c;
+	jobcfg_defaults(&c);
+	c.n_hidden = 2;
+	c.hidden[0] = 32;
+	c.hidden[1] = 16;
+	struct model_input in = {.width = 28, .height = 28, .channels = 1, .classes = 10};
+	struct model_shape s;
+	ck_assert_int_eq(model_describe(&s, &c, &in, 0, NULL), 0);
+	ck_assert_int_eq(s.n_layers, 3);
+	ck_assert_int_eq(s.layer[0].kind, LAYER_DENSE);
+	ck_assert_int_eq(s.layer[0].in_c * s.layer[0].in_h * s.layer[0].in_w, 784);
+	ck_assert_int_eq(s.layer[0].in_h, 28);
+	size_t off = 0;
+	for (int l = 0; l < s.n_layers; l++) {
+		ck_assert_int_eq(s.layer[l].in, s.sizes[l]);
+		ck_assert_int_eq(s.layer[l].out, s.sizes[l + 1]);
+		if (l)
+			ck_assert_int_eq(s.layer[l].in, s.layer[l - 1].out);
+		ck_assert_uint_eq(s.layer[l].w_off, off);
+		ck_assert_uint_eq(s.layer[l].b_off, off + s.layer[l].n_w);
+		off = s.layer[l].b_off + s.layer[l].n_b;
+		ck_assert_int_eq(s.layer[l].is_output, l == 2);
+	}
+	ck_assert_uint_eq(model_param_count(&s), off);
+	ck_assert_uint_eq(off, 785 * 32 + 33 * 16 + 17 * 10);
+	ck_assert_double_eq(s.flops, 2.0 * (784 * 32 + 32 * 16 + 16 * 10));
+	ck_assert_int_eq(model_classes(&s), 10);
+
+	/* A sigmoid output on two classes is one unit; on three, three. */
+	c.output = OUT_SIGMOID;
+	c.loss = LOSS_MSE;
+	in.classes = 2;
+	ck_assert_int_eq(model_describe(&s, &c, &in, 0, NULL), 0);
+	ck_assert_int_eq(s.sizes[s.n_layers], 1);
+	ck_assert_int_eq(model_classes(&s), 2);
+	in.classes = 3;
+	ck_assert_int_eq(model_describe(&s, &c, &in, 0, NULL), 0);
+	ck_assert_int_eq(s.sizes[s.n_layers], 3);
+}
+END_TEST
+
+/* The parameter limit is checked on the real input, naming "hidden". */
+START_TEST(test_describe_checks_the_parameter_limit)
+{
+	struct job_config c;
+	jobcfg_defaults(&c);
+	c.n_hidden = 1;
+	c.hidden[0] = 100;
+	struct model_input small = {.width = 8, .height = 8, .channels = 1, .classes = 4};
+	struct model_input big = {.width = 28, .height = 28, .channels = 1, .classes = 10};
+	struct model_shape s;
+	struct td_error e;
+	size_t limit = 65u * 100u + 101u * 4u; /* exactly the 8x8 model */
+	ck_assert_int_eq(model_describe(&s, &c, &small, limit, &e), 0);
+	ck_assert_int_eq(model_describe(&s, &c, &big, limit, &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "hidden");
+	ck_assert_ptr_nonnull(strstr(e.msg, "79510 parameters"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "28x28"));
+	struct model_input none = {.width = 8, .height = 8, .channels = 1, .classes = 1};
+	ck_assert_int_eq(model_describe(&s, &c, &none, 0, &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "dataset");
+}
+END_TEST
+
 Suite *suite_model(void)
 {
 	Suite *s = suite_create("model");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_layout_is_w_then_b_per_layer);
+	tcase_add_test(tc, test_describe_builds_the_layer_list);
+	tcase_add_test(tc, test_describe_checks_the_parameter_limit);
 	tcase_add_test(tc, test_shape_validation_names_fields);
 	tcase_add_test(tc, test_init_scales_follow_the_rule);
 	tcase_add_test(tc, test_digest_sees_one_bit);

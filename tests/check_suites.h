@@ -21,6 +21,7 @@ Suite *suite_train(void);
 Suite *suite_sparse(void);
 Suite *suite_checkpoint(void);
 Suite *suite_jobs(void);
+Suite *suite_curve(void);
 Suite *suite_cli(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);

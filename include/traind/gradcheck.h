@@ -51,6 +51,10 @@ struct gradcheck_result {
 
 void gradcheck_options_default(struct gradcheck_options *o);
 
+/* The model a check of cfg on opt's problem checks (opt validated too). */
+int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_options *opt,
+		       struct model_shape *s, struct td_error *e);
+
 /* Runs the check for the model described by cfg (hidden, activation,
  * output, loss, l2, init, seed) on opt's random problem. */
 int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *opt,

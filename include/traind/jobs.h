@@ -1,6 +1,10 @@
 /*
  * jobs.h - the job manager: job records, the queue, the scheduler, the
- * runners, loss curves and the model snapshots that predictions read.
+ * runners, loss curves and the model snapshots that predictions read
+ * (snapshot.h). Its files: jobs.c (life cycle, submission, transitions,
+ * models, export and import), job.c (the record and the state machine),
+ * runner.c (training), jobstore.c (the state dir and recovery), jobviews.c
+ * (the JSON views the API serves); their shared internals are in job.h.
  *
  * A job moves queued -> running <-> paused -> completed | failed |
  * cancelled. At most `max_running` jobs train at once, each on its own
@@ -25,6 +29,7 @@
 #include "traind/error.h"
 #include "traind/jobcfg.h"
 #include "traind/model.h"
+#include "traind/snapshot.h"
 
 enum job_state {
 	JOB_QUEUED,    /* waiting for a runner */
@@ -39,38 +44,6 @@ enum job_state {
 const char *job_state_name(enum job_state s);
 /* Parses a state name; -1 when unknown. */
 int job_state_parse(const char *name);
-
-#define JOB_ID_MAX 16
-
-/* An immutable copy of a model's weights with what prediction needs. */
-struct model_snapshot {
-	int refs; /* atomic; use snapshot_retain / snapshot_release */
-	char job_id[JOB_ID_MAX];
-	struct model_shape shape;
-	size_t n_params;
-	float *params;
-	const struct dataset *ds; /* class names, width, height; lives as long as the registry */
-	long step;
-	double test_accuracy;     /* NaN until an epoch was evaluated */
-};
-
-void snapshot_retain(struct model_snapshot *s);
-void snapshot_release(struct model_snapshot *s);
-
-/* probs[n x outputs] for inputs x[n x features] in [0,1]. Thread-safe. */
-int snapshot_predict(const struct model_snapshot *s, const float *x, int n, float *probs,
-		     struct td_error *e);
-/* Number of classes and of output units (1 for a binary sigmoid). */
-int snapshot_classes(const struct model_snapshot *s);
-/* The confusion matrix of a snapshot on its data set's test set:
- * matrix[true_class * classes + predicted_class] counts test samples
- * (classes = s->ds->n_classes; the caller provides classes^2 longs) and
- * *accuracy is the diagonal's share. It evaluates in the trainer's blocks
- * and with its rule for the predicted class, so for the weights an epoch
- * ended with the accuracy equals that epoch's test_accuracy. Costs one
- * forward pass over the test set on the calling thread. */
-int snapshot_confusion(const struct model_snapshot *s, long *matrix, double *accuracy,
-		       struct td_error *e);
 
 struct jobs_config {
 	struct dataset_registry *registry;
@@ -124,6 +97,11 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
  * such model exists or it has no weights yet. */
 int jobs_snapshot(struct jobs *j, const char *name, struct model_snapshot **out,
 		  struct td_error *e);
+/* A model description as JSON: its layer rows (type, input and output
+ * shape as [channels, height, width], activation, parameters), the
+ * parameter count, FLOPs per sample and the loss. */
+json_t *model_shape_json(const struct model_shape *s);
+
 /* {"models": [...]} and one model object, TF Serving style. */
 json_t *jobs_models_json(struct jobs *j);
 json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e);

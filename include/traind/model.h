@@ -1,15 +1,28 @@
 /*
- * model.h - the shape of a multilayer perceptron and the layout of its
- * parameters in one buffer.
+ * model.h - the one description of a model: its layer list, the layout of
+ * its parameters in one buffer, initialisation and the weight digest.
  *
- * A model is n_layers dense layers: sizes[0] inputs, sizes[1..n_layers-1]
- * hidden units with one activation, sizes[n_layers] outputs with the output
- * function (softmax or sigmoid) and its loss. All parameters live in one
- * contiguous array, layer by layer, each layer's weights W (sizes[l] x
- * sizes[l+1], row-major: W[i * out + j] connects input i to unit j) then its
- * biases b (sizes[l+1]). Gradients, optimizer moments, every worker's
- * gradient buffers, checkpoints and prediction snapshots use this same
- * layout, so averaging, updating and copying are each one loop or memcpy.
+ * model_describe() is the only place that works out a model from a job's
+ * configuration and the input it trains on (the trainer, the job manager,
+ * the API's model view, the gradient check, checkpoints and the server's
+ * parameter limit all call it). The result is a layer list: each row has
+ * its kind, its input and output shapes (channels x height x width; a dense
+ * layer's are C x 1 x 1), its parameter offsets and its activation. Every
+ * layer today is dense; a convolution or a pooling layer is a new kind of
+ * row with its own shapes and offsets, not a special case elsewhere.
+ *
+ * The rows chain: layer[l].out == layer[l+1].in, and sizes[l] is the
+ * flattened width between layers (sizes[0] inputs ... sizes[n_layers]
+ * outputs), which is what the kernels walk. The last layer is the output
+ * layer: one unit per class with the output function (softmax or sigmoid)
+ * and its loss - except a sigmoid output on two classes, which gets one
+ * unit whose target is the label (model_describe's rule, nowhere else).
+ *
+ * All parameters live in one contiguous array, layer by layer, each layer's
+ * weights W then its biases b. A dense layer's W is in x out, row-major:
+ * W[i * out + j] connects input i to unit j. Gradients, optimizer moments,
+ * every worker's gradient buffers, checkpoints and prediction snapshots use
+ * this same layout, so averaging, updating and copying are one loop each.
  */
 #ifndef TRAIND_MODEL_H
 #define TRAIND_MODEL_H
@@ -41,18 +54,62 @@ enum loss_kind { LOSS_CROSS_ENTROPY, LOSS_MSE };
  * uniform: U(-r, r), r = sqrt(6/(fan_in+fan_out)). */
 enum init_kind { INIT_AUTO, INIT_XAVIER, INIT_HE, INIT_UNIFORM };
 
+/* The kinds of layer row. A convolution and a pooling layer join here. */
+enum layer_kind { LAYER_DENSE, LAYER_KIND_COUNT };
+
+struct model_layer {
+	enum layer_kind kind;
+	int in_c, in_h, in_w;    /* input shape: channels x height x width */
+	int out_c, out_h, out_w; /* output shape */
+	int in, out;             /* flattened: in_c * in_h * in_w, out_c * out_h * out_w */
+	size_t w_off, n_w;       /* weights: offset in the parameter buffer, count */
+	size_t b_off, n_b;       /* biases */
+	int is_output;           /* the output layer: shape.out applies, not act */
+	enum activation act;     /* hidden layers' activation */
+};
+
 struct model_shape {
 	int n_layers;                    /* weight layers: hidden + 1 */
-	int sizes[MODEL_MAX_LAYERS + 1]; /* sizes[0] inputs ... sizes[n_layers] outputs */
+	struct model_layer layer[MODEL_MAX_LAYERS];
+	int sizes[MODEL_MAX_LAYERS + 1]; /* flattened widths: sizes[l] = layer[l].in */
 	enum activation act;
 	enum output_kind out;
 	enum loss_kind loss;
+	int classes;                     /* classes of the data; outputs may be 1 (see above) */
+	size_t n_params;
+	double flops;                    /* multiply-adds x 2 of one forward pass */
 };
 
-/* Builds a shape and validates it (sizes, depth, output/loss pairing). */
+/* What a model is trained on: an image of width x height x channels and
+ * the number of classes. */
+struct model_input {
+	int width, height, channels;
+	int classes;
+};
+
+/* The model a job configuration describes for that input: the layer
+ * list, with the output rule above. With `max_params` nonzero, a model
+ * with more parameters is an error naming the field "hidden". */
+struct job_config;
+int model_describe(struct model_shape *s, const struct job_config *cfg,
+		   const struct model_input *in, size_t max_params, struct td_error *e);
+
+/* The same for a data set's images and classes (one channel). */
+struct dataset;
+int model_describe_dataset(struct model_shape *s, const struct job_config *cfg,
+			   const struct dataset *ds, size_t max_params, struct td_error *e);
+
+/* The lower-level builder model_describe uses, also for checkpoints,
+ * which store the widths themselves: a dense stack inputs - hidden... -
+ * outputs, validated (sizes, depth, output/loss pairing). */
 int model_shape_make(struct model_shape *s, int inputs, const int *hidden, int n_hidden,
 		     int outputs, enum activation act, enum output_kind out, enum loss_kind loss,
 		     struct td_error *e);
+
+/* Number of classes a shape predicts (2 for a one-unit sigmoid output). */
+int model_classes(const struct model_shape *s);
+/* The name of a layer kind ("dense"). */
+const char *layer_kind_name(enum layer_kind k);
 
 size_t model_param_count(const struct model_shape *s);
 size_t model_w_offset(const struct model_shape *s, int layer); /* W of layer */

@@ -142,7 +142,22 @@ static const struct cli_opt train_opts[] = {
 struct train_out {
 	int json;
 	int quiet;
+	long diverged_at; /* the step whose loss was not finite, or 0 */
 };
+
+/* A loss that is not finite stops the run: nothing after it means anything. */
+static void train_on_step(void *arg, struct trainer *t, long step, double loss)
+{
+	struct train_out *o = arg;
+	(void)t;
+	if (!isfinite(loss) && !o->diverged_at)
+		o->diverged_at = step;
+}
+
+static int train_should_stop(void *arg)
+{
+	return ((struct train_out *)arg)->diverged_at != 0;
+}
 
 static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stats *st)
 {
@@ -213,7 +228,9 @@ static int cmd_train(int argc, char **argv)
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
 	}
-	if (pool_create(cfg.workers, &pool, &err) || trainer_create(&cfg, ds, pool, &t, &err)) {
+	struct model_shape shape;
+	if (model_describe_dataset(&shape, &cfg, ds, lim.max_params, &err) ||
+	    pool_create(cfg.workers, &pool, &err) || trainer_create(&cfg, ds, pool, &t, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
 	}
@@ -221,9 +238,15 @@ static int cmd_train(int argc, char **argv)
 	if (!o.json && !o.quiet)
 		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers\n",
 		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers);
-	struct train_hooks hooks = {.arg = &o, .on_epoch = train_on_epoch};
+	struct train_hooks hooks = {.arg = &o, .on_step = train_on_step,
+				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
 	if (trainer_run(t, &hooks) != 0) {
-		fprintf(stderr, "traind: training stopped early\n");
+		if (o.diverged_at)
+			fprintf(stderr, "traind: training diverged at step %ld: the loss is not "
+				"finite; try a lower learning_rate (this run's is %g)\n",
+				o.diverged_at, cfg.learning_rate);
+		else
+			fprintf(stderr, "traind: training stopped early\n");
 		goto out;
 	}
 	double loss, acc;

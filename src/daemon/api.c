@@ -698,11 +698,7 @@ static void h_gradcheck(struct http_request *r)
 		rc = jobcfg_finish(&cfg, &lim, &e);
 	/* Bound the work before doing it; gradcheck_run checks the rest. */
 	struct model_shape shape;
-	int outputs = cfg.output == OUT_SIGMOID && opt.classes == 2 ? 1 : opt.classes;
-	if (!rc && opt.inputs >= 1 && opt.inputs <= GRADCHECK_MAX_INPUTS && opt.classes >= 2 &&
-	    opt.classes <= 256 && opt.samples >= 1 &&
-	    model_shape_make(&shape, opt.inputs, cfg.hidden, cfg.n_hidden, outputs, cfg.activation,
-			     cfg.output, cfg.loss, NULL) == 0) {
+	if (!rc && gradcheck_describe(&cfg, &opt, &shape, NULL) == 0) {
 		double p = (double)model_param_count(&shape);
 		if (p * p * opt.samples > GRADCHECK_HTTP_WORK)
 			rc = td_errorf(&e, TD_EINVAL, "hidden",

@@ -23,23 +23,11 @@
 #include <zlib.h>
 
 #include "traind/atomic_file.h"
+#include "traind/byteorder.h"
 
 /* gzread and gzwrite take an unsigned length; stay well inside it. */
 #define IDX_IO_CHUNK ((size_t)1 << 24)
 
-static uint32_t be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
-	       (uint32_t)p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static const char *idx_type_name(int type)
 {
@@ -86,7 +74,7 @@ static int check_dims(const uint8_t *b, int ndim, const char *name, struct idx_a
 {
 	size_t count = 1;
 	for (int i = 0; i < ndim; i++) {
-		uint32_t d = be32(b + 4 * i);
+		uint32_t d = td_get_be32(b + 4 * i);
 		if (d == 0)
 			return td_errorf(e, TD_EFORMAT, "", "%s has a zero size in dimension %d "
 					 "of its IDX header, so it holds no data",
@@ -339,7 +327,7 @@ int idx_write(const char *path, int ndim, const uint32_t *dims, const uint8_t *d
 			return td_errorf(e, TD_EINVAL, "", "cannot write %s: the product of its "
 					 "dimensions does not fit in memory", path);
 		count *= dims[i];
-		put_be32(hdr + 4 + 4 * i, dims[i]);
+		td_put_be32(hdr + 4 + 4 * i, dims[i]);
 	}
 	if (!data)
 		return td_errorf(e, TD_EINVAL, "", "cannot write %s: no data was given", path);

@@ -12,6 +12,8 @@
  */
 #include "traind/image.h"
 
+#include "traind/byteorder.h"
+
 #include <limits.h>
 #include <math.h>
 #include <png.h>
@@ -92,10 +94,6 @@ static void png_read_fn(png_structp png, png_bytep data, size_t n)
 	c->pos += n;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /*
  * Looks at the IHDR chunk before libpng does, so a declared size over the
@@ -107,8 +105,8 @@ static int png_precheck(const uint8_t *b, size_t len, size_t max_pixels, struct 
 {
 	if (len < sizeof(png_signature) || memcmp(b, png_signature, sizeof(png_signature)) != 0)
 		return td_errorf(e, TD_EFORMAT, FIELD, "not a PNG: the signature is missing");
-	if (len >= 8 + 8 + 13 && be32(b + 8) == 13 && memcmp(b + 12, "IHDR", 4) == 0) {
-		uint32_t w = be32(b + 16), h = be32(b + 20);
+	if (len >= 8 + 8 + 13 && td_get_be32(b + 8) == 13 && memcmp(b + 12, "IHDR", 4) == 0) {
+		uint32_t w = td_get_be32(b + 16), h = td_get_be32(b + 20);
 		if (w != 0 && h != 0)
 			return check_size(w, h, max_pixels, "PNG", e);
 	}

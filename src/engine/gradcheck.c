@@ -74,10 +74,9 @@ static double central_difference(struct problem *p, double *w, size_t i, double 
 	return (j[0] - 8 * j[1] + 8 * j[2] - j[3]) / (12 * h);
 }
 
-int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *opt,
-		  struct gradcheck_result *res, struct td_error *e)
+int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_options *opt,
+		       struct model_shape *s, struct td_error *e)
 {
-	memset(res, 0, sizeof(*res));
 	if (opt->inputs < 1 || opt->inputs > GRADCHECK_MAX_INPUTS)
 		return td_errorf(e, TD_EINVAL, "inputs", "inputs must be an integer from 1 to %d, not %d",
 				 GRADCHECK_MAX_INPUTS, opt->inputs);
@@ -88,14 +87,21 @@ int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *
 		return td_errorf(e, TD_EINVAL, "samples",
 				 "samples must be an integer from 1 to %d, not %d",
 				 GRADCHECK_MAX_SAMPLES, opt->samples);
-	if (!(opt->step > 0 && opt->step <= 0.1))
-		return td_errorf(e, TD_EINVAL, "step", "step must be a number > 0 and <= 0.1");
-	int outputs = cfg->output == OUT_SIGMOID && opt->classes == 2 ? 1 : opt->classes;
+	struct model_input in = {.width = opt->inputs, .height = 1, .channels = 1,
+				 .classes = opt->classes};
+	return model_describe(s, cfg, &in, 0, e);
+}
+
+int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *opt,
+		  struct gradcheck_result *res, struct td_error *e)
+{
+	memset(res, 0, sizeof(*res));
 	struct model_shape *s = &res->shape;
-	int rc = model_shape_make(s, opt->inputs, cfg->hidden, cfg->n_hidden, outputs,
-				  cfg->activation, cfg->output, cfg->loss, e);
+	int rc = gradcheck_describe(cfg, opt, s, e);
 	if (rc)
 		return rc;
+	if (!(opt->step > 0 && opt->step <= 0.1))
+		return td_errorf(e, TD_EINVAL, "step", "step must be a number > 0 and <= 0.1");
 	size_t P = model_param_count(s);
 	if (P > GRADCHECK_MAX_PARAMS)
 		return td_errorf(e, TD_EINVAL, "hidden",

@@ -1,8 +1,12 @@
 /*
- * model.c - model shapes, the one-buffer parameter layout, initialisation
- * and the weight digest (see model.h).
+ * model.c - the model description: model_describe() turns a job
+ * configuration and an input into the layer list, with the parameter
+ * layout, initialisation and the weight digest (see model.h).
  */
 #include "traind/model.h"
+
+#include "traind/dataset.h"
+#include "traind/jobcfg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -71,25 +75,86 @@ int model_shape_make(struct model_shape *s, int inputs, const int *hidden, int n
 	s->act = act;
 	s->out = out;
 	s->loss = loss;
+	s->classes = out == OUT_SIGMOID && outputs == 1 ? 2 : outputs;
+	size_t off = 0;
+	for (int l = 0; l < s->n_layers; l++) {
+		struct model_layer *L = &s->layer[l];
+		L->kind = LAYER_DENSE;
+		L->in = L->in_c = s->sizes[l];
+		L->out = L->out_c = s->sizes[l + 1];
+		L->in_h = L->in_w = L->out_h = L->out_w = 1;
+		L->w_off = off;
+		L->n_w = (size_t)L->in * (size_t)L->out;
+		L->b_off = off + L->n_w;
+		L->n_b = (size_t)L->out;
+		off = L->b_off + L->n_b;
+		L->is_output = l == s->n_layers - 1;
+		L->act = act;
+		s->flops += 2.0 * (double)L->n_w;
+	}
+	s->n_params = off;
 	return 0;
+}
+
+int model_describe(struct model_shape *s, const struct job_config *cfg,
+		   const struct model_input *in, size_t max_params, struct td_error *e)
+{
+	if (in->width < 1 || in->height < 1 || in->channels < 1)
+		return td_errorf(e, TD_EINVAL, "dataset", "the input must be at least 1x1x1, not "
+				 "%dx%dx%d", in->width, in->height, in->channels);
+	if (in->classes < 2)
+		return td_errorf(e, TD_EINVAL, "dataset",
+				 "a data set needs at least 2 classes, not %d", in->classes);
+	/* The output rule: a sigmoid output on two classes is one unit whose
+	 * target is the label; otherwise one unit per class. */
+	int outputs = cfg->output == OUT_SIGMOID && in->classes == 2 ? 1 : in->classes;
+	int rc = model_shape_make(s, in->width * in->height * in->channels, cfg->hidden,
+				  cfg->n_hidden, outputs, cfg->activation, cfg->output, cfg->loss, e);
+	if (rc)
+		return rc;
+	s->layer[0].in_c = in->channels;
+	s->layer[0].in_h = in->height;
+	s->layer[0].in_w = in->width;
+	if (max_params && s->n_params > max_params)
+		return td_errorf(e, TD_EINVAL, "hidden",
+				 "this model has %zu parameters for %dx%d inputs and %d classes; the "
+				 "server allows at most %zu",
+				 s->n_params, in->width, in->height, in->classes, max_params);
+	return 0;
+}
+
+int model_describe_dataset(struct model_shape *s, const struct job_config *cfg,
+			   const struct dataset *ds, size_t max_params, struct td_error *e)
+{
+	struct model_input in = {.width = ds->width, .height = ds->height, .channels = 1,
+				 .classes = ds->n_classes};
+	return model_describe(s, cfg, &in, max_params, e);
+}
+
+int model_classes(const struct model_shape *s)
+{
+	return s->classes;
+}
+
+const char *layer_kind_name(enum layer_kind k)
+{
+	static const char *const names[LAYER_KIND_COUNT] = {"dense"};
+	return names[k];
 }
 
 size_t model_w_offset(const struct model_shape *s, int layer)
 {
-	size_t off = 0;
-	for (int l = 0; l < layer; l++)
-		off += (size_t)(s->sizes[l] + 1) * (size_t)s->sizes[l + 1];
-	return off;
+	return layer < s->n_layers ? s->layer[layer].w_off : s->n_params;
 }
 
 size_t model_b_offset(const struct model_shape *s, int layer)
 {
-	return model_w_offset(s, layer) + (size_t)s->sizes[layer] * (size_t)s->sizes[layer + 1];
+	return s->layer[layer].b_off;
 }
 
 size_t model_param_count(const struct model_shape *s)
 {
-	return model_w_offset(s, s->n_layers);
+	return s->n_params;
 }
 
 int model_max_width(const struct model_shape *s)
@@ -125,13 +190,13 @@ void model_init_d(const struct model_shape *s, enum init_kind init, struct td_rn
 		  double *params)
 {
 	for (int l = 0; l < s->n_layers; l++) {
-		int I = s->sizes[l], O = s->sizes[l + 1];
+		const struct model_layer *L = &s->layer[l];
 		/* The output layer of a sigmoid/softmax net is initialised as the
 		 * hidden activation's rule would; what matters is the fan. */
-		double *w = params + model_w_offset(s, l);
-		for (size_t i = 0; i < (size_t)I * O; i++)
-			w[i] = init_draw(init, s->act, I, O, rng);
-		memset(params + model_b_offset(s, l), 0, sizeof(double) * (size_t)O);
+		double *w = params + L->w_off;
+		for (size_t i = 0; i < L->n_w; i++)
+			w[i] = init_draw(init, s->act, L->in, L->out, rng);
+		memset(params + L->b_off, 0, sizeof(double) * L->n_b);
 	}
 }
 
@@ -139,11 +204,11 @@ void model_init(const struct model_shape *s, enum init_kind init, struct td_rng 
 		float *params)
 {
 	for (int l = 0; l < s->n_layers; l++) {
-		int I = s->sizes[l], O = s->sizes[l + 1];
-		float *w = params + model_w_offset(s, l);
-		for (size_t i = 0; i < (size_t)I * O; i++)
-			w[i] = (float)init_draw(init, s->act, I, O, rng);
-		memset(params + model_b_offset(s, l), 0, sizeof(float) * (size_t)O);
+		const struct model_layer *L = &s->layer[l];
+		float *w = params + L->w_off;
+		for (size_t i = 0; i < L->n_w; i++)
+			w[i] = (float)init_draw(init, s->act, L->in, L->out, rng);
+		memset(params + L->b_off, 0, sizeof(float) * L->n_b);
 	}
 }
 

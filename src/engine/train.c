@@ -35,12 +35,13 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/infer.h"
 #include "traind/nn.h"
 #include "traind/optim.h"
 #include "traind/rng.h"
 #include "traind/sparse.h"
 
-#define EVAL_BLOCK 64 /* samples per evaluation block */
+#define EVAL_BLOCK INFER_BLOCK /* samples per evaluation block */
 
 /* A slot whose pixels are lit at most this often runs the first layer on
  * the lit pixels only (sparse.h); denser slots use the GEMM. The choice
@@ -153,11 +154,7 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 	t->pool = pool;
 	t->workers = cfg->workers;
 	t->perm_epoch = -1;
-	int outputs = ds->n_classes;
-	if (cfg->output == OUT_SIGMOID && outputs == 2)
-		outputs = 1; /* a binary problem: one unit, target = label */
-	int rc = model_shape_make(&t->shape, ds->features, cfg->hidden, cfg->n_hidden, outputs,
-				  cfg->activation, cfg->output, cfg->loss, e);
+	int rc = model_describe_dataset(&t->shape, cfg, ds, 0, e);
 	if (rc)
 		goto fail;
 	t->n_params = model_param_count(&t->shape);
@@ -208,7 +205,7 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 		}
 	}
 	for (int i = 0; i < 256; i++)
-		t->lut[i] = (float)i / 255.0f;
+		t->lut[i] = infer_pixel((uint8_t)i);
 	struct td_rng rng;
 	rng_seed_stream(&rng, cfg->seed, 0);
 	model_init(&t->shape, cfg->init, &rng, t->params);
@@ -325,17 +322,8 @@ static void bytes_to_input(const struct trainer *t, struct worker_state *wk, con
 		const uint8_t *src = x + (size_t)rows[r] * F;
 		float *dst = in + (size_t)r * F;
 		for (size_t i = 0; i < F; i++)
-			dst[i] = (float)src[i] / 255.0f;
+			dst[i] = infer_pixel(src[i]);
 	}
-}
-
-/* Loads samples idx[0..n) as floats (evaluation: never augmented). */
-static void load_samples(struct trainer *t, struct worker_state *wk, const uint8_t *x,
-			 const uint8_t *y, const uint32_t *idx, int n)
-{
-	const uint32_t *rows;
-	const uint8_t *bytes = stage_samples(t, wk, x, y, idx, n, 0, &rows);
-	bytes_to_input(t, wk, bytes, rows, n);
 }
 
 /* Phase 1 for one slot: its summed gradient into its buffer. */
@@ -496,17 +484,13 @@ static void eval_task(void *arg, int w, int W)
 	struct trainer *t = j->t;
 	struct worker_state *wk = &t->wk[w];
 	size_t blocks = (j->n + EVAL_BLOCK - 1) / EVAL_BLOCK;
-	uint32_t idx[EVAL_BLOCK];
+	size_t F = (size_t)t->ds->features;
 	for (size_t b = (size_t)w; b < blocks; b += (size_t)W) {
 		size_t lo = b * EVAL_BLOCK;
 		int cnt = (int)(j->n - lo < EVAL_BLOCK ? j->n - lo : EVAL_BLOCK);
-		for (int i = 0; i < cnt; i++)
-			idx[i] = (uint32_t)(lo + (size_t)i);
-		load_samples(t, wk, j->x, j->y, idx, cnt);
-		nn_forward_f(&t->shape, t->params, &wk->ws, cnt);
 		long correct = 0;
-		j->loss[b] = output_loss_f(&t->shape, wk->ws.act[t->shape.n_layers], wk->labels, cnt,
-					   &correct);
+		j->loss[b] = infer_eval_block(&t->shape, t->params, &wk->ws, j->x + lo * F,
+					      j->y + lo, cnt, &correct, NULL);
 		j->correct[b] = correct;
 	}
 }

@@ -18,18 +18,9 @@
 
 #include "config.h"
 #include "traind/atomic_file.h"
+#include "traind/byteorder.h"
 #include "traind/dataset.h"
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Floats are stored little-endian; a big-endian host swaps. */
 static void copy_floats_le(void *dst, const float *src, size_t n)
@@ -39,7 +30,7 @@ static void copy_floats_le(void *dst, const float *src, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v;
 		memcpy(&v, &src[i], 4);
-		put_u32(d + 4 * i, v);
+		td_put_le32(d + 4 * i, v);
 	}
 #else
 	memcpy(dst, src, sizeof(float) * n);
@@ -50,7 +41,7 @@ static void read_floats_le(float *dst, const unsigned char *src, size_t n)
 {
 #ifdef WORDS_BIGENDIAN
 	for (size_t i = 0; i < n; i++) {
-		uint32_t v = get_u32(src + 4 * i);
+		uint32_t v = td_get_le32(src + 4 * i);
 		memcpy(&dst[i], &v, 4);
 	}
 #else
@@ -123,8 +114,8 @@ int checkpoint_encode(const struct checkpoint *c, void **buf, size_t *len, struc
 		return td_errorf(e, TD_ENOMEM, "", "out of memory for a checkpoint of %zu bytes", total);
 	}
 	memcpy(b, CHECKPOINT_MAGIC, 8);
-	put_u32(b + 8, CHECKPOINT_VERSION);
-	put_u32(b + 12, (uint32_t)H);
+	td_put_le32(b + 8, CHECKPOINT_VERSION);
+	td_put_le32(b + 12, (uint32_t)H);
 	memcpy(b + 16, text, H);
 	free(text);
 	unsigned char *p = b + 16 + H;
@@ -137,7 +128,7 @@ int checkpoint_encode(const struct checkpoint *c, void **buf, size_t *len, struc
 		size_t n = total - 4 - off < (1u << 30) ? total - 4 - off : (1u << 30);
 		crc = crc32(crc, b + off, (uInt)n);
 	}
-	put_u32(b + total - 4, (uint32_t)crc);
+	td_put_le32(b + total - 4, (uint32_t)crc);
 	*buf = b;
 	*len = total;
 	return 0;
@@ -315,7 +306,7 @@ int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct
 	if (len < 20)
 		return td_errorf(e, TD_EFORMAT, "header", "not a valid traind checkpoint: it has %zu "
 				 "bytes, fewer than its fixed header", len);
-	uint32_t version = get_u32(b + 8), H = get_u32(b + 12);
+	uint32_t version = td_get_le32(b + 8), H = td_get_le32(b + 12);
 	if (version != CHECKPOINT_VERSION)
 		return td_errorf(e, TD_EFORMAT, "version",
 				 "checkpoint format version %u is not the %d this traind reads",
@@ -327,7 +318,7 @@ int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct
 		size_t n = len - 4 - off < (1u << 30) ? len - 4 - off : (1u << 30);
 		crc = crc32(crc, b + off, (uInt)n);
 	}
-	if ((uint32_t)crc != get_u32(b + len - 4))
+	if ((uint32_t)crc != td_get_le32(b + len - 4))
 		return bad(e, "crc", "its CRC-32 does not match its contents (the file is damaged)");
 	json_error_t je;
 	json_t *h = json_loadb((const char *)b + 16, H, JSON_REJECT_DUPLICATES, &je);

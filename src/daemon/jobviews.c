@@ -1,0 +1,265 @@
+/*
+ * jobviews.c - the JSON the API serves about jobs and models: the job
+ * object, the job list, the metrics cursor and the model objects (see
+ * jobs.h for the functions, docs/api.md for the shapes).
+ *
+ * Each view copies what it shows under the manager's lock and builds the
+ * JSON without it, so a poll never holds up a training step for longer
+ * than a memcpy. Every number goes through td_json_num: NaN and the
+ * infinities are null, never a dropped row.
+ */
+#include "traind/job.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "traind/jsonnum.h"
+
+static json_t *time_json(double t)
+{
+	if (!(t > 0))
+		return json_null();
+	time_t s = (time_t)t;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	char buf[32];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+/* What the job object shows. */
+struct job_view {
+	char id[JOB_ID_MAX];
+	struct job_config cfg;
+	enum job_state state;
+	struct train_progress progress;
+	long steps_per_epoch;
+	double latest_loss, rate;
+	int has_last;
+	struct epoch_stats last;
+	double created_at, started_at, finished_at;
+	char error[512];
+};
+
+static void job_view_locked(const struct job *job, struct job_view *v)
+{
+	memcpy(v->id, job->id, sizeof(v->id));
+	v->cfg = job->cfg;
+	v->state = job->state;
+	v->progress = job->progress;
+	v->steps_per_epoch = (long)((job->ds->n_train + (size_t)job->cfg.batch_size - 1) /
+				    (size_t)job->cfg.batch_size);
+	v->latest_loss = job->latest_loss;
+	v->rate = job->rate;
+	v->has_last = job->n_epochs > 0;
+	if (v->has_last)
+		v->last = job->epochs[job->n_epochs - 1].st;
+	v->created_at = job->created_at;
+	v->started_at = job->started_at;
+	v->finished_at = job->finished_at;
+	memcpy(v->error, job->error, sizeof(v->error));
+}
+
+static json_t *job_view_json(const struct job_view *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(v->id));
+	json_object_set_new(o, "name", json_string(v->cfg.name));
+	json_object_set_new(o, "state", json_string(job_state_name(v->state)));
+	json_object_set_new(o, "config", jobcfg_to_json(&v->cfg));
+	json_object_set_new(o, "progress",
+			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", v->progress.epoch,
+				      "epochs", v->cfg.epochs, "step", (json_int_t)v->progress.step,
+				      "steps", (json_int_t)(v->steps_per_epoch * v->cfg.epochs)));
+	const struct epoch_stats *last = v->has_last ? &v->last : NULL;
+	json_t *latest = json_object();
+	json_object_set_new(latest, "loss", td_json_num(v->latest_loss));
+	json_object_set_new(latest, "train_accuracy", td_json_num(last ? last->train_accuracy : NAN));
+	json_object_set_new(latest, "test_accuracy", td_json_num(last ? last->test_accuracy : NAN));
+	json_object_set_new(latest, "test_loss", td_json_num(last ? last->test_loss : NAN));
+	json_object_set_new(latest, "samples_per_second",
+			    td_json_num(v->state == JOB_RUNNING
+						? v->rate
+						: last ? last->samples_per_second : NAN));
+	json_object_set_new(o, "latest", latest);
+	json_object_set_new(o, "created_at", time_json(v->created_at));
+	json_object_set_new(o, "started_at", time_json(v->started_at));
+	json_object_set_new(o, "finished_at", time_json(v->finished_at));
+	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
+	return o;
+}
+
+json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e)
+{
+	struct job_view *v = malloc(sizeof(*v));
+	if (!v) {
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&j->lock);
+	struct job *job = job_find_locked(j, id);
+	if (job)
+		job_view_locked(job, v);
+	pthread_mutex_unlock(&j->lock);
+	json_t *o = job ? job_view_json(v) : NULL;
+	free(v);
+	if (!job)
+		job_not_found(id, e);
+	return o;
+}
+
+json_t *jobs_list_json(struct jobs *j, int state, int limit)
+{
+	json_t *arr = json_array();
+	struct job_view *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
+	int n = 0;
+	if (v) {
+		pthread_mutex_lock(&j->lock);
+		for (int i = j->n_jobs - 1; i >= 0 && n < limit; i--)
+			if (state < 0 || (int)j->list[i]->state == state)
+				job_view_locked(j->list[i], &v[n++]);
+		pthread_mutex_unlock(&j->lock);
+	}
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, job_view_json(&v[i]));
+	free(v);
+	return json_pack("{s:o}", "jobs", arr);
+}
+
+static json_t *epoch_row_json(const struct epoch_row *r)
+{
+	json_t *x = json_object();
+	json_object_set_new(x, "epoch", json_integer(r->st.epoch));
+	json_object_set_new(x, "step", json_integer(r->step));
+	json_object_set_new(x, "train_loss", td_json_num(r->st.train_loss));
+	json_object_set_new(x, "test_loss", td_json_num(r->st.test_loss));
+	json_object_set_new(x, "train_accuracy", td_json_num(r->st.train_accuracy));
+	json_object_set_new(x, "test_accuracy", td_json_num(r->st.test_accuracy));
+	json_object_set_new(x, "seconds", td_json_num(r->st.seconds));
+	json_object_set_new(x, "samples_per_second", td_json_num(r->st.samples_per_second));
+	return x;
+}
+
+json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int max_points,
+			  struct td_error *e)
+{
+	size_t cap = max_points > 0 ? (size_t)max_points : 1;
+	struct curve_point *pts = malloc(sizeof(*pts) * cap);
+	struct epoch_row *rows = NULL;
+	pthread_mutex_lock(&j->lock);
+	struct job *job = job_find_locked(j, id);
+	if (!job) {
+		pthread_mutex_unlock(&j->lock);
+		free(pts);
+		job_not_found(id, e);
+		return NULL;
+	}
+	rows = malloc(sizeof(*rows) * (size_t)(job->n_epochs ? job->n_epochs : 1));
+	size_t take = 0;
+	int n_rows = 0;
+	if (pts && rows) {
+		take = curve_select(&job->curve, since_step, cap, pts);
+		/* An epoch's row is written after its last step's point (the test
+		 * set is evaluated in between), so a poll can get that point
+		 * before the row exists: rows of the step just below the cursor
+		 * are sent again, and clients key epochs by their number. */
+		for (int i = 0; i < job->n_epochs; i++)
+			if (job->epochs[i].step >= since_step - 1)
+				rows[n_rows++] = job->epochs[i];
+	}
+	long next = curve_next_step(&job->curve);
+	enum job_state st = job->state;
+	pthread_mutex_unlock(&j->lock);
+	if (!pts || !rows) {
+		free(pts);
+		free(rows);
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	if (next < since_step)
+		next = since_step;
+	json_t *points = json_array();
+	for (size_t k = 0; k < take; k++) {
+		json_t *p = json_array();
+		json_array_append_new(p, json_integer((json_int_t)pts[k].step));
+		json_array_append_new(p, td_json_num(pts[k].time));
+		json_array_append_new(p, td_json_num((double)pts[k].loss));
+		json_array_append_new(points, p);
+	}
+	json_t *epochs = json_array();
+	for (int i = 0; i < n_rows; i++)
+		json_array_append_new(epochs, epoch_row_json(&rows[i]));
+	free(pts);
+	free(rows);
+	return json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs, "next_step",
+			 (json_int_t)next, "state", job_state_name(st));
+}
+
+json_t *model_shape_json(const struct model_shape *s)
+{
+	json_t *rows = json_array();
+	for (int l = 0; l < s->n_layers; l++) {
+		const struct model_layer *L = &s->layer[l];
+		json_t *r = json_object();
+		json_object_set_new(r, "type", json_string(layer_kind_name(L->kind)));
+		json_object_set_new(r, "input", json_pack("[i, i, i]", L->in_c, L->in_h, L->in_w));
+		json_object_set_new(r, "output", json_pack("[i, i, i]", L->out_c, L->out_h, L->out_w));
+		json_object_set_new(r, "activation",
+				    json_string(L->is_output ? output_name(s->out)
+							     : activation_name(L->act)));
+		json_object_set_new(r, "parameters", json_integer((json_int_t)(L->n_w + L->n_b)));
+		json_array_append_new(rows, r);
+	}
+	return json_pack("{s:o, s:I, s:f, s:s}", "layers", rows, "parameters",
+			 (json_int_t)s->n_params, "flops_per_sample", s->flops, "loss",
+			 loss_name(s->loss));
+}
+
+static json_t *model_json_locked(const struct job *job)
+{
+	const struct dataset *ds = job->ds;
+	struct model_shape shape;
+	if (job->snap)
+		shape = job->snap->shape;
+	else if (model_describe_dataset(&shape, &job->cfg, ds, 0, NULL))
+		memset(&shape, 0, sizeof(shape));
+	json_t *layers = json_array(), *classes = json_array();
+	for (int l = 0; shape.n_layers && l <= shape.n_layers; l++)
+		json_array_append_new(layers, json_integer(shape.sizes[l]));
+	for (int i = 0; i < ds->n_classes; i++)
+		json_array_append_new(classes, json_string(ds->class_names[i]));
+	const char *state = job->snap ? "AVAILABLE"
+			    : (job->state == JOB_QUEUED || job->state == JOB_RUNNING) ? "LOADING"
+										  : "END";
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:i, s:i, s:I}",
+			      "name", job->id, "job", job->id, "job_name", job->cfg.name,
+			      "job_state", job_state_name(job->state), "state", state, "layers",
+			      layers, "test_accuracy",
+			      td_json_num(job->snap ? job->snap->test_accuracy : NAN), "dataset",
+			      ds->name, "classes", classes, "width", ds->width, "height",
+			      ds->height, "step", (json_int_t)(job->snap ? job->snap->step : 0));
+	if (o && shape.n_layers)
+		json_object_set_new(o, "model", model_shape_json(&shape));
+	return o;
+}
+
+json_t *jobs_models_json(struct jobs *j)
+{
+	json_t *arr = json_array();
+	pthread_mutex_lock(&j->lock);
+	for (int i = j->n_jobs - 1; i >= 0; i--)
+		json_array_append_new(arr, model_json_locked(j->list[i]));
+	pthread_mutex_unlock(&j->lock);
+	return json_pack("{s:o}", "models", arr);
+}
+
+json_t *jobs_model_json(struct jobs *j, const char *name, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = jobs_model_job_locked(j, name, e);
+	json_t *o = job ? model_json_locked(job) : NULL;
+	pthread_mutex_unlock(&j->lock);
+	return o;
+}
