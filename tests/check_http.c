@@ -1427,6 +1427,61 @@ START_TEST(test_gradcheck)
 }
 END_TEST
 
+/* ---- explain (one training step, quantity by quantity) --------------- */
+
+START_TEST(test_explain)
+{
+	struct resp r;
+	/* XOR on 3-4-1 sigmoid / mse: the steps in order, gradients checked. */
+	ck_assert_int_eq(post_json("/v1/explain", "{\"hidden\": [4], \"activation\": \"sigmoid\", "
+				   "\"output\": \"sigmoid\", \"loss\": \"mse\", \"l2\": 0, "
+				   "\"input\": [[0,0,1],[0,1,1],[1,0,1],[1,1,1]], "
+				   "\"labels\": [0,1,1,0]}", &r), 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "parameters")), 21);
+	ck_assert(json_number_value(json_object_get(r.json, "max_check_error")) < 1e-6);
+	json_t *steps = json_object_get(r.json, "steps"), *st;
+	size_t i;
+	int seen_delta = 0;
+	json_array_foreach(steps, i, st) {
+		if (strcmp(jstr(st, "name"), "delta2") == 0) {
+			ck_assert_str_eq(jstr(st, "formula"), "delta2 = (a2 - y) * a2 * (1 - a2)");
+			ck_assert_str_eq(jstr(st, "phase"), "backward");
+			ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(st, "shape"), 0)), 4);
+			seen_delta = 1;
+		}
+		if (strcmp(jstr(st, "name"), "dW1") == 0)
+			ck_assert(json_number_value(json_object_get(st, "check_error")) < 1e-6);
+	}
+	ck_assert(seen_delta);
+	resp_free(&r);
+	/* A training sample of the data set. */
+	ck_assert_int_eq(post_json("/v1/explain", "{\"dataset\": \"synth\", \"hidden\": [8], "
+				   "\"sample\": 3, \"count\": 2}", &r), 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "batch")), 2);
+	resp_free(&r);
+	post_json("/v1/explain", "{\"input\": [[0,1],[1]], \"labels\": [0,1]}", &r);
+	ck_error(&r, 400, "input row 1 must be an array of 2", "input");
+	resp_free(&r);
+	post_json("/v1/explain", "{\"input\": [[0,1]], \"labels\": [2]}", &r);
+	ck_error(&r, 400, "labels[0] must be a class", "labels");
+	resp_free(&r);
+	post_json("/v1/explain", "{\"dataset\": \"synth\", \"sample\": 100000000}", &r);
+	ck_error(&r, 400, "sample must be an integer from 0", "sample");
+	resp_free(&r);
+	post_json("/v1/explain", "{\"input\": [1,2,3,2.5], \"labels\": [1], \"hidden\": [3,3], \"output\": \"sigmoid\", \"loss\": \"mse\", "
+		  "\"weights\": [1,2]}", &r);
+	ck_error(&r, 400, "weights must be an array of the model's 31", "weights");
+	resp_free(&r);
+	post_json("/v1/explain", "{\"hidden\": [4000], \"dataset\": \"synth\"}", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(jstr(r.json, "field"), "hidden");
+	resp_free(&r);
+	post_json("/v1/explain", "{\"sampel\": 1}", &r);
+	ck_error(&r, 400, "unknown field \"sampel\"", "sampel");
+	resp_free(&r);
+}
+END_TEST
+
 /* ---- many clients at once -------------------------------------------- */
 
 struct client {
@@ -1549,6 +1604,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_static_files);
 	tcase_add_test(tc, test_static_missing_web_dir);
 	tcase_add_test(tc, test_gradcheck);
+	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_concurrency);
 	suite_add_tcase(s, tc);
 	return s;

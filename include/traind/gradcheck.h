@@ -12,6 +12,7 @@
 #define TRAIND_GRADCHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "traind/error.h"
 #include "traind/jobcfg.h"
@@ -59,5 +60,14 @@ int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_opti
  * output, loss, l2, init, seed) on opt's random problem. */
 int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *opt,
 		  struct gradcheck_result *res, struct td_error *e);
+
+/* The check's two halves for a caller with its own problem (explain.c):
+ * dJ/dw[i] by the same central difference of the same objective, on the n
+ * samples x (n x sizes[0]) with labels y (ws holds n rows; w is restored),
+ * and the relative error the check reports for an analytic value. */
+struct nn_ws_d;
+double gradcheck_numeric(const struct model_shape *s, struct nn_ws_d *ws, const double *x,
+			 const uint8_t *y, int n, double l2, double *w, size_t i, double h);
+double gradcheck_rel_error(double analytic, double numeric);
 
 #endif

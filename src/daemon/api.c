@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/explainapi.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/instances.h"
@@ -714,6 +715,23 @@ static void h_gradcheck(struct http_request *r)
 	http_reply_json(r, 200, gradcheck_json(&cfg, &res));
 }
 
+/* ---- explain (explainapi.c) ---------------------------------------- */
+
+static void h_explain(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *body;
+	if ((r->body_len && require_json(r, "application/json")) ||
+	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
+		return;
+	struct td_error e;
+	json_t *out;
+	int rc = explainapi_run(body, a->registry, &out, &e);
+	json_decref(body);
+	if (!fail(r, rc, &e))
+		http_reply_json_digits(r, 200, out, 10);
+}
+
 /* ---- the table ------------------------------------------------------ */
 
 static const struct http_route routes[] = {
@@ -735,6 +753,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/models/{id}/confusion", NULL, h_model_confusion},
 	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
 	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
+	{HTTP_POST, "/v1/explain", NULL, h_explain},
 	{HTTP_GET, "/", NULL, http_serve_static},
 	{HTTP_GET, "/static/*", NULL, http_serve_static},
 	{0, NULL, NULL, NULL},
