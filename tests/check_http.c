@@ -1482,6 +1482,46 @@ START_TEST(test_explain)
 }
 END_TEST
 
+/* ---- per-layer statistics ------------------------------------------ */
+
+START_TEST(test_job_layers)
+{
+	char id[32], path[160];
+	trained_model(id);
+	struct resp r;
+	snprintf(path, sizeof(path), "/v1/jobs/%s/layers?since_step=0&max_points=3", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	json_t *t = json_object_get(r.json, "tensors"), *pts = json_object_get(r.json, "points");
+	ck_assert_uint_eq(json_array_size(t), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(t, 0)), "W1");
+	ck_assert_uint_eq(json_array_size(pts), 3);
+	json_t *p0 = json_array_get(pts, 0);
+	ck_assert_int_eq(json_integer_value(json_array_get(p0, 0)), 1);
+	json_t *w1 = json_array_get(json_array_get(p0, 1), 0);
+	ck_assert_uint_eq(json_array_size(w1), 3);
+	ck_assert(json_number_value(json_array_get(w1, 0)) > 0);
+	ck_assert(json_is_array(json_object_get(r.json, "warnings")));
+	long next = (long)json_integer_value(json_object_get(r.json, "next_step"));
+	resp_free(&r);
+	/* The cursor: nothing new after next_step. */
+	snprintf(path, sizeof(path), "/v1/jobs/%s/layers?since_step=%ld", id, next);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(r.json, "points")), 0);
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert(json_is_array(json_object_get(r.json, "warnings")));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/jobs/%s/layers?max_points=0", id);
+	get(path, &r);
+	ck_error(&r, 400, "max_points must be an integer from 1", "max_points");
+	resp_free(&r);
+	get("/v1/jobs/j-000000/layers", &r);
+	ck_assert_int_eq(r.status, 404);
+	resp_free(&r);
+}
+END_TEST
+
 /* ---- many clients at once -------------------------------------------- */
 
 struct client {
@@ -1605,6 +1645,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_static_missing_web_dir);
 	tcase_add_test(tc, test_gradcheck);
 	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_job_layers);
 	tcase_add_test(tc, test_concurrency);
 	suite_add_tcase(s, tc);
 	return s;

@@ -27,5 +27,6 @@ Suite *suite_srvconf(void);
 Suite *suite_http(void);
 Suite *suite_instances(void);
 Suite *suite_explain(void);
+Suite *suite_learning(void);
 
 #endif

@@ -92,6 +92,13 @@ json_t *jobs_list_json(struct jobs *j, int state, int limit);
 json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int max_points,
 			  struct td_error *e);
 
+/* {"tensors": ["W1", ...], "points": [[step, [[w_norm, grad_norm,
+ * update_ratio], ...]], ...], "next_step": N, "dead": [share per hidden
+ * layer or null], "warnings": [...]}: the per-layer statistics (learning.h)
+ * of step >= since_step, thinned evenly to at most max_points. */
+json_t *jobs_layers_json(struct jobs *j, const char *id, long since_step, int max_points,
+			 struct td_error *e);
+
 /* A model by job id, by unique job name, or "latest" (the most recently
  * completed job). The caller releases the snapshot. TD_ENOTFOUND when no
  * such model exists or it has no weights yet. */

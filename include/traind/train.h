@@ -113,6 +113,24 @@ int trainer_restore(struct trainer *t, const struct trainer_state *st, const flo
 		    size_t n_params, const float *const *moments, int n_moments,
 		    struct td_error *e);
 
+/* Per-layer statistics, measured in the reduce pass of steps 1, 1 + E,
+ * 1 + 2E, ... (E = TRAIN_LAYER_STATS_EVERY, so they cost well under 2 % of
+ * training; bench/layer-stats-bench.sh): for each weight tensor W1..Wn
+ * (n = the model's layers), ||W|| after the step, ||dW|| - the gradient the
+ * optimizer followed (the mean loss gradient plus the L2 term) - and the
+ * update ratio ||W_after - W_before|| / ||W_after||. Returns n and the step
+ * they were measured at in *step (0 and 0 before the first). Squares are
+ * summed in float per block of 1024 and in double above. */
+#define TRAIN_LAYER_STATS_EVERY 10
+struct layer_stat {
+	double w_norm, grad_norm, update_ratio;
+};
+int trainer_layer_stats(const struct trainer *t, struct layer_stat *out, long *step);
+/* Measures them every `every` steps (TRAIN_LAYER_STATS_EVERY by default)
+ * or, with 0, not at all: for the benchmark that prices them,
+ * bench/layer-stats-bench.sh. */
+void trainer_measure_layers(struct trainer *t, int every);
+
 /* Moves the trainer to another pool of the same size (a paused job may be
  * resumed by another runner). */
 int trainer_rebind_pool(struct trainer *t, struct pool *pool, struct td_error *e);

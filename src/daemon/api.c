@@ -28,6 +28,7 @@
 #include "traind/image.h"
 #include "traind/instances.h"
 #include "traind/jobcfg.h"
+#include "traind/layerseries.h"
 
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 1000
@@ -404,6 +405,23 @@ static void h_job_metrics(struct http_request *r)
 	http_reply_json(r, 200, o);
 }
 
+/* GET /v1/jobs/{id}/layers: per-layer statistics, like the metrics cursor. */
+static void h_job_layers(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	long since, max_points;
+	if (query_long(r, "since_step", 0, LONG_MAX - 1, 0, &since) ||
+	    query_long(r, "max_points", 1, LAYERS_MAX_POINTS, METRICS_POINTS_DEFAULT, &max_points))
+		return;
+	json_t *o = jobs_layers_json(a->jobs, r->id, since, (int)max_points, &e);
+	if (!o) {
+		fail(r, TD_ENOTFOUND, &e);
+		return;
+	}
+	http_reply_json(r, 200, o);
+}
+
 /* ---- models and prediction ------------------------------------------ */
 
 static void h_models(struct http_request *r)
@@ -746,6 +764,7 @@ static const struct http_route routes[] = {
 	{HTTP_POST, "/v1/jobs/{id}:resume", NULL, h_job_resume},
 	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
 	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
+	{HTTP_GET, "/v1/jobs/{id}/layers", "since_step,max_points", h_job_layers},
 	{HTTP_GET, "/v1/models", NULL, h_models},
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
 	{HTTP_POST, "/v1/models", NULL, h_model_import},

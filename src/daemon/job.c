@@ -59,6 +59,7 @@ void job_free(struct job *job)
 	}
 	dataset_free(job->own_ds);
 	curve_free(&job->curve);
+	layer_series_free(&job->layers);
 	free(job->epochs);
 	free(job);
 }
@@ -69,6 +70,11 @@ struct job *job_alloc(const struct job_config *cfg, size_t max_points)
 	if (!job)
 		return NULL;
 	int rc = curve_init(&job->curve, max_points);
+	if (!rc) /* layer statistics: bounded like the curve, at most LAYERS_MAX_POINTS */
+		rc = layer_series_init(&job->layers, max_points < LAYERS_MAX_POINTS ? max_points
+										    : LAYERS_MAX_POINTS);
+	for (int l = 0; l < MODEL_MAX_LAYERS; l++)
+		job->dead[l] = -1;
 	job->epochs = calloc((size_t)cfg->epochs, sizeof(*job->epochs));
 	if (rc || !job->epochs) {
 		job_free(job);

@@ -131,6 +131,25 @@ static int write_curve(struct jobs *j, struct job *job, struct td_error *e)
 	return rc;
 }
 
+/* layers.bin (per-layer statistics, layerseries.h), like curve.bin. */
+static int write_layers(struct jobs *j, struct job *job, struct td_error *e)
+{
+	char path[PATH_MAX];
+	if (job_path(j, job->id, "layers.bin", path, sizeof(path)))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	uint8_t *buf;
+	size_t len;
+	pthread_mutex_lock(&j->lock);
+	int rc = layer_series_encode(&job->layers, &buf, &len, e);
+	pthread_mutex_unlock(&j->lock);
+	if (rc)
+		return rc;
+	struct iovec part = {buf, len};
+	rc = atomic_write(path, &part, 1, e);
+	free(buf);
+	return rc;
+}
+
 /* Curve, record and checkpoint, in that order: recovery keeps only the
  * history up to the checkpoint's step, so a kill between any two writes
  * loses nothing that training will not repeat exactly (written the other
@@ -151,6 +170,8 @@ int jobstore_save_progress(struct jobs *j, struct job *job, struct trainer *t)
 		rc = make_dirs(dir, &e);
 	if (!rc)
 		rc = write_curve(j, job, &e);
+	if (!rc)
+		rc = write_layers(j, job, &e);
 	pthread_mutex_lock(&j->lock);
 	if (!rc)
 		rc = jobstore_write_record_locked(j, job, &e);
@@ -197,7 +218,8 @@ void jobstore_remove(struct jobs *j, const char *id)
 {
 	if (!jobstore_persistent(j))
 		return;
-	static const char *const files[] = {"job.json", "curve.bin", "checkpoint.bin"};
+	static const char *const files[] = {"job.json", "curve.bin", "layers.bin",
+					     "checkpoint.bin"};
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (!job_path(j, id, files[i], path, sizeof(path)))
@@ -242,6 +264,22 @@ static void read_curve(struct jobs *j, struct job *job, long max_step)
 		return;
 	if (curve_decode(&job->curve, buf, len, max_step, &e))
 		fprintf(stderr, "traind: job %s: its curve is lost: %s\n", job->id, e.msg);
+	free(buf);
+}
+
+/* Loads layers.bin, keeping the points up to max_step. */
+static void read_layers(struct jobs *j, struct job *job, long max_step)
+{
+	char path[PATH_MAX];
+	void *buf;
+	size_t len;
+	struct td_error e;
+	if (job_path(j, job->id, "layers.bin", path, sizeof(path)) ||
+	    read_file(path, CURVE_MAX_BYTES, &buf, &len, NULL))
+		return;
+	if (layer_series_decode(&job->layers, buf, len, max_step, &e))
+		fprintf(stderr, "traind: job %s: its layer statistics are lost: %s\n", job->id,
+			e.msg);
 	free(buf);
 }
 
@@ -365,6 +403,7 @@ static struct job *recover_job(struct jobs *j, const char *id)
 		kept++;
 	job->n_epochs = kept;
 	read_curve(j, job, upto);
+	read_layers(j, job, upto);
 	if (unfinished) {
 		if (saved == JOB_RUNNING)
 			job_set_state(j, job, JOB_QUEUED, "recovered");

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "traind/jsonnum.h"
+#include "traind/learning.h"
 
 static json_t *time_json(double t)
 {
@@ -41,6 +42,7 @@ struct job_view {
 	struct epoch_stats last;
 	double created_at, started_at, finished_at;
 	char error[512];
+	struct learning_warnings warnings; /* learning.h */
 };
 
 static void job_view_locked(const struct job *job, struct job_view *v)
@@ -60,6 +62,7 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 	v->started_at = job->started_at;
 	v->finished_at = job->finished_at;
 	memcpy(v->error, job->error, sizeof(v->error));
+	learning_warnings_locked(job, &v->warnings);
 }
 
 static json_t *job_view_json(const struct job_view *v)
@@ -88,6 +91,7 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "started_at", time_json(v->started_at));
 	json_object_set_new(o, "finished_at", time_json(v->finished_at));
 	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
+	json_object_set_new(o, "warnings", learning_warnings_json(&v->warnings));
 	return o;
 }
 

@@ -19,6 +19,7 @@
  * cancel and delete wait for the runner to let go.
  */
 #include "traind/job.h"
+#include "traind/learning.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ static void hook_on_step(void *arg, struct trainer *t, long step, double loss)
 	double now = job_unix_now();
 	pthread_mutex_lock(&h->j->lock);
 	curve_add(&job->curve, step, now, loss);
+	learning_on_step_locked(job, t, step); /* per-layer statistics */
 	long before = job->progress.step;
 	trainer_progress(t, &job->progress);
 	long samples = (job->progress.step - before) * job->cfg.batch_size;
@@ -104,6 +106,7 @@ static void hook_on_epoch(void *arg, struct trainer *t, const struct epoch_stats
 	pthread_mutex_unlock(&h->j->lock);
 	if (diverged)
 		return;
+	learning_on_epoch(h->j, job, t); /* dead units on the test sample */
 	publish(h->j, job, t, job->progress.step, st->test_accuracy);
 	jobstore_save_progress(h->j, job, t);
 }

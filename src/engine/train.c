@@ -96,6 +96,13 @@ struct trainer {
 
 	const struct train_hooks *hooks;
 	int error;
+
+	/* per-layer statistics (see "layer statistics" below) */
+	double *lsum;      /* per worker: LSTAT_STRIDE doubles of sums of squares */
+	struct layer_stat lstat[MODEL_MAX_LAYERS];
+	int lstat_n;
+	long lstat_step;   /* the step they were measured at */
+	int lstat_every;   /* measure every this many steps, 0 never */
 };
 
 /* ---- slots ---------------------------------------------------------- */
@@ -118,6 +125,110 @@ static int slot_count(int batch)
 static int slot_start(int s, int S, int B)
 {
 	return (int)((long)s * B / S);
+}
+
+/* ---- layer statistics ---------------------------------------------- */
+
+/* Each worker's sums for each layer: sum W^2, sum dW^2, sum (dW step)^2,
+ * padded to whole cache lines so workers never share one. */
+#define LSTAT_STRIDE ((MODEL_MAX_LAYERS * 3 + 7) / 8 * 8)
+#define LSTAT_BLOCK 1024
+typedef float lstat_v4 __attribute__((vector_size(16)));
+
+/* optim_update on the weights w[0..n) of layer l, block by block, adding
+ * this worker's sums of squares of the new weights, of the gradient the
+ * rule follows and of the change. Each block's slot parts are summed once,
+ * in slot order (as optim_update would: the weights are bit-identical),
+ * and the update and the sums then work on the block in L1. */
+static void update_measured(const struct optim_hparams *hp, float *w, const float *const *from,
+			    int S, float *m, float *v, size_t n, float inv_batch, long step,
+			    double *sums)
+{
+	float old[LSTAT_BLOCK], g[LSTAT_BLOCK];
+	const float *blk[TRAIN_MAX_SLOTS];
+	double sw = 0, sg = 0, sd = 0;
+	for (size_t at = 0; at < n; at += LSTAT_BLOCK) {
+		size_t len = n - at < LSTAT_BLOCK ? n - at : LSTAT_BLOCK;
+		memcpy(old, w + at, sizeof(float) * len);
+		for (int s = 0; s < S; s++)
+			blk[s] = from[s] + at;
+		/* The gradient the rule follows, summed in part order as optim.c does. */
+		memcpy(g, blk[0], sizeof(float) * len);
+		for (int s = 1; s < S; s++)
+			for (size_t i = 0; i < len; i++)
+				g[i] += blk[s][i];
+		const float *sum[1] = {g}; /* the parts are read once, here */
+		optim_update(hp, w + at, sum, 1, m ? m + at : NULL, v ? v + at : NULL, len, inv_batch,
+			     1, step);
+		/* Four float lanes per figure (a vector of the compiler's: a
+		 * plain sum would not vectorise without reassociation); the
+		 * block's lanes then go into double. */
+		lstat_v4 vw = {0}, vg = {0}, vd = {0};
+		const float l2 = hp->l2;
+		const lstat_v4 vinv = {inv_batch, inv_batch, inv_batch, inv_batch}, vl2 = {l2, l2, l2, l2};
+		const float *wb = w + at;
+		size_t i = 0;
+		for (; i + 4 <= len; i += 4) {
+			lstat_v4 o, gg, nw;
+			memcpy(&o, old + i, sizeof(o));
+			memcpy(&gg, g + i, sizeof(gg));
+			memcpy(&nw, wb + i, sizeof(nw));
+			lstat_v4 gi = gg * vinv + vl2 * o, d = nw - o;
+			vw += nw * nw;
+			vg += gi * gi;
+			vd += d * d;
+		}
+		for (; i < len; i++) {
+			float gi = g[i] * inv_batch + l2 * old[i], d = wb[i] - old[i];
+			vw[0] += wb[i] * wb[i];
+			vg[0] += gi * gi;
+			vd[0] += d * d;
+		}
+		for (int k = 0; k < 4; k++) {
+			sw += vw[k];
+			sg += vg[k];
+			sd += vd[k];
+		}
+	}
+	sums[0] += sw;
+	sums[1] += sg;
+	sums[2] += sd;
+}
+
+/* Worker 0, after the step: the workers' sums into norms and ratios. */
+static void layer_stats_finish(struct trainer *t)
+{
+	int L = t->shape.n_layers, W = t->workers;
+	for (int l = 0; l < L; l++) {
+		double s[3] = {0, 0, 0};
+		for (int w = 0; w < W; w++)
+			for (int k = 0; k < 3; k++)
+				s[k] += t->lsum[(size_t)w * LSTAT_STRIDE + (size_t)l * 3 + (size_t)k];
+		double wn = sqrt(s[0]);
+		t->lstat[l] = (struct layer_stat){wn, sqrt(s[1]), wn > 0 ? sqrt(s[2]) / wn : 0};
+	}
+	t->lstat_n = L;
+	t->lstat_step = t->global_step;
+}
+
+/* Is step (1-based) one whose statistics are measured? */
+static int measured_step(const struct trainer *t, long step)
+{
+	return t->lstat_every > 0 && (step - 1) % t->lstat_every == 0;
+}
+
+void trainer_measure_layers(struct trainer *t, int every)
+{
+	t->lstat_every = every > 0 ? every : 0;
+	t->lstat_n = 0;
+	t->lstat_step = 0;
+}
+
+int trainer_layer_stats(const struct trainer *t, struct layer_stat *out, long *step)
+{
+	memcpy(out, t->lstat, sizeof(struct layer_stat) * (size_t)t->lstat_n);
+	*step = t->lstat_step;
+	return t->lstat_n;
 }
 
 /* ---- creation ------------------------------------------------------- */
@@ -154,6 +265,7 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 	t->pool = pool;
 	t->workers = cfg->workers;
 	t->perm_epoch = -1;
+	t->lstat_every = TRAIN_LAYER_STATS_EVERY;
 	int rc = model_describe_dataset(&t->shape, cfg, ds, 0, e);
 	if (rc)
 		goto fail;
@@ -183,7 +295,8 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 	t->slot_grads = alloc_floats((size_t)slots * t->stride);
 	t->perm = malloc(sizeof(uint32_t) * ds->n_train);
 	t->wk = calloc((size_t)pool_size(pool), sizeof(*t->wk));
-	if (!t->params || !t->moments || !t->slot_grads || !t->perm || !t->wk) {
+	t->lsum = calloc((size_t)pool_size(pool) * LSTAT_STRIDE, sizeof(double));
+	if (!t->params || !t->moments || !t->slot_grads || !t->perm || !t->wk || !t->lsum) {
 		rc = td_errorf(e, TD_ENOMEM, "hidden",
 			       "out of memory for a model of %zu parameters", t->n_params);
 		goto fail;
@@ -233,6 +346,7 @@ void trainer_free(struct trainer *t)
 		}
 	}
 	free(t->wk);
+	free(t->lsum);
 	free(t->perm);
 	free(t->slot_grads);
 	free(t->moments);
@@ -370,6 +484,8 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 	size_t lo = blocks * (size_t)w / (size_t)W * 16, hi = blocks * (size_t)(w + 1) / (size_t)W * 16;
 	if (hi > P)
 		hi = P;
+	double *sums = t->lsum + (size_t)w * LSTAT_STRIDE; /* layer statistics */
+	memset(sums, 0, sizeof(double) * LSTAT_STRIDE);
 	if (lo >= hi)
 		return;
 	const float *parts[TRAIN_MAX_SLOTS];
@@ -401,6 +517,11 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 			const float *from[TRAIN_MAX_SLOTS];
 			for (int s = 0; s < S; s++)
 				from[s] = parts[s] + a;
+			if (k == 0 && measured_step(t, step)) { /* weights: updated and measured */
+				update_measured(&hp, t->params + a, from, S, m ? m + a : NULL,
+						v ? v + a : NULL, b - a, inv_batch, step, sums + 3 * l);
+				continue;
+			}
 			optim_update(&hp, t->params + a, from, S, m ? m + a : NULL,
 				     v ? v + a : NULL, b - a, inv_batch, k == 0, step);
 		}
@@ -424,6 +545,8 @@ static void finish_step(struct trainer *t)
 	t->epoch_loss_sum += t->step_loss;
 	t->epoch_correct += t->step_correct;
 	t->epoch_samples += t->step_batch;
+	if (measured_step(t, t->global_step))
+		layer_stats_finish(t);
 	if (t->hooks && t->hooks->on_step)
 		t->hooks->on_step(t->hooks->arg, t, t->global_step, t->step_loss);
 }
