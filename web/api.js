@@ -84,6 +84,9 @@ export const api = {
   deleteJob: (jobId) => request("DELETE", `v1/jobs/${id(jobId)}`),
   metrics: (jobId, sinceStep, maxPoints) =>
     request("GET", `v1/jobs/${id(jobId)}/metrics?since_step=${sinceStep}&max_points=${maxPoints}`),
+  layers: (jobId, sinceStep, maxPoints) =>
+    request("GET", `v1/jobs/${id(jobId)}/layers?since_step=${sinceStep}&max_points=${maxPoints}`),
+  explain: (body) => request("POST", "v1/explain", { json: body }),
   models: () => request("GET", "v1/models"),
   confusion: (model) => request("GET", `v1/models/${id(model)}/confusion`),
   predict: (model, instances, preprocess) =>

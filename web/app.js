@@ -1,12 +1,15 @@
 // app.js - the dashboard's entry point: wires the token dialog into the API
 // client and starts each panel (jobs table, new-job form, curves,
-// prediction, confusion matrix). Each panel lives in its own module.
+// prediction, confusion matrix, per-layer statistics, backprop step by
+// step). Each panel lives in its own module.
 
 import { setTokenAsker } from "./api.js";
 import { startConfusion } from "./confusion.js";
 import { startCurves } from "./curves.js";
+import { startExplain } from "./explain.js";
 import { startJobForm } from "./jobform.js";
 import { startJobs } from "./jobs.js";
+import { startLearning } from "./learning.js";
 import { notify } from "./notice.js";
 import { startPredict } from "./predict.js";
 import { askTokenDialog } from "./tokendialog.js";
@@ -16,6 +19,8 @@ try {
   startPredict();
   startCurves();
   startConfusion();
+  startLearning();
+  startExplain();
   startJobs();
   startJobForm();
 } catch (err) {

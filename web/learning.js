@@ -1,0 +1,185 @@
+// learning.js - the learning panel: for the selected job (and the jobs
+// compared with it), three statistics per weight tensor over steps, each on
+// a log scale - ||W||, ||dW|| and the update ratio ||dW step|| / ||W|| -
+// from GET /v1/jobs/{id}/layers, polled incrementally like the curves, and
+// the job's warnings (vanishing or exploding updates, dead ReLUs, a loss
+// stuck at chance) as sentences a person can act on.
+
+import uPlot from "./node_modules/uplot/dist/uPlot.esm.js";
+import { api } from "./api.js";
+import { clearNotice, describe, notify } from "./notice.js";
+import { FINISHED, store } from "./store.js";
+
+const POLL_MS = 2000;
+const MAX_POINTS = 2000;
+const KEEP_POINTS = 4096; // per job in the page, as the server keeps
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d", "#854d0e"];
+const DASHES = [[], [6, 4], [2, 3], [10, 3, 2, 3]]; // one per plotted job
+const STATS = [
+  { key: "w", title: "Weight norm ||W||", index: 0 },
+  { key: "g", title: "Gradient norm ||dW||", index: 1 },
+  { key: "r", title: "Update ratio ||ΔW|| / ||W|| (healthy: about 1e-3)", index: 2 },
+];
+
+const series = new Map(); // job id -> { tensors, steps, values: [step][tensor][3], next, done, warnings, dead }
+const plots = new Map(); // stat key -> uPlot
+let timer = null, built = "";
+
+function track(id) {
+  if (!series.has(id)) series.set(id, { tensors: [], steps: [], values: [], next: 0, done: false, warnings: [], dead: [] });
+  return series.get(id);
+}
+
+function thin(s) {
+  if (s.steps.length <= KEEP_POINTS) return;
+  const n = s.steps.length, keep = (_, i) => i % 2 === 0 || i === n - 1;
+  s.steps = s.steps.filter(keep);
+  s.values = s.values.filter(keep);
+}
+
+async function poll(id) {
+  const s = track(id);
+  if (s.done) return false;
+  const m = await api.layers(id, s.next, MAX_POINTS);
+  let grew = false;
+  s.tensors = m.tensors;
+  for (const [step, per] of m.points) {
+    if (step < s.next) continue;
+    s.steps.push(step);
+    s.values.push(per);
+    grew = true;
+  }
+  s.next = Math.max(s.next, m.next_step);
+  const w = JSON.stringify(m.warnings);
+  if (w !== JSON.stringify(s.warnings)) grew = true;
+  s.warnings = m.warnings;
+  s.dead = m.dead;
+  if (FINISHED.has(m.state)) s.done = true;
+  thin(s);
+  return grew;
+}
+
+async function pollAll() {
+  let grew = false;
+  for (const id of store.plotted()) {
+    try {
+      grew = (await poll(id)) || grew;
+      clearNotice(`layers-${id}`);
+    } catch (err) {
+      if (err.status === 404) series.delete(id);
+      else notify(`layers-${id}`, `Cannot read the layer statistics of job ${id}: ${describe(err)}`);
+    }
+  }
+  if (grew) draw();
+}
+
+function schedule() {
+  clearTimeout(timer);
+  timer = setTimeout(async () => {
+    if (!document.hidden) await pollAll();
+    schedule();
+  }, POLL_MS);
+}
+
+function decades(u, axis, min, max) {
+  const out = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    const v = 10 ** e;
+    if (v >= min && v <= max) out.push(v);
+  }
+  return out;
+}
+
+function chartSize(el) {
+  const w = Math.max(220, el.clientWidth);
+  return { width: w, height: w < 500 ? 170 : 200 };
+}
+
+/* One aligned table per statistic: x = steps, a column per (job, tensor). */
+function tables(ids, index) {
+  const parts = [];
+  for (const id of ids) {
+    const s = series.get(id);
+    for (let t = 0; t < s.tensors.length; t++)
+      parts.push([s.steps, s.values.map((per) => (per[t] && per[t][index] > 0 ? per[t][index] : null))]);
+  }
+  return parts.length ? uPlot.join(parts) : [[]];
+}
+
+function renderWarnings(ids) {
+  const list = document.getElementById("learning-warnings");
+  list.replaceChildren();
+  for (const id of ids) {
+    for (const w of series.get(id).warnings) {
+      const li = document.createElement("li");
+      li.dataset.kind = w.kind;
+      li.dataset.layer = String(w.layer);
+      li.textContent = ids.length > 1 ? `${id}: ${w.message}` : w.message;
+      list.append(li);
+    }
+  }
+  list.hidden = list.children.length === 0;
+  document.getElementById("learning-ok").hidden = list.children.length > 0 || ids.length === 0;
+}
+
+function draw() {
+  const ids = store.plotted().filter((id) => series.has(id) && series.get(id).tensors.length);
+  const panel = document.getElementById("learning-panel");
+  document.getElementById("learning-empty").hidden = ids.length > 0;
+  document.getElementById("learning-charts").hidden = ids.length === 0;
+  panel.dataset.points = String(ids.reduce((n, id) => n + series.get(id).steps.length, 0));
+  panel.dataset.jobs = ids.join(",");
+  renderWarnings(ids);
+  if (!ids.length) return;
+  const key = ids.map((id) => `${id}:${series.get(id).tensors.length}`).join("|");
+  if (key === built && plots.size === STATS.length) {
+    for (const st of STATS) plots.get(st.key).setData(tables(ids, st.index));
+    return;
+  }
+  built = key;
+  for (const p of plots.values()) p.destroy();
+  plots.clear();
+  for (const st of STATS) {
+    const el = document.getElementById(`layers-${st.key}`);
+    el.innerHTML = "";
+    const ser = [{ label: "step" }];
+    ids.forEach((id, j) => {
+      for (const name of series.get(id).tensors) {
+        const t = Number(name.slice(1)) - 1;
+        ser.push({ label: ids.length > 1 ? `${id} ${name}` : name, stroke: COLORS[t % COLORS.length], dash: DASHES[j % DASHES.length], width: 1.5, spanGaps: true, points: { show: false } });
+      }
+    });
+    plots.set(st.key, new uPlot({
+      ...chartSize(el),
+      scales: { x: { time: false }, y: { distr: 3, log: 10 } },
+      axes: [{ label: "step" }, { size: 64, splits: decades, values: (u, v) => v.map((x) => (x == null ? "" : x.toExponential(0))) }],
+      series: ser,
+    }, tables(ids, st.index), el));
+  }
+}
+
+function resize() {
+  for (const st of STATS) {
+    const p = plots.get(st.key);
+    if (p) p.setSize(chartSize(document.getElementById(`layers-${st.key}`)));
+  }
+}
+
+export function startLearning() {
+  let plottedKey = "";
+  store.subscribe(() => {
+    const key = store.plotted().join(",");
+    if (key !== plottedKey) {
+      plottedKey = key;
+      for (const id of [...series.keys()]) if (!store.job(id)) series.delete(id);
+      draw();
+      pollAll();
+    }
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) pollAll();
+  });
+  new ResizeObserver(resize).observe(document.getElementById("layers-w"));
+  draw();
+  schedule();
+}
