@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "check_suites.h"
+#include "testutil.h"
+#include "traind/cli.h"
 #include "traind/explain.h"
 #include "traind/gradcheck.h"
 #include "traind/nn.h"
@@ -315,6 +320,74 @@ START_TEST(test_bad_requests_name_the_field)
 }
 END_TEST
 
+/* `traind ARGS...` in-process, stdout to a file; returns the status. */
+static int run_cli(const char *out_path, int argc, char **argv)
+{
+	fflush(stdout);
+	int saved = dup(1);
+	FILE *f = fopen(out_path, "w");
+	dup2(fileno(f), 1);
+	int rc = cli_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	fclose(f);
+	return rc;
+}
+
+START_TEST(test_cli_explains_xor_as_text_and_json)
+{
+	char *dir = test_tmpdir(), *out = test_path(dir, "out");
+	char *json[] = {"traind", "explain", "--hidden", "4", "--activation", "sigmoid", "--output",
+			"sigmoid", "--loss", "mse", "--l2", "0", "--optimizer", "sgd",
+			"--learning-rate", "0.5", "--seed", "3", "--input", "0,0,1;0,1,1;1,0,1;1,1,1",
+			"--labels", "0,1,1,0", "--json"};
+	ck_assert_int_eq(run_cli(out, 23, json), 0);
+	size_t len;
+	char *text = test_read_file(out, &len);
+	json_error_t je;
+	json_t *o = json_loadb(text, len, 0, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", je.text);
+	/* The same numbers as the engine's trace of the same configuration. */
+	struct job_config c;
+	xor_config(&c);
+	struct explain_trace *tr = run(&c, &xor_in, xor_x, xor_y, 4, NULL);
+	json_t *st, *steps = json_object_get(o, "steps");
+	size_t i;
+	ck_assert_uint_eq(json_array_size(steps), (size_t)tr->n_steps);
+	json_array_foreach(steps, i, st) {
+		const struct explain_step *want = &tr->step[i];
+		ck_assert_str_eq(json_string_value(json_object_get(st, "name")), want->name);
+		json_t *v = json_array_get(json_array_get(json_object_get(st, "values"), 0), 0);
+		ck_assert_double_eq_tol(json_number_value(v), want->values[0],
+					1e-9 * fmax(1, fabs(want->values[0])));
+	}
+	json_decref(o);
+	free(text);
+	explain_free(tr);
+	free(tr);
+	/* The worked example, as text. */
+	json[22] = "--quiet-not-an-option";
+	ck_assert_int_eq(run_cli(out, 23, json), 2);
+	ck_assert_int_eq(run_cli(out, 22, json), 0);
+	text = test_read_file(out, &len);
+	ck_assert_ptr_nonnull(strstr(text, "delta2 = (a2 - y) * a2 * (1 - a2)"));
+	ck_assert_ptr_nonnull(strstr(text, "numerical check: largest relative error"));
+	ck_assert_ptr_nonnull(strstr(text, "shapes: a1^T (4x4) . delta2 (4x1) -> 4x1 (the shape of W2)"));
+	free(text);
+	/* Bad input: a status, not a crash. */
+	char *bad[] = {"traind", "explain", "--input", "0,1;1", "--labels", "0,1"};
+	ck_assert_int_eq(run_cli(out, 6, bad), 2);
+	char *bad_label[] = {"traind", "explain", "--input", "0,1", "--labels", "5"};
+	ck_assert_int_eq(run_cli(out, 6, bad_label), 2);
+	char *no_labels[] = {"traind", "explain", "--input", "0,1"};
+	ck_assert_int_eq(run_cli(out, 4, no_labels), 2);
+	test_rmtree(dir);
+	free(dir);
+	free(out);
+}
+END_TEST
+
 Suite *suite_explain(void)
 {
 	Suite *s = suite_create("explain");
@@ -328,6 +401,7 @@ Suite *suite_explain(void)
 	tcase_add_test(tc, test_starts_from_the_jobs_weights_or_given_ones);
 	tcase_add_test(tc, test_large_network_checks_a_spread_of_entries);
 	tcase_add_test(tc, test_bad_requests_name_the_field);
+	tcase_add_test(tc, test_cli_explains_xor_as_text_and_json);
 	suite_add_tcase(s, tc);
 	return s;
 }
