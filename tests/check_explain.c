@@ -64,7 +64,7 @@ static double *start_weights(const struct explain_trace *tr)
 	const struct model_shape *s = &tr->shape;
 	double *w = malloc(sizeof(double) * s->n_params);
 	for (int l = 0; l < s->n_layers; l++) {
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof(n), "W%d", l + 1);
 		memcpy(w + s->layer[l].w_off, find(tr, n)->values, sizeof(double) * s->layer[l].n_w);
 		snprintf(n, sizeof(n), "b%d", l + 1);
@@ -88,7 +88,7 @@ static void assert_gradients_exact(const struct explain_trace *tr, const double 
 	nn_loss_grad_d(s, w, g, &ws, y, B, NULL);
 	for (int l = 0; l < s->n_layers; l++) {
 		for (int k = 0; k < 2; k++) {
-			char n[8];
+			char n[16];
 			snprintf(n, sizeof(n), "d%c%d", k ? 'b' : 'W', l + 1);
 			const struct explain_step *st = find(tr, n);
 			size_t off = k ? s->layer[l].b_off : s->layer[l].w_off;

@@ -1512,6 +1512,13 @@ START_TEST(test_job_layers)
 	ck_assert_int_eq(get(path, &r), 200);
 	ck_assert(json_is_array(json_object_get(r.json, "warnings")));
 	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/jobs/%s/histograms", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "bins")), 32);
+	json_t *ep = json_object_get(r.json, "epochs");
+	ck_assert_uint_eq(json_array_size(ep), 4);
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(ep, 0), "histograms")), 4);
+	resp_free(&r);
 	snprintf(path, sizeof(path), "/v1/jobs/%s/layers?max_points=0", id);
 	get(path, &r);
 	ck_error(&r, 400, "max_points must be an integer from 1", "max_points");

@@ -2,8 +2,8 @@
  * check_learning.c - the learning made visible: the trainer's per-layer
  * statistics equal norms computed from checkpoints of consecutive steps;
  * the series stays bounded, thins evenly and survives its file format and
- * a restart; a saturating sigmoid job raises the vanishing warning and a
- * healthy relu job does not.
+ * a restart, as do the per-epoch histograms; a saturating sigmoid job
+ * raises the vanishing warning and a healthy relu job does not.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "traind/job.h"
 #include "traind/jobs.h"
 #include "traind/learning.h"
+#include "traind/histseries.h"
 #include "traind/layerseries.h"
 #include "traind/train.h"
 
@@ -217,6 +218,63 @@ START_TEST(test_series_file_round_trip_and_damage)
 }
 END_TEST
 
+/* ---- histograms ---------------------------------------------------- */
+
+START_TEST(test_histogram_bins_and_series_bound)
+{
+	float v[101];
+	for (int i = 0; i < 100; i++)
+		v[i] = (float)i;
+	v[100] = NAN;
+	struct hist_row r;
+	hist_row_fill(&r, v, 101);
+	ck_assert_float_eq(r.lo, 0);
+	ck_assert_float_eq(r.hi, 99);
+	uint32_t sum = 0;
+	for (int k = 0; k < HIST_BINS; k++) {
+		sum += r.count[k];
+		ck_assert_uint_ge(r.count[k], 3); /* 100 values in 32 equal bins: 3 or 4 each */
+		ck_assert_uint_le(r.count[k], 4);
+	}
+	ck_assert_uint_eq(sum, 100);
+	float same[5] = {2, 2, 2, 2, 2};
+	hist_row_fill(&r, same, 5);
+	ck_assert_uint_eq(r.count[0], 5);
+	struct hist_series s, back;
+	hist_series_init(&s, HIST_MAX_EPOCHS);
+	struct hist_epoch h;
+	memset(&h, 0, sizeof(h));
+	h.rows = 2;
+	for (int e = 1; e <= 1000; e++) {
+		h.epoch = e;
+		hist_row_fill(&h.row[0], v, 100);
+		h.row[1].count[3] = (uint32_t)e;
+		ck_assert_int_eq(hist_series_add(&s, &h), 0);
+		ck_assert_uint_le(s.n, HIST_MAX_EPOCHS);
+	}
+	ck_assert_int_eq(s.e[0].epoch, 1);
+	ck_assert_int_eq(s.e[s.n - 1].epoch, 1000);
+	uint8_t *buf;
+	size_t len;
+	struct td_error e;
+	ck_assert_int_eq(hist_series_encode(&s, &buf, &len, &e), 0);
+	hist_series_init(&back, HIST_MAX_EPOCHS);
+	ck_assert_int_eq(hist_series_decode(&back, buf, len, 1000, &e), 0);
+	ck_assert_uint_eq(back.n, s.n);
+	ck_assert_int_eq(memcmp(back.e, s.e, sizeof(*s.e) * s.n), 0);
+	hist_series_free(&back);
+	hist_series_init(&back, HIST_MAX_EPOCHS);
+	ck_assert_int_eq(hist_series_decode(&back, buf, len, 500, &e), 0);
+	ck_assert_int_le(back.e[back.n - 1].epoch, 500);
+	buf[30] ^= 4;
+	ck_assert_int_eq(hist_series_decode(&back, buf, len, 1000, &e), TD_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(e.msg, "CRC-32"));
+	free(buf);
+	hist_series_free(&back);
+	hist_series_free(&s);
+}
+END_TEST
+
 /* ---- jobs: warnings, the view, restarts ----------------------------- */
 
 struct fixture {
@@ -341,6 +399,22 @@ START_TEST(test_saturating_sigmoid_warns_and_healthy_relu_does_not)
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "next_step")), 112);
 	ck_assert(json_is_number(json_array_get(json_object_get(o, "dead"), 0)));
 	json_decref(o);
+	/* Histograms per epoch: W1, a1, W2, a2, over the 90 test images. */
+	o = jobs_histograms_json(f.jobs, b, &e);
+	json_t *ep = json_object_get(o, "epochs");
+	ck_assert_uint_eq(json_array_size(ep), 4);
+	json_t *rows = json_object_get(json_array_get(ep, 3), "histograms");
+	ck_assert_uint_eq(json_array_size(rows), 4);
+	const size_t want[4] = {49 * 32, 90 * 32, 32 * 3, 90 * 3};
+	for (size_t k = 0; k < 4; k++) {
+		json_t *c, *counts = json_object_get(json_array_get(rows, k), "counts");
+		size_t idx, total = 0;
+		ck_assert_uint_eq(json_array_size(counts), HIST_BINS);
+		json_array_foreach(counts, idx, c) total += (size_t)json_integer_value(c);
+		ck_assert_uint_eq(total, want[k]);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 1), "name")), "a1");
+	json_decref(o);
 	ck_assert_ptr_null(jobs_layers_json(f.jobs, "j-nope00", 0, 5, &e));
 	ck_assert_str_eq(e.field, "id");
 	stop(&f);
@@ -403,9 +477,15 @@ START_TEST(test_series_is_kept_across_restarts)
 	ck_assert_int_eq(jobs_submit(f.jobs, &c, id, &e), 0);
 	ck_assert(wait_completed(f.jobs, id));
 	json_t *before = jobs_layers_json(f.jobs, id, 0, 1000, &e);
+	json_t *hb = jobs_histograms_json(f.jobs, id, &e);
 	stop(&f);
 	start(&f, state);
 	json_t *after = jobs_layers_json(f.jobs, id, 0, 1000, &e);
+	json_t *ha = jobs_histograms_json(f.jobs, id, &e);
+	ck_assert_uint_eq(json_array_size(json_object_get(ha, "epochs")), 4);
+	ck_assert(json_equal(hb, ha));
+	json_decref(hb);
+	json_decref(ha);
 	ck_assert_ptr_nonnull(after);
 	ck_assert_uint_eq(json_array_size(json_object_get(after, "points")), 12);
 	ck_assert(json_equal(json_object_get(before, "points"), json_object_get(after, "points")));
@@ -425,6 +505,7 @@ Suite *suite_learning(void)
 	tcase_add_test(tc, test_stats_equal_norms_from_consecutive_checkpoints);
 	tcase_add_test(tc, test_series_is_bounded_and_thinned_evenly);
 	tcase_add_test(tc, test_series_file_round_trip_and_damage);
+	tcase_add_test(tc, test_histogram_bins_and_series_bound);
 	tcase_add_test(tc, test_saturating_sigmoid_warns_and_healthy_relu_does_not);
 	tcase_add_test(tc, test_exploding_dead_and_stalled_warnings);
 	tcase_add_test(tc, test_series_is_kept_across_restarts);

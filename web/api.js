@@ -86,6 +86,7 @@ export const api = {
     request("GET", `v1/jobs/${id(jobId)}/metrics?since_step=${sinceStep}&max_points=${maxPoints}`),
   layers: (jobId, sinceStep, maxPoints) =>
     request("GET", `v1/jobs/${id(jobId)}/layers?since_step=${sinceStep}&max_points=${maxPoints}`),
+  histograms: (jobId) => request("GET", `v1/jobs/${id(jobId)}/histograms`),
   explain: (body) => request("POST", "v1/explain", { json: body }),
   models: () => request("GET", "v1/models"),
   confusion: (model) => request("GET", `v1/models/${id(model)}/confusion`),

@@ -3,7 +3,9 @@
 // a log scale - ||W||, ||dW|| and the update ratio ||dW step|| / ||W|| -
 // from GET /v1/jobs/{id}/layers, polled incrementally like the curves, and
 // the job's warnings (vanishing or exploding updates, dead ReLUs, a loss
-// stuck at chance) as sentences a person can act on.
+// stuck at chance) as sentences a person can act on; and, for the selected
+// job, a ridge view of each layer's weights or activations per epoch
+// (GET /v1/jobs/{id}/histograms: one curve per epoch, newest at the bottom).
 
 import uPlot from "./node_modules/uplot/dist/uPlot.esm.js";
 import { api } from "./api.js";
@@ -23,7 +25,7 @@ const STATS = [
 
 const series = new Map(); // job id -> { tensors, steps, values: [step][tensor][3], next, done, warnings, dead }
 const plots = new Map(); // stat key -> uPlot
-let timer = null, built = "";
+let timer = null, built = "", hist = null, histJob = null, polls = 0;
 
 function track(id) {
   if (!series.has(id)) series.set(id, { tensors: [], steps: [], values: [], next: 0, done: false, warnings: [], dead: [] });
@@ -71,6 +73,71 @@ async function pollAll() {
     }
   }
   if (grew) draw();
+  if (store.selected && (store.selected !== histJob || polls++ % 5 === 0)) await loadHistograms(store.selected);
+}
+
+async function loadHistograms(id) {
+  try {
+    const h = await api.histograms(id);
+    const changed = histJob !== id || JSON.stringify(h.epochs.map((e) => e.epoch)) !== JSON.stringify((hist?.epochs || []).map((e) => e.epoch));
+    hist = h;
+    histJob = id;
+    if (changed) drawHistograms();
+  } catch (err) {
+    if (err.status !== 404) notify(`hist-${id}`, `Cannot read the histograms of job ${id}: ${describe(err)}`);
+  }
+}
+
+/* The ridge view of one histogram row (W1, a1, ...) over the epochs. */
+function drawHistograms() {
+  const fig = document.getElementById("hist-figure");
+  const pick = document.getElementById("hist-row");
+  const epochs = hist && histJob === store.selected ? hist.epochs : [];
+  fig.hidden = epochs.length === 0;
+  fig.dataset.epochs = String(epochs.length);
+  if (!epochs.length) return;
+  const names = epochs.at(-1).histograms.map((h) => h.name);
+  if ([...pick.options].map((o) => o.value).join() !== names.join()) {
+    const keep = pick.value;
+    pick.replaceChildren(...names.map((n) => new Option(n.startsWith("W") ? `${n}: weights` : `${n}: activations`, n)));
+    if (names.includes(keep)) pick.value = keep;
+  }
+  const rows = epochs.map((e) => ({ epoch: e.epoch, h: e.histograms.find((x) => x.name === pick.value) })).filter((r) => r.h);
+  const lo = Math.min(...rows.map((r) => r.h.lo ?? 0)), hi = Math.max(...rows.map((r) => r.h.hi ?? 0));
+  const canvas = document.getElementById("hist-canvas");
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(240, canvas.parentElement.clientWidth), height = Math.min(420, 60 + 22 * rows.length);
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const g = canvas.getContext("2d");
+  g.scale(ratio, ratio);
+  g.clearRect(0, 0, width, height);
+  const left = 70, right = 10, top = 10, bottom = 24;
+  const step = (height - top - bottom) / (rows.length + 1);
+  const x = (v) => left + ((v - lo) / (hi - lo || 1)) * (width - left - right);
+  g.font = "11px system-ui, sans-serif";
+  rows.forEach((r, i) => {
+    const base = top + (i + 1.5) * step;
+    const max = Math.max(1, ...r.h.counts);
+    const bins = r.h.counts.length, w = ((r.h.hi ?? 0) - (r.h.lo ?? 0)) / bins;
+    g.beginPath();
+    g.moveTo(x(r.h.lo ?? 0), base);
+    r.h.counts.forEach((c, k) => g.lineTo(x((r.h.lo ?? 0) + (k + 0.5) * w), base - (c / max) * step * 1.8));
+    g.lineTo(x(r.h.hi ?? 0), base);
+    g.closePath();
+    g.fillStyle = "rgba(37, 99, 235, 0.35)";
+    g.strokeStyle = "#1d4ed8";
+    g.fill();
+    g.stroke();
+    g.fillStyle = "#5d6677";
+    g.fillText(`epoch ${r.epoch}`, 4, base);
+  });
+  g.fillStyle = "#1d2330";
+  g.fillText(lo.toPrecision(3), left, height - 6);
+  const hiText = hi.toPrecision(3);
+  g.fillText(hiText, width - right - g.measureText(hiText).width, height - 6);
 }
 
 function schedule() {
@@ -166,6 +233,7 @@ function resize() {
 }
 
 export function startLearning() {
+  document.getElementById("hist-row").addEventListener("change", drawHistograms);
   let plottedKey = "";
   store.subscribe(() => {
     const key = store.plotted().join(",");
@@ -173,6 +241,7 @@ export function startLearning() {
       plottedKey = key;
       for (const id of [...series.keys()]) if (!store.job(id)) series.delete(id);
       draw();
+      drawHistograms();
       pollAll();
     }
   });

@@ -21,6 +21,7 @@
 #include "traind/checkpoint.h"
 #include "traind/curve.h"
 #include "traind/jobs.h"
+#include "traind/histseries.h"
 #include "traind/layerseries.h"
 #include "traind/rng.h"
 #include "traind/train.h"
@@ -50,6 +51,7 @@ struct job {
 
 	struct curve curve;
 	struct layer_series layers; /* per-layer statistics (layerseries.h) */
+	struct hist_series hists;   /* per-epoch histograms (histseries.h) */
 	float dead[MODEL_MAX_LAYERS]; /* share of each hidden layer's units never
 				       * active on the test sample, last epoch; -1 unknown */
 	struct epoch_row *epochs;

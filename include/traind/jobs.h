@@ -99,6 +99,13 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 json_t *jobs_layers_json(struct jobs *j, const char *id, long since_step, int max_points,
 			 struct td_error *e);
 
+/* {"bins": 32, "sample": 256, "epochs": [{"epoch": e, "histograms":
+ * [{"name": "W1", "of": "weights", "lo", "hi", "counts": [...]}, {"name":
+ * "a1", "of": "activations", ...}, ...]}, ...]}: each layer's weights and
+ * its activations on the first test images, per epoch (at most 64 epochs,
+ * thinned evenly). */
+json_t *jobs_histograms_json(struct jobs *j, const char *id, struct td_error *e);
+
 /* A model by job id, by unique job name, or "latest" (the most recently
  * completed job). The caller releases the snapshot. TD_ENOTFOUND when no
  * such model exists or it has no weights yet. */

@@ -422,6 +422,19 @@ static void h_job_layers(struct http_request *r)
 	http_reply_json(r, 200, o);
 }
 
+/* GET /v1/jobs/{id}/histograms: weights and activations per epoch. */
+static void h_job_histograms(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct td_error e;
+	json_t *o = jobs_histograms_json(a->jobs, r->id, &e);
+	if (!o) {
+		fail(r, TD_ENOTFOUND, &e);
+		return;
+	}
+	http_reply_json(r, 200, o);
+}
+
 /* ---- models and prediction ------------------------------------------ */
 
 static void h_models(struct http_request *r)
@@ -765,6 +778,7 @@ static const struct http_route routes[] = {
 	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
 	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
 	{HTTP_GET, "/v1/jobs/{id}/layers", "since_step,max_points", h_job_layers},
+	{HTTP_GET, "/v1/jobs/{id}/histograms", NULL, h_job_histograms},
 	{HTTP_GET, "/v1/models", NULL, h_models},
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
 	{HTTP_POST, "/v1/models", NULL, h_model_import},

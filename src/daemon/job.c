@@ -60,6 +60,7 @@ void job_free(struct job *job)
 	dataset_free(job->own_ds);
 	curve_free(&job->curve);
 	layer_series_free(&job->layers);
+	hist_series_free(&job->hists);
 	free(job->epochs);
 	free(job);
 }
@@ -75,6 +76,7 @@ struct job *job_alloc(const struct job_config *cfg, size_t max_points)
 										    : LAYERS_MAX_POINTS);
 	for (int l = 0; l < MODEL_MAX_LAYERS; l++)
 		job->dead[l] = -1;
+	hist_series_init(&job->hists, HIST_MAX_EPOCHS);
 	job->epochs = calloc((size_t)cfg->epochs, sizeof(*job->epochs));
 	if (rc || !job->epochs) {
 		job_free(job);

@@ -150,6 +150,25 @@ static int write_layers(struct jobs *j, struct job *job, struct td_error *e)
 	return rc;
 }
 
+/* hist.bin (per-epoch histograms, histseries.h), like curve.bin. */
+static int write_hists(struct jobs *j, struct job *job, struct td_error *e)
+{
+	char path[PATH_MAX];
+	if (job_path(j, job->id, "hist.bin", path, sizeof(path)))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	uint8_t *buf;
+	size_t len;
+	pthread_mutex_lock(&j->lock);
+	int rc = hist_series_encode(&job->hists, &buf, &len, e);
+	pthread_mutex_unlock(&j->lock);
+	if (rc)
+		return rc;
+	struct iovec part = {buf, len};
+	rc = atomic_write(path, &part, 1, e);
+	free(buf);
+	return rc;
+}
+
 /* Curve, record and checkpoint, in that order: recovery keeps only the
  * history up to the checkpoint's step, so a kill between any two writes
  * loses nothing that training will not repeat exactly (written the other
@@ -172,6 +191,8 @@ int jobstore_save_progress(struct jobs *j, struct job *job, struct trainer *t)
 		rc = write_curve(j, job, &e);
 	if (!rc)
 		rc = write_layers(j, job, &e);
+	if (!rc)
+		rc = write_hists(j, job, &e);
 	pthread_mutex_lock(&j->lock);
 	if (!rc)
 		rc = jobstore_write_record_locked(j, job, &e);
@@ -219,7 +240,7 @@ void jobstore_remove(struct jobs *j, const char *id)
 	if (!jobstore_persistent(j))
 		return;
 	static const char *const files[] = {"job.json", "curve.bin", "layers.bin",
-					     "checkpoint.bin"};
+					     "hist.bin", "checkpoint.bin"};
 	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (!job_path(j, id, files[i], path, sizeof(path)))
@@ -280,6 +301,21 @@ static void read_layers(struct jobs *j, struct job *job, long max_step)
 	if (layer_series_decode(&job->layers, buf, len, max_step, &e))
 		fprintf(stderr, "traind: job %s: its layer statistics are lost: %s\n", job->id,
 			e.msg);
+	free(buf);
+}
+
+/* Loads hist.bin, keeping the epochs up to max_epoch. */
+static void read_hists(struct jobs *j, struct job *job, int max_epoch)
+{
+	char path[PATH_MAX];
+	void *buf;
+	size_t len;
+	struct td_error e;
+	if (job_path(j, job->id, "hist.bin", path, sizeof(path)) ||
+	    read_file(path, CURVE_MAX_BYTES, &buf, &len, NULL))
+		return;
+	if (hist_series_decode(&job->hists, buf, len, max_epoch, &e))
+		fprintf(stderr, "traind: job %s: its histograms are lost: %s\n", job->id, e.msg);
 	free(buf);
 }
 
@@ -404,6 +440,7 @@ static struct job *recover_job(struct jobs *j, const char *id)
 	job->n_epochs = kept;
 	read_curve(j, job, upto);
 	read_layers(j, job, upto);
+	read_hists(j, job, job->n_epochs);
 	if (unfinished) {
 		if (saved == JOB_RUNNING)
 			job_set_state(j, job, JOB_QUEUED, "recovered");

@@ -32,22 +32,32 @@ void learning_on_step_locked(struct job *job, struct trainer *t, long step)
 	layer_series_add(&job->layers, step, (const double (*)[3])v, n);
 }
 
-/* Shares of each hidden layer's units that are 0 on every one of the
- * first test images, for a relu model; -1 otherwise. */
-static void dead_shares(const struct trainer *t, const struct dataset *ds, float *dead)
+/* One forward pass over the first test images: every layer's histograms
+ * of weights and activations into h (h->rows 0 when it cannot run), and,
+ * for a relu model, the share of each hidden layer's units that are 0 on
+ * every one of them (-1 otherwise). */
+static void epoch_sample(const struct trainer *t, const struct dataset *ds, float *dead,
+			 struct hist_epoch *h)
 {
 	const struct model_shape *s = trainer_shape(t);
+	const float *params = trainer_params(t);
 	for (int l = 0; l < MODEL_MAX_LAYERS; l++)
 		dead[l] = -1;
+	h->rows = 0;
 	int n = ds->n_test < LEARNING_DEAD_SAMPLES ? (int)ds->n_test : LEARNING_DEAD_SAMPLES;
-	if (s->act != ACT_RELU || s->n_layers < 2 || n < 1 || ds->features != s->sizes[0])
+	if (n < 1 || ds->features != s->sizes[0])
 		return;
 	struct nn_ws_f ws;
 	if (nn_ws_init_f(&ws, s, n))
 		return;
 	infer_bytes_to_inputs(ds->test_x, (size_t)n * (size_t)ds->features, ws.act[0]);
-	nn_forward_f(s, trainer_params(t), &ws, n);
-	for (int l = 1; l < s->n_layers; l++) {
+	nn_forward_f(s, params, &ws, n);
+	for (int l = 0; l < s->n_layers; l++) {
+		hist_row_fill(&h->row[2 * l], params + s->layer[l].w_off, s->layer[l].n_w);
+		hist_row_fill(&h->row[2 * l + 1], ws.act[l + 1], (size_t)n * (size_t)s->sizes[l + 1]);
+	}
+	h->rows = 2 * s->n_layers;
+	for (int l = 1; l < s->n_layers && s->act == ACT_RELU; l++) {
 		int units = s->sizes[l], never = 0;
 		for (int u = 0; u < units; u++) {
 			int fired = 0;
@@ -63,10 +73,19 @@ static void dead_shares(const struct trainer *t, const struct dataset *ds, float
 void learning_on_epoch(struct jobs *j, struct job *job, struct trainer *t)
 {
 	float dead[MODEL_MAX_LAYERS];
-	dead_shares(t, job->ds, dead);
+	struct hist_epoch *h = malloc(sizeof(*h));
+	struct train_progress p;
+	if (!h)
+		return;
+	trainer_progress(t, &p);
+	h->epoch = p.epoch;
+	epoch_sample(t, job->ds, dead, h);
 	pthread_mutex_lock(&j->lock);
 	memcpy(job->dead, dead, sizeof(dead));
+	if (h->rows)
+		hist_series_add(&job->hists, h);
 	pthread_mutex_unlock(&j->lock);
+	free(h);
 }
 
 /* ---- warnings ------------------------------------------------------- */
@@ -159,6 +178,49 @@ json_t *learning_warnings_json(const struct learning_warnings *w)
 						     "layer", w->w[i].layer, "message",
 						     w->w[i].message));
 	return arr;
+}
+
+/* ---- the histograms view -------------------------------------------- */
+
+json_t *jobs_histograms_json(struct jobs *j, const char *id, struct td_error *e)
+{
+	pthread_mutex_lock(&j->lock);
+	struct job *job = job_find_locked(j, id);
+	if (!job) {
+		pthread_mutex_unlock(&j->lock);
+		job_not_found(id, e);
+		return NULL;
+	}
+	size_t n = job->hists.n;
+	struct hist_epoch *copy = malloc(sizeof(*copy) * (n ? n : 1));
+	if (copy && n)
+		memcpy(copy, job->hists.e, sizeof(*copy) * n);
+	pthread_mutex_unlock(&j->lock);
+	if (!copy) {
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	json_t *epochs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *rows = json_array();
+		for (int r = 0; r < copy[i].rows; r++) {
+			const struct hist_row *h = &copy[i].row[r];
+			json_t *counts = json_array();
+			for (int k = 0; k < HIST_BINS; k++)
+				json_array_append_new(counts, json_integer(h->count[k]));
+			char name[16];
+			snprintf(name, sizeof(name), "%c%d", r % 2 ? 'a' : 'W', r / 2 + 1);
+			json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", name,
+							      "of", r % 2 ? "activations" : "weights",
+							      "lo", td_json_num(h->lo), "hi",
+							      td_json_num(h->hi), "counts", counts));
+		}
+		json_array_append_new(epochs, json_pack("{s:i, s:o}", "epoch", copy[i].epoch,
+							"histograms", rows));
+	}
+	free(copy);
+	return json_pack("{s:i, s:i, s:o}", "bins", HIST_BINS, "sample", LEARNING_DEAD_SAMPLES,
+			 "epochs", epochs);
 }
 
 /* ---- the layers view ------------------------------------------------ */

@@ -390,7 +390,7 @@ static int trace_update(struct explain_trace *tr, const double *w, const double 
 				return TD_ENOMEM;
 			for (size_t i = 0; i < cnt; i++)
 				st->values[i] = update_one(&tr->cfg, w[off + i], grads[off + i]);
-			char p[8];
+			char p[16];
 			snprintf(p, sizeof(p), "%c%d", k == 0 ? 'W' : 'b', l + 1);
 			update_formula(&tr->cfg, p, st->formula, sizeof(st->formula));
 			SAY(st, words, "%s after the step: a move against its gradient (%s, in double "

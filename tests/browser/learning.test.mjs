@@ -2,7 +2,8 @@
 // uses them: Debian's chromium (playwright-core) on a real `traind serve`
 // started here with the repository's digits. The per-layer panel of a
 // saturating sigmoid job shows its three statistics and the vanishing
-// warning, and a healthy relu job compared beside it; the backprop
+// warning and its per-epoch histograms, and a healthy relu job compared
+// beside it; the backprop
 // walk-through explains XOR on 3-4-1 step by step, "check my numbers"
 // tells a right matrix, a wrong entry and a transposed shape apart, a bad
 // field is named, and 784-100-10 on a digit explains too. Any console or
@@ -126,6 +127,11 @@ test("the layer statistics panel shows the three figures and the warnings", { ti
     assert.equal(await page.locator(`#${id} canvas`).count(), 1, `${id} is drawn`);
   // Nine weight tensors, one line each, in the legend of the update ratio.
   assert.equal(await page.locator("#layers-r .u-legend .u-series").count(), 1 + 9);
+
+  // Its histograms per epoch: a ridge for each layer's weights and activations.
+  await page.waitForFunction(() => Number(document.getElementById("hist-figure").dataset.epochs) >= 1, null, { timeout: 120000 });
+  assert.equal(await page.locator("#hist-row option").count(), 18);
+  await page.selectOption("#hist-row", "a1");
 
   // The healthy job compared beside it: its lines join, and it raises nothing.
   await row(page, ok).locator('input[type="checkbox"]').check();
