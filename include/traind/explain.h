@@ -30,7 +30,7 @@
 #include "traind/jobcfg.h"
 #include "traind/model.h"
 
-#define EXPLAIN_MAX_PARAMS 100000  /* 784-100-10 fits; a worked example, not a job */
+#define EXPLAIN_MAX_PARAMS 250000  /* the default 784-256-10 fits */
 #define EXPLAIN_MAX_SAMPLES 16
 #define EXPLAIN_MAX_CHECKED 32     /* entries of one gradient checked numerically */
 #define EXPLAIN_MAX_STEPS (10 * MODEL_MAX_LAYERS + 4)
