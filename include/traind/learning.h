@@ -27,7 +27,7 @@
 #define LEARNING_EXPLODE_POINTS 5
 #define LEARNING_DEAD_SAMPLES 256
 #define LEARNING_DEAD_SHARE 0.5
-#define LEARNING_MAX_WARNINGS (3 * MODEL_MAX_LAYERS + 1)
+#define LEARNING_MAX_WARNINGS 8 /* the first few say what to do; the job list holds one set per job */
 
 struct learning_warning {
 	char kind[16];
