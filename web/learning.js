@@ -25,7 +25,8 @@ const STATS = [
 
 const series = new Map(); // job id -> { tensors, steps, values: [step][tensor][3], next, done, warnings, dead }
 const plots = new Map(); // stat key -> uPlot
-let timer = null, built = "", hist = null, histJob = null, polls = 0;
+let timer = null, built = "", polls = 0;
+const hists = new Map(); // job id -> GET /v1/jobs/{id}/histograms
 
 function track(id) {
   if (!series.has(id)) series.set(id, { tensors: [], steps: [], values: [], next: 0, done: false, warnings: [], dead: [] });
@@ -73,58 +74,51 @@ async function pollAll() {
     }
   }
   if (grew) draw();
-  if (store.selected && (store.selected !== histJob || polls++ % 5 === 0)) await loadHistograms(store.selected);
+  if (polls++ % 5 === 0 || store.plotted().some((id) => !hists.has(id))) await loadHistograms();
 }
 
-async function loadHistograms(id) {
-  try {
-    const h = await api.histograms(id);
-    const changed = histJob !== id || JSON.stringify(h.epochs.map((e) => e.epoch)) !== JSON.stringify((hist?.epochs || []).map((e) => e.epoch));
-    hist = h;
-    histJob = id;
-    if (changed) drawHistograms();
-  } catch (err) {
-    if (err.status !== 404) notify(`hist-${id}`, `Cannot read the histograms of job ${id}: ${describe(err)}`);
+/* The histograms of the plotted jobs (selected first), drawn when an
+ * epoch was added. */
+async function loadHistograms() {
+  let changed = false;
+  for (const id of store.plotted()) {
+    try {
+      const h = await api.histograms(id);
+      const had = hists.get(id);
+      if (!had || had.epochs.length !== h.epochs.length || had.epochs.at(-1)?.epoch !== h.epochs.at(-1)?.epoch) changed = true;
+      hists.set(id, h);
+      clearNotice(`hist-${id}`);
+    } catch (err) {
+      if (err.status === 404) hists.delete(id);
+      else notify(`hist-${id}`, `Cannot read the histograms of job ${id}: ${describe(err)}`);
+    }
   }
+  if (changed) drawHistograms();
 }
 
-/* The ridge view of one histogram row (W1, a1, ...) over the epochs. */
-function drawHistograms() {
-  const fig = document.getElementById("hist-figure");
-  const pick = document.getElementById("hist-row");
-  const epochs = hist && histJob === store.selected ? hist.epochs : [];
-  fig.hidden = epochs.length === 0;
-  fig.dataset.epochs = String(epochs.length);
-  if (!epochs.length) return;
-  const names = epochs.at(-1).histograms.map((h) => h.name);
-  if ([...pick.options].map((o) => o.value).join() !== names.join()) {
-    const keep = pick.value;
-    pick.replaceChildren(...names.map((n) => new Option(n.startsWith("W") ? `${n}: weights` : `${n}: activations`, n)));
-    if (names.includes(keep)) pick.value = keep;
-  }
-  const rows = epochs.map((e) => ({ epoch: e.epoch, h: e.histograms.find((x) => x.name === pick.value) })).filter((r) => r.h);
+/* A ridge view of one histogram row (W1, a1, ...) over a job's epochs,
+ * newest at the bottom, on the range of all its epochs. */
+function ridge(canvas, rows) {
   const lo = Math.min(...rows.map((r) => r.h.lo ?? 0)), hi = Math.max(...rows.map((r) => r.h.hi ?? 0));
-  const canvas = document.getElementById("hist-canvas");
   const ratio = window.devicePixelRatio || 1;
-  const width = Math.max(240, canvas.parentElement.clientWidth), height = Math.min(420, 60 + 22 * rows.length);
+  canvas.style.width = "100%";
+  const width = Math.max(200, canvas.parentElement.clientWidth), height = Math.min(420, 60 + 22 * rows.length);
   canvas.width = width * ratio;
   canvas.height = height * ratio;
   canvas.style.width = `${width}px`;
   canvas.style.height = `${height}px`;
   const g = canvas.getContext("2d");
   g.scale(ratio, ratio);
-  g.clearRect(0, 0, width, height);
-  const left = 70, right = 10, top = 10, bottom = 24;
+  const left = 62, right = 8, top = 10, bottom = 24;
   const step = (height - top - bottom) / (rows.length + 1);
   const x = (v) => left + ((v - lo) / (hi - lo || 1)) * (width - left - right);
   g.font = "11px system-ui, sans-serif";
   rows.forEach((r, i) => {
-    const base = top + (i + 1.5) * step;
-    const max = Math.max(1, ...r.h.counts);
-    const bins = r.h.counts.length, w = ((r.h.hi ?? 0) - (r.h.lo ?? 0)) / bins;
+    const base = top + (i + 1.5) * step, max = Math.max(1, ...r.h.counts);
+    const a = r.h.lo ?? 0, w = ((r.h.hi ?? 0) - a) / r.h.counts.length;
     g.beginPath();
-    g.moveTo(x(r.h.lo ?? 0), base);
-    r.h.counts.forEach((c, k) => g.lineTo(x((r.h.lo ?? 0) + (k + 0.5) * w), base - (c / max) * step * 1.8));
+    g.moveTo(x(a), base);
+    r.h.counts.forEach((c, k) => g.lineTo(x(a + (k + 0.5) * w), base - (c / max) * step * 1.8));
     g.lineTo(x(r.h.hi ?? 0), base);
     g.closePath();
     g.fillStyle = "rgba(37, 99, 235, 0.35)";
@@ -138,6 +132,40 @@ function drawHistograms() {
   g.fillText(lo.toPrecision(3), left, height - 6);
   const hiText = hi.toPrecision(3);
   g.fillText(hiText, width - right - g.measureText(hiText).width, height - 6);
+}
+
+function drawHistograms() {
+  const fig = document.getElementById("hist-figure");
+  const pick = document.getElementById("hist-row");
+  const grid = document.getElementById("hist-grid");
+  const ids = store.plotted().filter((id) => hists.get(id)?.epochs.length);
+  fig.hidden = ids.length === 0;
+  fig.dataset.epochs = String(ids.length ? hists.get(ids[0]).epochs.length : 0);
+  fig.dataset.jobs = ids.join(",");
+  grid.replaceChildren();
+  if (!ids.length) return;
+  const names = hists.get(ids[0]).epochs.at(-1).histograms.map((h) => h.name);
+  if ([...pick.options].map((o) => o.value).join() !== names.join()) {
+    const keep = pick.value;
+    pick.replaceChildren(...names.map((n) => new Option(n.startsWith("W") ? `${n}: weights` : `${n}: activations`, n)));
+    if (names.includes(keep)) pick.value = keep;
+  }
+  const drawn = []; // laid out first, drawn after: each canvas takes its cell's width
+  for (const id of ids) {
+    const rows = hists.get(id).epochs.map((e) => ({ epoch: e.epoch, h: e.histograms.find((x) => x.name === pick.value) })).filter((r) => r.h);
+    const cell = document.createElement("div");
+    cell.className = "hist-cell";
+    const cap = document.createElement("p");
+    cap.className = "muted";
+    cap.textContent = rows.length ? `${id}: ${pick.value}` : `${id}: has no ${pick.value}`;
+    const canvas = document.createElement("canvas");
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `Job ${id}: ${pick.value} per epoch, newest at the bottom`);
+    cell.append(cap, canvas);
+    grid.append(cell);
+    if (rows.length) drawn.push([canvas, rows]);
+  }
+  for (const [canvas, rows] of drawn) ridge(canvas, rows);
 }
 
 function schedule() {
@@ -242,6 +270,7 @@ export function startLearning() {
       for (const id of [...series.keys()]) if (!store.job(id)) series.delete(id);
       draw();
       drawHistograms();
+      loadHistograms();
       pollAll();
     }
   });

@@ -136,6 +136,9 @@ test("the layer statistics panel shows the three figures and the warnings", { ti
   // The healthy job compared beside it: its lines join, and it raises nothing.
   await row(page, ok).locator('input[type="checkbox"]').check();
   await page.waitForFunction((id) => document.getElementById("learning-panel").dataset.jobs.includes(id), ok);
+  // ...and its histograms beside the first job's, once it has an epoch.
+  await page.waitForFunction((id) => document.getElementById("hist-figure").dataset.jobs.includes(id), ok, { timeout: 120000 });
+  assert.equal(await page.locator("#hist-grid canvas").count(), 2);
   await page.waitForFunction(() => document.querySelectorAll("#layers-r .u-legend .u-series").length === 1 + 9 + 2);
   // Once it has trained a while (a dozen measured steps), it raises nothing.
   for (let t = 0; ; t++) {
