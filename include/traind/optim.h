@@ -37,6 +37,14 @@ const char *optimizer_name(enum optimizer kind);
 void optim_update(const struct optim_hparams *h, float *w, const float *const *parts,
 		  int n_parts, float *m, float *v, size_t n, float inv_batch, int decay, long t);
 
+/* optim_update on n weights (L2 applies) that also adds to sums[0..2]
+ * the sums of squares of the new weights, of the gradient the rule
+ * followed (mean plus L2) and of the change, for the per-layer statistics
+ * (train.h). The weights are bit-identical to optim_update's. */
+void optim_update_measured(const struct optim_hparams *h, float *w, const float *const *parts,
+			   int n_parts, float *m, float *v, size_t n, float inv_batch, long t,
+			   double *sums);
+
 /* The gradient optim_update follows for one parameter: the mean loss
  * gradient plus the L2 term. The gradient check uses it to check L2. */
 static inline double optim_objective_grad(double grad_sum, double inv_batch, double l2,

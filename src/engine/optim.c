@@ -1,6 +1,7 @@
 /*
  * optim.c - SGD, momentum (PyTorch's form: v = mu v + g; w -= lr v) and
- * Adam (Kingma and Ba, with bias correction), each one loop over a slice.
+ * Adam (Kingma and Ba, with bias correction), each one loop over a slice;
+ * and the same update measuring its own sums of squares.
  */
 #include "traind/optim.h"
 
@@ -86,4 +87,70 @@ void optim_update(const struct optim_hparams *h, float *w, const float *const *p
 		}
 		}
 	}
+}
+
+/* ---- an update that also measures itself (train.h's layer statistics) ---- */
+
+#define MEASURE_BLOCK 1024 /* floats: old, summed and new weights stay in L1 */
+typedef float measure_v4 __attribute__((vector_size(16)));
+
+/* optim_update on weights, block by block, adding the sums of squares
+ * (see optim.h). Each block's parts are summed once, in part order (as
+ * optim_update would: the weights are bit-identical), and the update and
+ * the sums then work on the block in L1. */
+void optim_update_measured(const struct optim_hparams *hp, float *w, const float *const *from,
+			   int S, float *m, float *v, size_t n, float inv_batch, long step,
+			   double *sums)
+{
+	if (S < 1 || S > OPTIM_MAX_PARTS)
+		return;
+	float old[MEASURE_BLOCK], g[MEASURE_BLOCK];
+	const float *blk[OPTIM_MAX_PARTS];
+	double sw = 0, sg = 0, sd = 0;
+	for (size_t at = 0; at < n; at += MEASURE_BLOCK) {
+		size_t len = n - at < MEASURE_BLOCK ? n - at : MEASURE_BLOCK;
+		memcpy(old, w + at, sizeof(float) * len);
+		for (int s = 0; s < S; s++)
+			blk[s] = from[s] + at;
+		/* The gradient the rule follows, summed in part order as optim.c does. */
+		memcpy(g, blk[0], sizeof(float) * len);
+		for (int s = 1; s < S; s++)
+			for (size_t i = 0; i < len; i++)
+				g[i] += blk[s][i];
+		const float *sum[1] = {g}; /* the parts are read once, here */
+		optim_update(hp, w + at, sum, 1, m ? m + at : NULL, v ? v + at : NULL, len, inv_batch,
+			     1, step);
+		/* Four float lanes per figure (a vector of the compiler's: a
+		 * plain sum would not vectorise without reassociation); the
+		 * block's lanes then go into double. */
+		measure_v4 vw = {0}, vg = {0}, vd = {0};
+		const float l2 = hp->l2;
+		const measure_v4 vinv = {inv_batch, inv_batch, inv_batch, inv_batch}, vl2 = {l2, l2, l2, l2};
+		const float *wb = w + at;
+		size_t i = 0;
+		for (; i + 4 <= len; i += 4) {
+			measure_v4 o, gg, nw;
+			memcpy(&o, old + i, sizeof(o));
+			memcpy(&gg, g + i, sizeof(gg));
+			memcpy(&nw, wb + i, sizeof(nw));
+			measure_v4 gi = gg * vinv + vl2 * o, d = nw - o;
+			vw += nw * nw;
+			vg += gi * gi;
+			vd += d * d;
+		}
+		for (; i < len; i++) {
+			float gi = g[i] * inv_batch + l2 * old[i], d = wb[i] - old[i];
+			vw[0] += wb[i] * wb[i];
+			vg[0] += gi * gi;
+			vd[0] += d * d;
+		}
+		for (int k = 0; k < 4; k++) {
+			sw += vw[k];
+			sg += vg[k];
+			sd += vd[k];
+		}
+	}
+	sums[0] += sw;
+	sums[1] += sg;
+	sums[2] += sd;
 }

@@ -132,69 +132,6 @@ static int slot_start(int s, int S, int B)
 /* Each worker's sums for each layer: sum W^2, sum dW^2, sum (dW step)^2,
  * padded to whole cache lines so workers never share one. */
 #define LSTAT_STRIDE ((MODEL_MAX_LAYERS * 3 + 7) / 8 * 8)
-#define LSTAT_BLOCK 1024
-typedef float lstat_v4 __attribute__((vector_size(16)));
-
-/* optim_update on the weights w[0..n) of layer l, block by block, adding
- * this worker's sums of squares of the new weights, of the gradient the
- * rule follows and of the change. Each block's slot parts are summed once,
- * in slot order (as optim_update would: the weights are bit-identical),
- * and the update and the sums then work on the block in L1. */
-static void update_measured(const struct optim_hparams *hp, float *w, const float *const *from,
-			    int S, float *m, float *v, size_t n, float inv_batch, long step,
-			    double *sums)
-{
-	float old[LSTAT_BLOCK], g[LSTAT_BLOCK];
-	const float *blk[TRAIN_MAX_SLOTS];
-	double sw = 0, sg = 0, sd = 0;
-	for (size_t at = 0; at < n; at += LSTAT_BLOCK) {
-		size_t len = n - at < LSTAT_BLOCK ? n - at : LSTAT_BLOCK;
-		memcpy(old, w + at, sizeof(float) * len);
-		for (int s = 0; s < S; s++)
-			blk[s] = from[s] + at;
-		/* The gradient the rule follows, summed in part order as optim.c does. */
-		memcpy(g, blk[0], sizeof(float) * len);
-		for (int s = 1; s < S; s++)
-			for (size_t i = 0; i < len; i++)
-				g[i] += blk[s][i];
-		const float *sum[1] = {g}; /* the parts are read once, here */
-		optim_update(hp, w + at, sum, 1, m ? m + at : NULL, v ? v + at : NULL, len, inv_batch,
-			     1, step);
-		/* Four float lanes per figure (a vector of the compiler's: a
-		 * plain sum would not vectorise without reassociation); the
-		 * block's lanes then go into double. */
-		lstat_v4 vw = {0}, vg = {0}, vd = {0};
-		const float l2 = hp->l2;
-		const lstat_v4 vinv = {inv_batch, inv_batch, inv_batch, inv_batch}, vl2 = {l2, l2, l2, l2};
-		const float *wb = w + at;
-		size_t i = 0;
-		for (; i + 4 <= len; i += 4) {
-			lstat_v4 o, gg, nw;
-			memcpy(&o, old + i, sizeof(o));
-			memcpy(&gg, g + i, sizeof(gg));
-			memcpy(&nw, wb + i, sizeof(nw));
-			lstat_v4 gi = gg * vinv + vl2 * o, d = nw - o;
-			vw += nw * nw;
-			vg += gi * gi;
-			vd += d * d;
-		}
-		for (; i < len; i++) {
-			float gi = g[i] * inv_batch + l2 * old[i], d = wb[i] - old[i];
-			vw[0] += wb[i] * wb[i];
-			vg[0] += gi * gi;
-			vd[0] += d * d;
-		}
-		for (int k = 0; k < 4; k++) {
-			sw += vw[k];
-			sg += vg[k];
-			sd += vd[k];
-		}
-	}
-	sums[0] += sw;
-	sums[1] += sg;
-	sums[2] += sd;
-}
-
 /* Worker 0, after the step: the workers' sums into norms and ratios. */
 static void layer_stats_finish(struct trainer *t)
 {
@@ -518,8 +455,9 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 			for (int s = 0; s < S; s++)
 				from[s] = parts[s] + a;
 			if (k == 0 && measured_step(t, step)) { /* weights: updated and measured */
-				update_measured(&hp, t->params + a, from, S, m ? m + a : NULL,
-						v ? v + a : NULL, b - a, inv_batch, step, sums + 3 * l);
+				optim_update_measured(&hp, t->params + a, from, S, m ? m + a : NULL,
+						      v ? v + a : NULL, b - a, inv_batch, step,
+						      sums + 3 * l);
 				continue;
 			}
 			optim_update(&hp, t->params + a, from, S, m ? m + a : NULL,
