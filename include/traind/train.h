@@ -114,14 +114,14 @@ int trainer_restore(struct trainer *t, const struct trainer_state *st, const flo
 		    struct td_error *e);
 
 /* Per-layer statistics, measured in the reduce pass of steps 1, 1 + E,
- * 1 + 2E, ... (E = TRAIN_LAYER_STATS_EVERY, so they cost well under 2 % of
- * training; bench/layer-stats-bench.sh): for each weight tensor W1..Wn
+ * 1 + 2E, ... (E = TRAIN_LAYER_STATS_EVERY, so they cost under 2 % of
+ * training even for the cheapest steps; bench/layer-stats-bench.sh): for each weight tensor W1..Wn
  * (n = the model's layers), ||W|| after the step, ||dW|| - the gradient the
  * optimizer followed (the mean loss gradient plus the L2 term) - and the
  * update ratio ||W_after - W_before|| / ||W_after||. Returns n and the step
  * they were measured at in *step (0 and 0 before the first). Squares are
  * summed in float per block of 1024 and in double above. */
-#define TRAIN_LAYER_STATS_EVERY 10
+#define TRAIN_LAYER_STATS_EVERY 20
 struct layer_stat {
 	double w_norm, grad_norm, update_ratio;
 };

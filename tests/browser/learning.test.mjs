@@ -118,7 +118,7 @@ test("the layer statistics panel shows the three figures and the warnings", { ti
   const page = await openPage(desktop, "desktop");
   await row(page, sat).waitFor();
   await row(page, sat).locator('input[type="radio"]').check();
-  // Ten measured points below 1e-7 for layer 1: about 100 steps in.
+  // Ten measured points below 1e-7 for layer 1: about 200 steps in.
   const warning = page.locator('#learning-warnings li[data-kind="vanishing"][data-layer="1"]');
   await warning.waitFor({ timeout: 180000 });
   assert.match(await warning.textContent(), /layer 1 has almost stopped learning.*try relu or a smaller init/);
@@ -143,7 +143,7 @@ test("the layer statistics panel shows the three figures and the warnings", { ti
   // Once it has trained a while (a dozen measured steps), it raises nothing.
   for (let t = 0; ; t++) {
     const l = await fetch(`${baseUrl}/v1/jobs/${ok}/layers?since_step=0`).then((r) => r.json());
-    if (l.points.length >= 12) break;
+    if (l.points.length >= 12) break; /* 221 steps */
     assert.ok(t < 1200, "the healthy job trains");
     await new Promise((r) => setTimeout(r, 100));
   }
