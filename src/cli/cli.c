@@ -22,6 +22,7 @@
 #include "traind/digits.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
+#include "traind/infer.h"
 #include "traind/nn.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
@@ -464,21 +465,19 @@ static int predict_file(const struct checkpoint *ck, const char *path, int mnist
 	free(buf);
 	if (rc)
 		return rc;
-	struct nn_ws_f ws;
-	if (nn_ws_init_f(&ws, &ck->shape, 1)) {
+	float *x = malloc(sizeof(float) * (size_t)ck->shape.sizes[0]);
+	if (!x) {
 		image_free(&img);
 		return td_errorf(e, TD_ENOMEM, "", "out of memory");
 	}
-	rc = image_to_input(&img, ck->width, ck->height, ws.act[0], e);
+	rc = image_to_input(&img, ck->width, ck->height, x, e);
 	image_free(&img);
 	if (rc == 0) {
 		if (mnist)
-			image_preprocess_mnist(ws.act[0], ck->width, ck->height);
-		nn_forward_f(&ck->shape, ck->params, &ws, 1);
-		memcpy(probs, ws.act[ck->shape.n_layers],
-		       sizeof(float) * (size_t)ck->shape.sizes[ck->shape.n_layers]);
+			image_preprocess_mnist(x, ck->width, ck->height);
+		rc = infer_probs(&ck->shape, ck->params, x, 1, probs, e);
 	}
-	nn_ws_free_f(&ws);
+	free(x);
 	return rc;
 }
 
