@@ -20,6 +20,7 @@
 #include "traind/checkpoint.h"
 #include "traind/dataset.h"
 #include "traind/digits.h"
+#include "traind/dist.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/infer.h"
@@ -190,6 +191,30 @@ static const char *default_data_dir(void)
 	return TRAIND_DATADIR;
 }
 
+/* Every rank must train the same job on the same data: rank 0 compares
+ * digests of the configuration and the data set (dist.h). */
+static int ranks_agree(struct dist *d, const struct job_config *cfg, const struct dataset *ds,
+		       struct td_error *e)
+{
+	json_t *c = jobcfg_to_json(cfg);
+	char *text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(c);
+	char conf[17], data[DATASET_NAME_MAX + 64], hex[17];
+	model_digest((const float *)(const void *)text, text ? strlen(text) / 4 : 0, conf);
+	free(text);
+	size_t F = (size_t)ds->features;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const uint8_t *parts[4] = {ds->train_x, ds->train_y, ds->test_x, ds->test_y};
+	size_t lens[4] = {ds->n_train * F, ds->n_train, ds->n_test * F, ds->n_test};
+	for (int k = 0; k < 4; k++)
+		for (size_t i = 0; i < lens[k]; i++)
+			h = (h ^ parts[k][i]) * 0x100000001b3ULL;
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+	snprintf(data, sizeof(data), "%s %zu/%zu %s", ds->name, ds->n_train, ds->n_test, hex);
+	int rc = dist_agree(d, "configuration", conf, e);
+	return rc ? rc : dist_agree(d, "data set", data, e);
+}
+
 static int cmd_train(int argc, char **argv)
 {
 	struct job_config cfg;
@@ -212,6 +237,13 @@ static int cmd_train(int argc, char **argv)
 		fprintf(stderr, "traind: %s\n", err.msg);
 		return 2;
 	}
+	/* Under mpirun: one rank of several (dist.h); only rank 0 reports. */
+	struct dist *dist = NULL;
+	if (dist_init(NULL, NULL, &dist, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	int rank0 = dist_rank(dist) == 0;
 	const char *data_dir = a.values[TR_DATA_DIR] ? a.values[TR_DATA_DIR] : default_data_dir();
 	const char *fashion_dir =
 		a.values[TR_FASHION_DIR] ? a.values[TR_FASHION_DIR] : DEFAULT_FASHION_DIR;
@@ -231,14 +263,19 @@ static int cmd_train(int argc, char **argv)
 	}
 	struct model_shape shape;
 	if (model_describe_dataset(&shape, &cfg, ds, lim.max_params, &err) ||
-	    pool_create(cfg.workers, &pool, &err) || trainer_create(&cfg, ds, pool, &t, &err)) {
+	    ranks_agree(dist, &cfg, ds, &err) || pool_create(cfg.workers, &pool, &err) ||
+	    trainer_create(&cfg, ds, pool, &t, &err) || dist_attach(dist, t, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
 	}
-	struct train_out o = {.json = a.values[TR_JSON] != NULL, .quiet = a.values[TR_QUIET] != NULL};
+	struct train_out o = {.json = rank0 && a.values[TR_JSON] != NULL,
+			      .quiet = !rank0 || a.values[TR_QUIET] != NULL};
 	if (!o.json && !o.quiet)
-		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers\n",
-		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers);
+		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers%s\n",
+		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers,
+		       dist_ranks(dist) > 1 ? " per rank" : "");
+	if (!o.json && !o.quiet && dist_ranks(dist) > 1)
+		printf("across %d ranks (Open MPI)\n", dist_ranks(dist));
 	struct train_hooks hooks = {.arg = &o, .on_step = train_on_step,
 				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
 	if (trainer_run(t, &hooks) != 0) {
@@ -262,15 +299,22 @@ static int cmd_train(int argc, char **argv)
 	}
 	char digest[17];
 	model_digest(trainer_params(t), trainer_param_count(t), digest);
+	double xs, xb;
+	long xn;
+	dist_stats(dist, &xs, &xb, &xn);
 	if (o.json)
 		printf("{\"done\": true, \"test_loss\": %.6f, \"test_accuracy\": %.6f, "
-		       "\"weights_digest\": \"%s\", \"parameters\": %zu}\n",
-		       loss, acc, digest, trainer_param_count(t));
-	else
+		       "\"weights_digest\": \"%s\", \"parameters\": %zu, \"workers\": %d, "
+		       "\"ranks\": %d, \"exchange_seconds\": %.6f, \"exchange_bytes_per_step\": "
+		       "%.0f}\n",
+		       loss, acc, digest, trainer_param_count(t), cfg.workers, dist_ranks(dist), xs,
+		       xn ? xb / (double)xn : 0.0);
+	else if (rank0)
 		printf("done: test accuracy %.2f%%, test loss %.4f, weights %s\n", 100 * acc, loss,
 		       digest);
 	status = 0;
 out:
+	dist_finish(dist);
 	trainer_free(t);
 	pool_free(pool);
 	registry_free(reg);
@@ -587,6 +631,7 @@ int cli_main(int argc, char **argv)
 		return cmd_help(argc, argv) == 0 && argc >= 2 ? 0 : (argc < 2 ? 2 : 0);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("traind %s\n", PACKAGE_VERSION);
+		printf("mpi: %s\n", dist_built_with_mpi() ? "yes (Open MPI)" : "no");
 		return 0;
 	}
 	for (int i = 0; commands[i].name; i++)
