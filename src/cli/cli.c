@@ -191,26 +191,36 @@ static const char *default_data_dir(void)
 	return TRAIND_DATADIR;
 }
 
+/* 64-bit FNV-1a over bytes, continuing from h. */
+static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* Every rank must train the same job on the same data: rank 0 compares
  * digests of the configuration and the data set (dist.h). */
 static int ranks_agree(struct dist *d, const struct job_config *cfg, const struct dataset *ds,
 		       struct td_error *e)
 {
+	const uint64_t basis = 0xcbf29ce484222325ULL;
 	json_t *c = jobcfg_to_json(cfg);
 	char *text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(c);
-	char conf[17], data[DATASET_NAME_MAX + 64], hex[17];
-	model_digest((const float *)(const void *)text, text ? strlen(text) / 4 : 0, conf);
+	char conf[17], data[DATASET_NAME_MAX + 64];
+	snprintf(conf, sizeof(conf), "%016llx",
+		 (unsigned long long)fnv1a(basis, (const uint8_t *)(text ? text : ""),
+					   text ? strlen(text) : 0));
 	free(text);
 	size_t F = (size_t)ds->features;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	const uint8_t *parts[4] = {ds->train_x, ds->train_y, ds->test_x, ds->test_y};
-	size_t lens[4] = {ds->n_train * F, ds->n_train, ds->n_test * F, ds->n_test};
-	for (int k = 0; k < 4; k++)
-		for (size_t i = 0; i < lens[k]; i++)
-			h = (h ^ parts[k][i]) * 0x100000001b3ULL;
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
-	snprintf(data, sizeof(data), "%s %zu/%zu %s", ds->name, ds->n_train, ds->n_test, hex);
+	uint64_t h = basis;
+	h = fnv1a(h, ds->train_x, ds->n_train * F);
+	h = fnv1a(h, ds->train_y, ds->n_train);
+	h = fnv1a(h, ds->test_x, ds->n_test * F);
+	h = fnv1a(h, ds->test_y, ds->n_test);
+	snprintf(data, sizeof(data), "%s %zu/%zu %016llx", ds->name, ds->n_train, ds->n_test,
+		 (unsigned long long)h);
 	int rc = dist_agree(d, "configuration", conf, e);
 	return rc ? rc : dist_agree(d, "data set", data, e);
 }
