@@ -7,6 +7,7 @@
 #include <check.h>
 
 Suite *suite_error(void);
+Suite *suite_paths(void);
 Suite *suite_rng(void);
 Suite *suite_idx(void);
 Suite *suite_csv(void);
