@@ -25,6 +25,7 @@ Suite *suite_jobs(void);
 Suite *suite_cli(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
+Suite *suite_apidoc(void);
 Suite *suite_instances(void);
 
 #endif
