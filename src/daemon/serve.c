@@ -24,6 +24,10 @@
 #include "traind/http.h"
 #include "traind/jobs.h"
 
+#ifndef TRAIND_DOCDIR
+#define TRAIND_DOCDIR "/usr/local/share/doc/traind"
+#endif
+
 struct server {
 	struct srvconf conf; /* our copy; the API reads it */
 	struct dataset_registry *registry;
@@ -120,7 +124,8 @@ void server_stop(struct server *s)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: traind serve [--config FILE] [--key value ...]\n\n"
-		   "Runs the HTTP daemon (docs/api.md). Settings come from the built-in\n"
+		   "Runs the HTTP daemon; docs/api.md (installed as " TRAIND_DOCDIR "/api.md)\n"
+		   "describes every route. Settings come from the built-in\n"
 		   "defaults, then the config file (default %s when it\n"
 		   "exists), then these flags, which are the file's keys with dashes:\n\n",
 		SRVCONF_DEFAULT_FILE);
@@ -208,6 +213,18 @@ static int configure(int argc, char **argv, struct srvconf *c)
 	return 0;
 }
 
+/* The likeliest first failure of a new install, said at start rather than
+ * at the first job. */
+static void note_missing_digits(const struct srvconf *c)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof(p), "%s/digits/train-images-idx3-ubyte.gz", c->data_dir);
+	if (access(p, R_OK) != 0)
+		fprintf(stderr, "traind: note: %s is missing, so jobs on \"digits\" will fail: "
+			"make install-digits (installed) or scripts/fetch-digits.sh (a checkout) puts "
+			"the digits there, or set data_dir or TRAIND_DATA_DIR\n", p);
+}
+
 int serve_main(int argc, char **argv)
 {
 	struct srvconf c;
@@ -217,6 +234,7 @@ int serve_main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	srvconf_log(&c, stderr);
+	note_missing_digits(&c);
 
 	sigset_t stop;
 	sigemptyset(&stop);
