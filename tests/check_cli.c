@@ -181,14 +181,16 @@ static void write_csv(const char *dir, const char *name, int n, int w, int h)
 	free(path);
 }
 
-/* The first output line: "training NAME: P parameters, N train / M test ...". */
+/* A line "training NAME: P parameters, N train / M test ..." after the
+ * "data dir ..." line. */
 static void expect_training_line(const char *out, const char *name, int n_train, int n_test)
 {
 	size_t len;
 	char *text = test_read_file(out, &len), want[128];
 	ck_assert_ptr_nonnull(text);
-	snprintf(want, sizeof(want), "training %s: ", name);
-	ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "output: %.*s", (int)len, text);
+	snprintf(want, sizeof(want), "\ntraining %s: ", name);
+	ck_assert_msg(strncmp(text, "data dir ", 9) == 0 && memmem(text, len, want, strlen(want)),
+		      "output: %.*s", (int)len, text);
 	snprintf(want, sizeof(want), ", %d train / %d test samples", n_train, n_test);
 	ck_assert_msg(memmem(text, len, want, strlen(want)), "output lacks \"%s\"", want);
 	free(text);

@@ -254,6 +254,8 @@ static int train_registry(int argc, char **argv, const struct cli_args *a,
 		rc = srvconf_set(&c, "fashion_dir", a->values[TR_FASHION_DIR], &e);
 	if (!rc)
 		rc = srvconf_resolve_paths(&c, &e);
+	if (!rc && !a->values[TR_JSON] && !a->values[TR_QUIET])
+		printf("data dir %s (from %s)\n", c.data_dir, c.data_dir_from);
 	int own_files = a->values[TR_TRAIN] || a->values[TR_TEST];
 	if (!rc && !own_files)
 		for (int i = TR_CLASSES; i <= TR_HEIGHT && !rc; i++)
