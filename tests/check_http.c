@@ -9,9 +9,9 @@
  * digits at $TRAIND_TEST_DATA/digits, one test also trains on them and
  * checks real test images come back with their labels.
  *
- * The cases follow the contract (docs/api.md): the job life cycle, the
- * metrics cursor, predictions in JSON, PNG and PGM, the confusion matrix
- * (README's API section), every error status
+ * The cases follow the API reference (docs/api.md, one section a route):
+ * the job life cycle, the metrics cursor, predictions in JSON, PNG and
+ * PGM, the confusion matrix, every error status
  * with its message and field, authentication, static files and many
  * clients at once while a job trains (also run under ThreadSanitizer).
  */

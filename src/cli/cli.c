@@ -28,9 +28,8 @@
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
 #include "traind/serve.h"
+#include "traind/srvconf.h"
 #include "traind/train.h"
-
-#define DEFAULT_FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
 /* A command's own options: name (without --), takes a value?, help. */
 struct cli_opt {
@@ -131,13 +130,22 @@ static void print_opts(FILE *f, const struct cli_opt *opts)
 
 /* ---- train ---------------------------------------------------------- */
 
-enum { TR_JSON, TR_DATA_DIR, TR_FASHION_DIR, TR_QUIET, TR_SAVE };
+enum {
+	TR_JSON, TR_QUIET, TR_SAVE, TR_CONFIG, TR_DATA_DIR, TR_FASHION_DIR,
+	TR_TRAIN, TR_TEST, TR_CLASSES, TR_WIDTH, TR_HEIGHT,
+};
 static const struct cli_opt train_opts[] = {
 	[TR_JSON] = {"json", 0, "one JSON object per epoch, and a final one with \"done\": true"},
-	[TR_DATA_DIR] = {"data-dir", 1, "where set-up put the digits (default $TRAIND_DATA_DIR or ./data)"},
-	[TR_FASHION_DIR] = {"fashion-dir", 1, "Fashion-MNIST IDX files (default " DEFAULT_FASHION_DIR ")"},
 	[TR_QUIET] = {"quiet", 0, "print only the final result"},
 	[TR_SAVE] = {"save", 1, "write the trained model to this checkpoint file (for traind predict, POST /v1/models)"},
+	[TR_CONFIG] = {"config", 1, "read data_dir, fashion_dir and dataset lines from this file (default " SRVCONF_DEFAULT_FILE " when it exists)"},
+	[TR_DATA_DIR] = {"data-dir", 1, "where set-up put digits/ (default: the config, $TRAIND_DATA_DIR, ./data of a checkout, then the installed data)"},
+	[TR_FASHION_DIR] = {"fashion-dir", 1, "Fashion-MNIST IDX files (default: the config's fashion_dir)"},
+	[TR_TRAIN] = {"train", 1, "train on your own files: IMAGES,LABELS (IDX, plain or .gz) or one CSV file"},
+	[TR_TEST] = {"test", 1, "the test files of --train, of the same kind"},
+	[TR_CLASSES] = {"classes", 1, "class names of --train/--test files, comma-separated (default 0, 1, ...)"},
+	[TR_WIDTH] = {"width", 1, "image width of --train/--test CSV files (default 28)"},
+	[TR_HEIGHT] = {"height", 1, "image height of --train/--test CSV files (default 28)"},
 	{NULL, 0, NULL},
 };
 
@@ -181,14 +189,117 @@ static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stat
 	fflush(stdout);
 }
 
-static const char *default_data_dir(void)
+/* Is --NAME (or --NAME=...) among the arguments? */
+static int has_flag(int argc, char **argv, int first, const char *name)
 {
-	const char *env = getenv("TRAIND_DATA_DIR");
-	if (env && *env)
-		return env;
-	if (access("data/digits", F_OK) == 0)
-		return "data";
-	return TRAIND_DATADIR;
+	size_t n = strlen(name);
+	for (int i = first; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
+		    (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
+			return 1;
+	return 0;
+}
+
+/* One of --train/--test into files first, first + 1 of s: "IMAGES,LABELS"
+ * for IDX, one file for CSV. */
+static int own_split(struct dataset_spec *s, int first, const char *flag, const char *v,
+		     struct td_error *e)
+{
+	char buf[2 * PATH_MAX];
+	if (strlen(v) >= sizeof(buf))
+		return td_errorf(e, TD_EINVAL, flag, "--%s is too long", flag);
+	memcpy(buf, v, strlen(v) + 1);
+	char *comma = strchr(buf, ',');
+	if (s->format == DATASET_CSV)
+		return srvconf_dataset_file(s, first / 2, buf, e);
+	*comma = '\0';
+	if (strchr(comma + 1, ','))
+		return td_errorf(e, TD_EINVAL, flag, "--%s takes IMAGES,LABELS (one comma), not "
+				 "\"%.200s\"", flag, v);
+	int rc = srvconf_dataset_file(s, first, buf, e);
+	return rc ? rc : srvconf_dataset_file(s, first + 1, comma + 1, e);
+}
+
+/* --train and --test (and --classes, --width, --height) as the dataset_spec
+ * a `dataset` line with the same files would make, validated by the same
+ * code (srvconf.h); relative paths start at the working directory. */
+static int own_files_spec(const struct cli_args *a, const char *name, struct dataset_spec *s,
+			  struct td_error *e)
+{
+	const char *train = a->values[TR_TRAIN], *test = a->values[TR_TEST];
+	if (!train || !test)
+		return td_errorf(e, TD_EINVAL, train ? "test" : "train",
+				 "--train and --test go together: --train IMAGES,LABELS --test "
+				 "IMAGES,LABELS (IDX) or --train TRAIN.csv --test TEST.csv");
+	int idx = strchr(train, ',') != NULL;
+	if (idx != (strchr(test, ',') != NULL))
+		return td_errorf(e, TD_EINVAL, "test",
+				 "--train and --test must both be IDX pairs (IMAGES,LABELS) or both "
+				 "CSV files");
+	int rc = srvconf_dataset_start(s, name, idx ? "idx" : "csv", e);
+	if (!rc)
+		rc = own_split(s, 0, "train", train, e);
+	if (!rc)
+		rc = own_split(s, 2, "test", test, e);
+	const int opt[] = {TR_CLASSES, TR_WIDTH, TR_HEIGHT};
+	for (int i = 0; i < 3 && !rc; i++)
+		if (a->values[opt[i]])
+			rc = srvconf_dataset_option(s, train_opts[opt[i]].name, a->values[opt[i]], e);
+	if (!rc)
+		srvconf_dataset_source(s, "the command line");
+	return rc;
+}
+
+/* The data sets `traind train` can name, by the rules of `traind serve`:
+ * the configuration (file, then --data-dir and --fashion-dir over it, then
+ * paths.h for data_dir), and the user's --train/--test files, registered
+ * as the job's data set. */
+static int train_registry(int argc, char **argv, const struct cli_args *a,
+			  struct job_config *cfg, struct dataset_registry **out)
+{
+	struct srvconf c;
+	struct td_error e;
+	const char *read;
+	struct dataset_spec own;
+	*out = NULL;
+	int rc = srvconf_defaults(&c);
+	if (!rc)
+		rc = srvconf_load_default(&c, a->values[TR_CONFIG], &read, &e);
+	if (!rc && a->values[TR_DATA_DIR])
+		rc = srvconf_set(&c, "data_dir", a->values[TR_DATA_DIR], &e);
+	if (!rc && a->values[TR_FASHION_DIR])
+		rc = srvconf_set(&c, "fashion_dir", a->values[TR_FASHION_DIR], &e);
+	if (!rc)
+		rc = srvconf_resolve_paths(&c, &e);
+	if (!rc && !a->values[TR_JSON] && !a->values[TR_QUIET])
+		printf("data dir %s (from %s)\n", c.data_dir, c.data_dir_from);
+	int own_files = a->values[TR_TRAIN] || a->values[TR_TEST];
+	if (!rc && !own_files)
+		for (int i = TR_CLASSES; i <= TR_HEIGHT && !rc; i++)
+			if (a->values[i])
+				rc = td_errorf(&e, TD_EINVAL, train_opts[i].name,
+					       "--%s describes --train/--test files; give those too",
+					       train_opts[i].name);
+	if (!rc && own_files) {
+		const char *name = has_flag(argc, argv, 2, "dataset") ? cfg->dataset : "files";
+		if (!(rc = own_files_spec(a, name, &own, &e)))
+			snprintf(cfg->dataset, sizeof(cfg->dataset), "%s", own.name);
+	}
+	struct dataset_registry *reg = rc ? NULL : registry_create();
+	if (!rc && !reg)
+		rc = td_errorf(&e, TD_ENOMEM, "", "out of memory");
+	if (!rc)
+		rc = srvconf_register_datasets(&c, reg, &e);
+	if (!rc && own_files)
+		rc = registry_add(reg, &own, &e);
+	srvconf_free(&c);
+	if (rc) {
+		fprintf(stderr, "traind: %s\n", e.msg);
+		registry_free(reg);
+		return rc;
+	}
+	*out = reg;
+	return 0;
 }
 
 /* 64-bit FNV-1a over bytes, continuing from h. */
@@ -254,19 +365,14 @@ static int cmd_train(int argc, char **argv)
 		return 2;
 	}
 	int rank0 = dist_rank(dist) == 0;
-	const char *data_dir = a.values[TR_DATA_DIR] ? a.values[TR_DATA_DIR] : default_data_dir();
-	const char *fashion_dir =
-		a.values[TR_FASHION_DIR] ? a.values[TR_FASHION_DIR] : DEFAULT_FASHION_DIR;
-	struct dataset_registry *reg = registry_create();
+	struct dataset_registry *reg;
 	struct pool *pool = NULL;
 	struct trainer *t = NULL;
 	const struct dataset *ds;
 	int status = 1;
-	if (!reg) {
-		fprintf(stderr, "traind: out of memory\n");
-		return 1;
-	}
-	registry_add_defaults(reg, data_dir, fashion_dir);
+	int rc = train_registry(argc, argv, &a, &cfg, &reg);
+	if (rc)
+		return rc == TD_EINVAL ? 2 : 1;
 	if (registry_get(reg, cfg.dataset, &ds, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
