@@ -1317,6 +1317,7 @@ START_TEST(test_auth)
 	ck_assert_int_eq(r.status, 401);
 	resp_free(&r);
 	const char *reads[] = {"/healthz", "/metrics", "/v1/jobs", "/v1/models", "/v1/datasets",
+			       "/v1/job-options",
 			       path};
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		ck_assert_int_eq(get(reads[i], &r), 200);

@@ -81,7 +81,7 @@ _Static_assert(K_COUNT <= 32, "set_mask has a bit per option");
 
 static const struct option_row options[K_COUNT] = {
 	[K_NAME] = {"name", "Name", T_TEXT, OFF(name), .max = JOBCFG_NAME_MAX - 1,
-		    .def_text = "", .rule = "the job's id (set when the job is created)",
+		    .def_text = "", .rule = "the job's id",
 		    .help = "a label for people, unique or not"},
 	[K_DATASET] = {"dataset", "Data set", T_TEXT, OFF(dataset), .min = 1,
 		       .max = JOBCFG_NAME_MAX - 1, .def_text = "digits",
