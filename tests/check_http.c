@@ -573,6 +573,97 @@ START_TEST(test_job_validation)
 }
 END_TEST
 
+/* ---- the job options -------------------------------------------------- */
+
+static void delete_job(const char *id)
+{
+	char path[128];
+	struct resp r;
+	struct req q = {.method = "DELETE", .path = path};
+	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+	request(&q, &r);
+	ck_assert_msg(r.status == 204, "DELETE %s: %ld %s", path, r.status, r.body);
+	resp_free(&r);
+}
+
+/* GET /v1/job-options lists exactly the fields POST /v1/jobs takes, each
+ * with the default a `{}` job gets from this server (its two workers). */
+START_TEST(test_job_options)
+{
+	struct resp opt, r;
+	ck_assert_int_eq(get("/v1/job-options", &opt), 200);
+	json_t *opts = json_object_get(opt.json, "options");
+	ck_assert_int_gt(json_array_size(opts), 0);
+
+	/* A `{}` job; without the digits here, the same on synth. */
+	post_json("/v1/jobs", "{}", &r);
+	int digits = r.status == 201;
+	if (!digits) {
+		ck_error(&r, 400, "digits", "dataset");
+		resp_free(&r);
+		ck_assert_int_eq(post_json("/v1/jobs", "{\"dataset\": \"synth\"}", &r), 201);
+	}
+	json_t *cfg = json_object_get(r.json, "config");
+	ck_assert_int_eq(json_object_size(cfg), json_array_size(opts));
+	json_t *every = json_object(); /* every listed field at its default */
+	size_t i;
+	json_t *o;
+	json_array_foreach(opts, i, o) {
+		const char *name = jstr(o, "name");
+		json_t *def = json_object_get(o, "default");
+		ck_assert_msg(def != NULL, "%s has no default", name);
+		if (strcmp(name, "dataset") == 0) {
+			/* Its values are the registered data sets. */
+			json_t *vals = json_object_get(o, "values");
+			int synth = 0;
+			for (size_t k = 0; k < json_array_size(vals); k++)
+				synth |= strcmp(json_string_value(json_array_get(vals, k)), "synth") == 0;
+			ck_assert(synth);
+			if (!digits) {
+				ck_assert_str_eq(json_string_value(def), "digits");
+				json_object_set_new(every, name, json_string("synth"));
+				continue;
+			}
+		}
+		if (json_is_null(def)) {
+			/* Set when the job is created, as the rule says: the name. */
+			ck_assert_ptr_nonnull(json_object_get(o, "default_rule"));
+			ck_assert_str_eq(name, "name");
+			ck_assert_str_eq(jstr(cfg, "name"), jstr(r.json, "id"));
+			continue;
+		}
+		char *want = json_dumps(def, JSON_ENCODE_ANY);
+		char *got = json_dumps(json_object_get(cfg, name), JSON_ENCODE_ANY);
+		ck_assert_msg(json_equal(def, json_object_get(cfg, name)),
+			      "%s: listed default %s, a {} job got %s", name, want, got ? got : "none");
+		free(want);
+		free(got);
+		json_object_set(every, name, def);
+	}
+	ck_assert_int_eq(json_integer_value(json_object_get(cfg, "workers")), 2);
+	delete_job(jstr(r.json, "id"));
+	resp_free(&r);
+
+	/* Every listed field is accepted, all at once, and echoed as sent. */
+	char *body = json_dumps(every, 0);
+	ck_assert_msg(post_json("/v1/jobs", body, &r) == 201, "%s", r.body);
+	json_object_set_new(every, "name", json_string(jstr(r.json, "id")));
+	ck_assert(json_equal(json_object_get(r.json, "config"), every));
+	delete_job(jstr(r.json, "id"));
+	resp_free(&r);
+	free(body);
+	json_decref(every);
+
+	/* A field the list does not name is refused, naming it. */
+	json_array_foreach(opts, i, o)
+		ck_assert_str_ne(jstr(o, "name"), "dropout");
+	post_json("/v1/jobs", "{\"dropout\": 0.5}", &r);
+	ck_error(&r, 400, "unknown field \"dropout\"", "dropout");
+	resp_free(&r);
+	resp_free(&opt);
+}
+END_TEST
+
 /* ---- the life cycle and the metrics cursor --------------------------- */
 
 static json_t *metrics(const char *id, const char *query, struct resp *r)
@@ -1226,6 +1317,7 @@ START_TEST(test_auth)
 	ck_assert_int_eq(r.status, 401);
 	resp_free(&r);
 	const char *reads[] = {"/healthz", "/metrics", "/v1/jobs", "/v1/models", "/v1/datasets",
+			       "/v1/job-options",
 			       path};
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		ck_assert_int_eq(get(reads[i], &r), 200);
@@ -1536,6 +1628,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_healthz_metrics_datasets);
 	tcase_add_test(tc, test_routing_errors);
 	tcase_add_test(tc, test_job_validation);
+	tcase_add_test(tc, test_job_options);
 	tcase_add_test(tc, test_job_lifecycle);
 	tcase_add_test(tc, test_cancel_and_delete_running);
 	tcase_add_test(tc, test_predict);

@@ -78,6 +78,7 @@ const id = encodeURIComponent;
 export const api = {
   health: () => request("GET", "healthz"),
   datasets: () => request("GET", "v1/datasets"),
+  jobOptions: () => request("GET", "v1/job-options"),
   jobs: (limit = 1000) => request("GET", `v1/jobs?limit=${limit}`), // the server's maximum
   createJob: (config) => request("POST", "v1/jobs", { json: config }),
   jobAction: (jobId, verb) => request("POST", `v1/jobs/${id(jobId)}:${verb}`),

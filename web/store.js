@@ -10,7 +10,7 @@ export const store = {
   jobs: [], // newest first, as GET /v1/jobs returns them
   selected: null, // job id
   compared: new Set(), // job ids overlaid on the charts
-  serverWorkers: null, // from /healthz: the default and the maximum of `workers`
+  serverWorkers: null, // from /healthz: the pool's size
 
   job(id) {
     return this.jobs.find((j) => j.id === id) || null;

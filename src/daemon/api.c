@@ -287,6 +287,26 @@ static void h_datasets(struct http_request *r)
 
 /* ---- jobs ----------------------------------------------------------- */
 
+/* Every job option with the default `{}` gets from this server, read from
+ * the option table (jobcfg.c); the data set's allowed values are the
+ * registered names (GET /v1/datasets says which are available). */
+static void h_job_options(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *opts = jobcfg_describe(&a->limits);
+	size_t i;
+	json_t *o;
+	json_array_foreach(opts, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "name")), "dataset") != 0)
+			continue;
+		json_t *names = json_array();
+		for (size_t k = 0; k < registry_count(a->registry); k++)
+			json_array_append_new(names, json_string(registry_spec(a->registry, k)->name));
+		json_object_set_new(o, "values", names);
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "options", opts));
+}
+
 static void h_jobs_create(struct http_request *r)
 {
 	struct api *a = r->app;
@@ -720,6 +740,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/healthz", NULL, h_healthz},
 	{HTTP_GET, "/metrics", NULL, h_metrics},
 	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
+	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
 	{HTTP_GET, "/v1/jobs", "state,limit", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
