@@ -44,12 +44,6 @@ struct cli_args {
 	const char *values[16];
 };
 
-static int online_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 static int opt_index(const struct cli_opt *opts, const char *name)
 {
 	for (int i = 0; opts && opts[i].name; i++)
@@ -352,7 +346,7 @@ static int cmd_train(int argc, char **argv)
 		return 0;
 	}
 	struct jobcfg_limits lim;
-	jobcfg_limits_default(&lim, online_cores());
+	jobcfg_limits_default(&lim, pool_online_cores());
 	struct td_error err;
 	if (jobcfg_finish(&cfg, &lim, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);

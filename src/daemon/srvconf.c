@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "traind/paths.h"
+#include "traind/pool.h"
 
 #ifndef TRAIND_DATADIR
 #define TRAIND_DATADIR "/usr/local/share/traind"
@@ -104,22 +105,12 @@ static const struct conf_row rows[] = {
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
 
-static int online_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
 /* The row for a key with dashes or underscores, or NULL. */
 static const struct conf_row *row_find(const char *key)
 {
 	char norm[64];
-	size_t i;
-	for (i = 0; key[i] && i < sizeof(norm) - 1; i++)
-		norm[i] = key[i] == '-' ? '_' : key[i];
-	if (key[i])
+	if (td_key_norm(key, norm, sizeof(norm)))
 		return NULL;
-	norm[i] = '\0';
 	for (size_t k = 0; k < N_ROWS; k++)
 		if (strcmp(rows[k].name, norm) == 0)
 			return &rows[k];
@@ -433,7 +424,7 @@ static int set_row(struct srvconf *c, const struct conf_row *r, const char *v,
 		return 0;
 	case C_INT: {
 		if (strcmp(r->def, "auto") == 0 && strcmp(v, "auto") == 0) {
-			*(int *)dst = online_cores();
+			*(int *)dst = pool_online_cores();
 			return 0;
 		}
 		char *end;

@@ -229,12 +229,8 @@ static void value_text(const struct option_row *o, double v, char *buf, size_t l
 static int option_find(const char *key)
 {
 	char norm[64];
-	size_t i;
-	for (i = 0; key[i] && i < sizeof(norm) - 1; i++)
-		norm[i] = key[i] == '-' ? '_' : key[i];
-	if (key[i])
+	if (td_key_norm(key, norm, sizeof(norm)))
 		return -1;
-	norm[i] = '\0';
 	for (int k = 0; k < K_COUNT; k++)
 		if (strcmp(options[k].name, norm) == 0)
 			return k;
