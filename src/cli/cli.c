@@ -330,6 +330,29 @@ static int ranks_agree(struct dist *d, const struct job_config *cfg, const struc
 	return rc ? rc : dist_agree(d, "data set", data, e);
 }
 
+/* The last line of a run: the test figures, the weights' digest and, for
+ * several ranks, what the exchanges cost. */
+static void report_done(const struct train_out *o, const struct trainer *t,
+			const struct job_config *cfg, const struct dist *dist, double loss,
+			double acc)
+{
+	char digest[17];
+	model_digest(trainer_params(t), trainer_param_count(t), digest);
+	double xs, xb;
+	long xn;
+	dist_stats(dist, &xs, &xb, &xn);
+	if (o->json)
+		printf("{\"done\": true, \"test_loss\": %.6f, \"test_accuracy\": %.6f, "
+		       "\"weights_digest\": \"%s\", \"parameters\": %zu, \"workers\": %d, "
+		       "\"ranks\": %d, \"exchange_seconds\": %.6f, \"exchange_bytes_per_step\": "
+		       "%.0f}\n",
+		       loss, acc, digest, trainer_param_count(t), cfg->workers, dist_ranks(dist), xs,
+		       xn ? xb / (double)xn : 0.0);
+	else if (dist_rank(dist) == 0)
+		printf("done: test accuracy %.2f%%, test loss %.4f, weights %s\n", 100 * acc, loss,
+		       digest);
+}
+
 static int cmd_train(int argc, char **argv)
 {
 	struct job_config cfg;
@@ -407,21 +430,7 @@ static int cmd_train(int argc, char **argv)
 			goto out;
 		}
 	}
-	char digest[17];
-	model_digest(trainer_params(t), trainer_param_count(t), digest);
-	double xs, xb;
-	long xn;
-	dist_stats(dist, &xs, &xb, &xn);
-	if (o.json)
-		printf("{\"done\": true, \"test_loss\": %.6f, \"test_accuracy\": %.6f, "
-		       "\"weights_digest\": \"%s\", \"parameters\": %zu, \"workers\": %d, "
-		       "\"ranks\": %d, \"exchange_seconds\": %.6f, \"exchange_bytes_per_step\": "
-		       "%.0f}\n",
-		       loss, acc, digest, trainer_param_count(t), cfg.workers, dist_ranks(dist), xs,
-		       xn ? xb / (double)xn : 0.0);
-	else if (rank0)
-		printf("done: test accuracy %.2f%%, test loss %.4f, weights %s\n", 100 * acc, loss,
-		       digest);
+	report_done(&o, t, &cfg, dist, loss, acc);
 	status = 0;
 out:
 	dist_finish(dist);
