@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/csvexport.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/instances.h"
@@ -317,12 +318,27 @@ static void h_jobs_create(struct http_request *r)
 	http_set_header(r, "Location", location);
 }
 
+/* The index of job `id` in a {"jobs": [...]} list, or -1. */
+static long list_index(const json_t *jobs, const char *id)
+{
+	for (size_t i = 0; i < json_array_size(jobs); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(jobs, i), "id")), id) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* GET /v1/jobs?state=&limit=&cursor=: a page of the jobs, newest first,
+ * with "next_cursor" (the id of its last job when more follow, else null)
+ * and "total" (the jobs of that state). A cursor is placed in the
+ * unfiltered list, so a job that changed state since is still a place to
+ * continue from. jobs_list_json returns the newest LIST_LIMIT_MAX jobs at
+ * most, and pages are cut from that: paging reaches those jobs only. */
 static void h_jobs_list(struct http_request *r)
 {
 	struct api *a = r->app;
 	long limit;
 	int state = -1;
-	const char *sv = http_query(r, "state");
+	const char *sv = http_query(r, "state"), *cursor = http_query(r, "cursor");
 	if (sv && (state = job_state_parse(sv)) < 0) {
 		char list[128] = "";
 		for (int s = 0; s < JOB_STATE_COUNT; s++) {
@@ -335,7 +351,45 @@ static void h_jobs_list(struct http_request *r)
 	}
 	if (query_long(r, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
 		return;
-	http_reply_json(r, 200, jobs_list_json(a->jobs, state, (int)limit));
+	struct jobs_stats st;
+	jobs_stats(a->jobs, &st);
+	long total = 0;
+	for (int s = 0; s < JOB_STATE_COUNT; s++)
+		total += state < 0 || s == state ? st.by_state[s] : 0;
+	/* Without a cursor one more than a page says whether more follow. */
+	json_t *list = cursor ? jobs_list_json(a->jobs, -1, LIST_LIMIT_MAX)
+			      : jobs_list_json(a->jobs, state, (int)(limit < LIST_LIMIT_MAX ? limit + 1
+										: limit));
+	json_t *all = json_object_get(list, "jobs");
+	long from = 0;
+	if (cursor && (from = list_index(all, cursor)) < 0) {
+		json_decref(list);
+		http_reply_errorf(r, TD_EINVAL, "cursor", "cursor \"%.40s\" names no job among the "
+				  "newest %d (deleted since?); start again without a cursor", cursor,
+				  LIST_LIMIT_MAX);
+		return;
+	}
+	from += cursor ? 1 : 0;
+	json_t *page = json_array();
+	int more = 0;
+	for (size_t i = (size_t)from; i < json_array_size(all); i++) {
+		json_t *job = json_array_get(all, i);
+		if (state >= 0 && strcmp(json_string_value(json_object_get(job, "state")),
+					 job_state_name(state)))
+			continue;
+		if ((long)json_array_size(page) == limit) {
+			more = 1;
+			break;
+		}
+		json_array_append(page, job);
+	}
+	if (!cursor && limit == LIST_LIMIT_MAX && total > limit)
+		more = 1;
+	json_t *last = json_array_get(page, json_array_size(page) - 1);
+	json_t *next = more && last ? json_incref(json_object_get(last, "id")) : json_null();
+	json_decref(list);
+	http_reply_json(r, 200, json_pack("{s:o, s:o, s:I}", "jobs", page, "next_cursor", next,
+					  "total", (json_int_t)total));
 }
 
 static void h_job_get(struct http_request *r)
@@ -387,20 +441,47 @@ static void h_job_delete(struct http_request *r)
 	http_reply_empty(r, 204);
 }
 
+/* GET /v1/jobs/{id}/metrics: JSON by default; format=csv gives the same
+ * curve as a file (csvexport.h), every point the job keeps by default. */
 static void h_job_metrics(struct http_request *r)
 {
 	struct api *a = r->app;
 	struct td_error e;
 	long since, max_points;
+	const char *format = http_query(r, "format");
+	if (format && strcmp(format, "json") && strcmp(format, "csv")) {
+		http_reply_errorf(r, TD_EINVAL, "format", "format must be json or csv, not "
+				  "\"%.40s\"", format);
+		return;
+	}
+	int csv = format && strcmp(format, "csv") == 0;
 	if (query_long(r, "since_step", 0, LONG_MAX - 1, 0, &since) ||
-	    query_long(r, "max_points", 1, METRICS_POINTS_MAX, METRICS_POINTS_DEFAULT, &max_points))
+	    query_long(r, "max_points", 1, METRICS_POINTS_MAX,
+		       csv ? METRICS_POINTS_MAX : METRICS_POINTS_DEFAULT, &max_points))
 		return;
 	json_t *o = jobs_metrics_json(a->jobs, r->id, since, (int)max_points, &e);
 	if (!o) {
 		fail(r, TD_ENOTFOUND, &e);
 		return;
 	}
-	http_reply_json(r, 200, o);
+	if (!csv) {
+		http_reply_json(r, 200, o);
+		return;
+	}
+	json_t *job = jobs_get_json(a->jobs, r->id, &e);
+	char *buf = NULL;
+	size_t len = 0;
+	const char *name = json_string_value(json_object_get(job, "name"));
+	int rc = job ? csvexport_metrics(o, r->id, name ? name : "", &buf, &len, &e)
+		     : TD_ENOTFOUND; /* deleted since */
+	json_decref(o);
+	json_decref(job);
+	if (fail(r, rc, &e))
+		return;
+	char disposition[HTTP_ID_MAX + 48];
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s-metrics.csv\"", r->id);
+	if (http_reply_buffer(r, 200, "text/csv; charset=utf-8; header=present", buf, len) == 0)
+		http_set_header(r, "Content-Disposition", disposition);
 }
 
 /* ---- models and prediction ------------------------------------------ */
@@ -725,13 +806,13 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/metrics", NULL, h_metrics},
 	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
-	{HTTP_GET, "/v1/jobs", "state,limit", h_jobs_list},
+	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
 	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},
 	{HTTP_POST, "/v1/jobs/{id}:pause", NULL, h_job_pause},
 	{HTTP_POST, "/v1/jobs/{id}:resume", NULL, h_job_resume},
 	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
-	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
+	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points,format", h_job_metrics},
 	{HTTP_GET, "/v1/models", NULL, h_models},
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
 	{HTTP_POST, "/v1/models", NULL, h_model_import},
