@@ -290,6 +290,9 @@ function updateRow(r, job, columns) {
   renderTime(cells.time, job);
   for (const c of columns) if (c.text) cells[c.key].textContent = c.text(job);
   for (const a of ACTIONS) r.buttons[a.verb].disabled = !a.states.includes(job.state);
+  // Pause and Resume share a place: only a paused job shows Resume.
+  r.buttons.pause.hidden = job.state === "paused";
+  r.buttons.resume.hidden = job.state !== "paused";
 }
 
 function render() {
@@ -433,7 +436,16 @@ function schedule() {
 }
 
 export function startRuns() {
-  store.subscribe((what) => (what === "jobs" || what === "selection" || what === "summary") && render());
+  // Summaries arrive one job at a time: one render for a burst of them.
+  let pending = null;
+  store.subscribe((what) => {
+    if (what === "jobs" || what === "selection") render();
+    else if (what === "summary" && !pending)
+      pending = setTimeout(() => {
+        pending = null;
+        render();
+      }, 50);
+  });
   const filter = document.getElementById("runs-filter");
   filter.addEventListener("input", () => {
     view.filter = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
