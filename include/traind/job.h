@@ -38,6 +38,8 @@ struct job {
 	int pause_requested, cancel_requested;
 	int busy; /* a runner holds it */
 	double created_at, started_at, finished_at; /* unix seconds, 0 = never */
+	double run_seconds; /* time spent running, pauses excluded, before run_since */
+	double run_since;   /* unix seconds this run started, 0 when not running */
 	char error[512];
 
 	struct trainer *trainer; /* while it can still train */

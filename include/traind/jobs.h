@@ -84,8 +84,12 @@ int jobs_delete(struct jobs *j, const char *id, struct td_error *e);
 
 /* The job object of the API (see api.md). */
 json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e);
-/* {"jobs": [...]} newest first; state < 0 for all; limit 1..1000. */
-json_t *jobs_list_json(struct jobs *j, int state, int limit);
+/* A page of the job list, newest first: {"jobs": [...], "next_cursor":
+ * the id to pass as `after` for the next page (null at the end), "total":
+ * the jobs of that state}. state < 0 for all; after NULL for the first
+ * page; limit >= 1. An `after` that names no job is TD_EINVAL ("cursor"). */
+json_t *jobs_list_json(struct jobs *j, int state, const char *after, int limit,
+		       struct td_error *e);
 /* {"points": [[step, unix_time, loss], ...], "epochs": [...], "next_step": N}
  * with points of step >= since_step, thinned evenly to at most max_points
  * (the newest always kept). */

@@ -77,6 +77,7 @@ static json_t *record_json_locked(const struct job *job)
 	json_object_set_new(o, "created_at", td_json_num(job->created_at));
 	json_object_set_new(o, "started_at", td_json_num(job->started_at));
 	json_object_set_new(o, "finished_at", td_json_num(job->finished_at));
+	json_object_set_new(o, "run_seconds", td_json_num(job->run_seconds));
 	json_object_set_new(o, "error", json_string(job->error));
 	json_object_set_new(o, "imported", json_boolean(job->imported));
 	json_object_set_new(o, "epochs", epochs);
@@ -275,6 +276,9 @@ static struct job *read_record(struct jobs *j, const char *id)
 		job->created_at = td_json_num_get(rec, "created_at");
 		job->started_at = td_json_num_get(rec, "started_at");
 		job->finished_at = td_json_num_get(rec, "finished_at");
+		job->run_seconds = td_json_num_get(rec, "run_seconds");
+		if (!(job->run_seconds >= 0))
+			job->run_seconds = 0; /* a record from before it was kept */
 		job->imported = json_is_true(json_object_get(rec, "imported"));
 		const char *err = json_string_value(json_object_get(rec, "error"));
 		snprintf(job->error, sizeof(job->error), "%s", err ? err : "");
