@@ -56,6 +56,11 @@ const char *dist_host(const struct dist *d);
  * values. Collective: every rank must call it. */
 int dist_agree(struct dist *d, const char *what, const char *value, struct td_error *e);
 
+/* Rank 0's bytes (and its result rc) at every rank: rank 0 passes what
+ * it read, the others get a malloc'd copy in *buf. A nonzero rc on rank 0
+ * is every rank's error. Collective; a no-op for one rank. */
+int dist_share(struct dist *d, int rc, void **buf, size_t *len, struct td_error *e);
+
 /* The exchange for a trainer on this rank (ranks 1: a no-op). */
 int dist_attach(struct dist *d, struct trainer *t, struct td_error *e);
 

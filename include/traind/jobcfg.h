@@ -48,6 +48,9 @@ struct job_config {
 	int batch_size;
 	int epochs;
 	int workers; /* 0 until jobcfg_finish fills in the default */
+	int ranks;        /* processes on Open MPI (dist.h); 1: in-process */
+	int max_restarts; /* ranks > 1: restarts from the last checkpoint after a lost rank */
+	int rank_timeout; /* ranks > 1: seconds without a step that count as a lost rank */
 	uint64_t seed;
 	enum init_kind init;
 	enum augment_kind augment;
@@ -58,6 +61,7 @@ struct job_config {
 /* Bounds that depend on the server (or the machine, for the CLI). */
 struct jobcfg_limits {
 	int max_workers;     /* the pool's size */
+	int max_ranks;       /* 1 without MPI in the build */
 	int default_workers; /* used when a job names none */
 	int max_batch_size;
 	int max_epochs;

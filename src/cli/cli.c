@@ -21,6 +21,7 @@
 #include "traind/dataset.h"
 #include "traind/digits.h"
 #include "traind/dist.h"
+#include "traind/trainrun.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/infer.h"
@@ -127,6 +128,7 @@ static void print_opts(FILE *f, const struct cli_opt *opts)
 enum {
 	TR_JSON, TR_QUIET, TR_SAVE, TR_CONFIG, TR_DATA_DIR, TR_FASHION_DIR,
 	TR_TRAIN, TR_TEST, TR_CLASSES, TR_WIDTH, TR_HEIGHT,
+	TR_PROGRESS, TR_CHECKPOINT, TR_CHECKPOINT_SECONDS, TR_RESUME,
 };
 static const struct cli_opt train_opts[] = {
 	[TR_JSON] = {"json", 0, "one JSON object per epoch, and a final one with \"done\": true"},
@@ -140,6 +142,10 @@ static const struct cli_opt train_opts[] = {
 	[TR_CLASSES] = {"classes", 1, "class names of --train/--test files, comma-separated (default 0, 1, ...)"},
 	[TR_WIDTH] = {"width", 1, "image width of --train/--test CSV files (default 28)"},
 	[TR_HEIGHT] = {"height", 1, "image height of --train/--test CSV files (default 28)"},
+	[TR_PROGRESS] = {"progress", 0, "a JSON line per step (at most every 0.1 s), for a program that watches the run"},
+	[TR_CHECKPOINT] = {"checkpoint", 1, "write a checkpoint to this file each epoch and when stopped (SIGUSR1)"},
+	[TR_CHECKPOINT_SECONDS] = {"checkpoint-seconds", 1, "and at least this often (default 0: each epoch only)"},
+	[TR_RESUME] = {"resume", 1, "continue the run saved in this checkpoint file"},
 	{NULL, 0, NULL},
 };
 
@@ -147,20 +153,21 @@ struct train_out {
 	int json;
 	int quiet;
 	long diverged_at; /* the step whose loss was not finite, or 0 */
+	struct trainrun run;
 };
 
 /* A loss that is not finite stops the run: nothing after it means anything. */
 static void train_on_step(void *arg, struct trainer *t, long step, double loss)
 {
 	struct train_out *o = arg;
-	(void)t;
 	if (!isfinite(loss) && !o->diverged_at)
 		o->diverged_at = step;
+	trainrun_on_step(&o->run, t, step, loss);
 }
 
 static int train_should_stop(void *arg)
 {
-	return ((struct train_out *)arg)->diverged_at != 0;
+	return ((struct train_out *)arg)->diverged_at != 0 || trainrun_stop_requested();
 }
 
 static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stats *st)
@@ -169,11 +176,11 @@ static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stat
 	struct train_progress p;
 	trainer_progress(t, &p);
 	if (o->json) {
-		printf("{\"epoch\": %d, \"epochs\": %d, \"train_loss\": %.6f, \"train_accuracy\": %.6f, "
-		       "\"test_loss\": %.6f, \"test_accuracy\": %.6f, \"samples_per_second\": %.1f, "
-		       "\"seconds\": %.4f}\n",
-		       st->epoch, p.epochs, st->train_loss, st->train_accuracy, st->test_loss,
-		       st->test_accuracy, st->samples_per_second, st->seconds);
+		printf("{\"epoch\": %d, \"epochs\": %d, \"step\": %ld, \"train_loss\": %.9g, "
+		       "\"train_accuracy\": %.9g, \"test_loss\": %.9g, \"test_accuracy\": %.9g, "
+		       "\"samples_per_second\": %.1f, \"seconds\": %.6f}\n",
+		       st->epoch, p.epochs, p.step, st->train_loss, st->train_accuracy,
+		       st->test_loss, st->test_accuracy, st->samples_per_second, st->seconds);
 	} else if (!o->quiet) {
 		printf("epoch %3d/%d  train loss %.4f acc %6.2f%%  test loss %.4f acc %6.2f%%  "
 		       "%9.0f samples/s  %.2f s\n",
@@ -181,6 +188,7 @@ static void train_on_epoch(void *arg, struct trainer *t, const struct epoch_stat
 		       100 * st->test_accuracy, st->samples_per_second, st->seconds);
 	}
 	fflush(stdout);
+	trainrun_on_epoch(&o->run, t, st->test_accuracy);
 }
 
 /* Is --NAME (or --NAME=...) among the arguments? */
@@ -375,12 +383,26 @@ static int cmd_train(int argc, char **argv)
 		fprintf(stderr, "traind: %s\n", err.msg);
 		return 2;
 	}
+	/* --ranks N: this same command under mpirun -np N. */
+	if (cfg.ranks > 1 && !dist_launched() && dist_built_with_mpi()) {
+		int st = trainrun_launch(cfg.ranks, argc, argv);
+		if (st < 0)
+			fprintf(stderr, "traind: cannot start mpirun for %d ranks\n", cfg.ranks);
+		return st < 0 ? 1 : st;
+	}
 	/* Under mpirun: one rank of several (dist.h); only rank 0 reports. */
 	struct dist *dist = NULL;
 	if (dist_init(NULL, NULL, &dist, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		return 2;
 	}
+	if (cfg.ranks > 1 && cfg.ranks != dist_ranks(dist)) {
+		fprintf(stderr, "traind: ranks is %d but mpirun started %d\n", cfg.ranks,
+			dist_ranks(dist));
+		dist_finish(dist);
+		return 2;
+	}
+	trainrun_catch_signals();
 	int rank0 = dist_rank(dist) == 0;
 	struct dataset_registry *reg;
 	struct pool *pool = NULL;
@@ -397,12 +419,18 @@ static int cmd_train(int argc, char **argv)
 	struct model_shape shape;
 	if (model_describe_dataset(&shape, &cfg, ds, lim.max_params, &err) ||
 	    ranks_agree(dist, &cfg, ds, &err) || pool_create(cfg.workers, &pool, &err) ||
-	    trainer_create(&cfg, ds, pool, &t, &err) || dist_attach(dist, t, &err)) {
+	    trainer_create(&cfg, ds, pool, &t, &err) || dist_attach(dist, t, &err) ||
+	    (a.values[TR_RESUME] && trainrun_resume(t, dist, a.values[TR_RESUME], &err))) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
 	}
 	struct train_out o = {.json = rank0 && a.values[TR_JSON] != NULL,
-			      .quiet = !rank0 || a.values[TR_QUIET] != NULL};
+			      .quiet = !rank0 || a.values[TR_QUIET] != NULL,
+			      .run = {.checkpoint = a.values[TR_CHECKPOINT],
+				      .progress = a.values[TR_PROGRESS] != NULL, .ds = ds,
+				      .dist = dist}};
+	if (a.values[TR_CHECKPOINT_SECONDS])
+		o.run.checkpoint_seconds = atof(a.values[TR_CHECKPOINT_SECONDS]);
 	if (!o.json && !o.quiet)
 		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers%s\n",
 		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers,
@@ -411,7 +439,13 @@ static int cmd_train(int argc, char **argv)
 		printf("across %d ranks (Open MPI)\n", dist_ranks(dist));
 	struct train_hooks hooks = {.arg = &o, .on_step = train_on_step,
 				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
-	if (trainer_run(t, &hooks) != 0) {
+	rc = trainer_run(t, &hooks);
+	if (rc == 1 && !o.diverged_at && trainrun_stop_requested()) {
+		trainrun_stopped(&o.run, t); /* stopped on request: resumable */
+		status = 0;
+		goto out;
+	}
+	if (rc != 0) {
 		if (o.diverged_at)
 			fprintf(stderr, "traind: training diverged at step %ld: the loss is not "
 				"finite; try a lower learning_rate (this run's is %g)\n",

@@ -135,6 +135,38 @@ int dist_agree(struct dist *d, const char *what, const char *value, struct td_er
 #endif
 }
 
+int dist_share(struct dist *d, int rc, void **buf, size_t *len, struct td_error *e)
+{
+	if (!d || d->ranks == 1)
+		return rc;
+#ifdef HAVE_MPI
+	long long head[2] = {rc, (long long)*len};
+	MPI_Bcast(head, 2, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+	if (head[0])
+		return d->rank == 0 ? rc
+				    : td_errorf(e, (int)head[0], "resume",
+						"rank 0 could not read the file to resume from");
+	if (d->rank != 0) {
+		*len = (size_t)head[1];
+		*buf = malloc(*len ? *len : 1);
+		if (!*buf) {
+			MPI_Abort(MPI_COMM_WORLD, 1);
+			return TD_ENOMEM;
+		}
+	}
+	for (size_t off = 0; off < *len; off += 1u << 30) {
+		size_t n = *len - off < (1u << 30) ? *len - off : (1u << 30);
+		MPI_Bcast((char *)*buf + off, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+	}
+	return 0;
+#else
+	(void)buf;
+	(void)len;
+	(void)e;
+	return rc;
+#endif
+}
+
 #ifdef HAVE_MPI
 static double now(void)
 {
@@ -145,7 +177,7 @@ static double now(void)
 
 /* One MPI_Bcast per slot from its owner, then the losses and hits. */
 static int mpi_exchange(void *arg, float *grads, size_t stride, size_t n, int slots,
-			double *loss, long *correct)
+			double *loss, long *correct, int *stop)
 {
 	struct dist *d = arg;
 	double t0 = now();
@@ -160,15 +192,19 @@ static int mpi_exchange(void *arg, float *grads, size_t stride, size_t n, int sl
 		if (s % d->ranks != d->rank)
 			d->bytes += (double)n * sizeof(float);
 	}
+	/* The hits and the stop wishes travel together: one more long. */
 	double l[TRAIN_MAX_SLOTS];
-	long c[TRAIN_MAX_SLOTS];
+	long cin[TRAIN_MAX_SLOTS + 1], c[TRAIN_MAX_SLOTS + 1];
+	memcpy(cin, correct, sizeof(long) * (size_t)slots);
+	cin[slots] = *stop != 0;
 	if (rc == MPI_SUCCESS)
 		rc = MPI_Allreduce(loss, l, slots, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 	if (rc == MPI_SUCCESS)
-		rc = MPI_Allreduce(correct, c, slots, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+		rc = MPI_Allreduce(cin, c, slots + 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
 	if (rc == MPI_SUCCESS) {
 		memcpy(loss, l, sizeof(double) * (size_t)slots);
 		memcpy(correct, c, sizeof(long) * (size_t)slots);
+		*stop = c[slots] > 0;
 	}
 	d->seconds += now() - t0;
 	d->exchanges++;
@@ -176,12 +212,25 @@ static int mpi_exchange(void *arg, float *grads, size_t stride, size_t n, int sl
 }
 #endif
 
+#ifdef HAVE_MPI
+static int mpi_agree_stop(void *arg, int stop)
+{
+	(void)arg;
+	int any = 0, mine = stop != 0;
+	if (MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+		return 1;
+	return any;
+}
+#endif
+
 int dist_attach(struct dist *d, struct trainer *t, struct td_error *e)
 {
 	struct train_exchange x = {.arg = d, .rank = dist_rank(d), .ranks = dist_ranks(d)};
 #ifdef HAVE_MPI
-	if (x.ranks > 1)
+	if (x.ranks > 1) {
 		x.exchange = mpi_exchange;
+		x.agree_stop = mpi_agree_stop;
+	}
 #endif
 	return trainer_set_exchange(t, &x, e);
 }

@@ -24,6 +24,8 @@
  */
 #include "traind/jobcfg.h"
 
+#include "traind/dist.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -34,7 +36,7 @@
 enum opt_type { T_TEXT, T_INT, T_REAL, T_SEED, T_ENUM, T_LIST };
 
 /* A limit of the server (struct jobcfg_limits) that lowers an option's max. */
-enum server_limit { L_NONE, L_WORKERS, L_BATCH_SIZE, L_EPOCHS };
+enum server_limit { L_NONE, L_WORKERS, L_BATCH_SIZE, L_EPOCHS, L_RANKS };
 
 struct option_row {
 	const char *name;
@@ -75,7 +77,7 @@ static const double rate_by_optimizer[OPT_COUNT] = {[OPT_SGD] = 0.1, [OPT_MOMENT
 enum {
 	K_NAME, K_DATASET, K_HIDDEN, K_ACTIVATION, K_OUTPUT, K_LOSS,
 	K_OPTIMIZER, K_LEARNING_RATE, K_MOMENTUM, K_L2, K_BATCH_SIZE, K_EPOCHS,
-	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_COUNT
+	K_WORKERS, K_RANKS, K_MAX_RESTARTS, K_RANK_TIMEOUT, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_COUNT
 };
 _Static_assert(K_COUNT <= 32, "set_mask has a bit per option");
 
@@ -118,6 +120,18 @@ static const struct option_row options[K_COUNT] = {
 		       .from_server = 1, .limit = L_WORKERS,
 		       .rule = "the server's worker count (traind train: the machine's cores)",
 		       .help = "threads that share each minibatch; results do not depend on it"},
+	[K_RANKS] = {"ranks", "Ranks", T_INT, OFF(ranks), .min = 1, .max = 1024, .def = 1,
+		     .limit = L_RANKS,
+		     .help = "processes on Open MPI that share each minibatch (1: in the daemon); "
+			     "results do not depend on it"},
+	[K_MAX_RESTARTS] = {"max_restarts", "Max restarts", T_INT, OFF(max_restarts),
+			    .max = 100, .def = 3,
+			    .help = "with ranks > 1: restarts from the last checkpoint after a rank "
+				    "is lost, before the job fails"},
+	[K_RANK_TIMEOUT] = {"rank_timeout", "Rank timeout", T_INT, OFF(rank_timeout),
+			    .min = 1, .max = 86400, .def = 60,
+			    .help = "with ranks > 1: seconds without a step after which a rank "
+				    "counts as lost"},
 	[K_SEED] = {"seed", "Seed", T_SEED, OFF(seed), .max = (double)JOBCFG_SEED_MAX, .def = 1,
 		    .help = "seeds the weights and the shuffles"},
 	[K_INIT] = {"init", "Init", T_ENUM, OFF(init), NAMES(init_names), .def = INIT_AUTO,
@@ -140,6 +154,7 @@ void jobcfg_limits_default(struct jobcfg_limits *l, int cores)
 	l->max_batch_size = 8192;
 	l->max_epochs = 1000;
 	l->max_params = 50u * 1000u * 1000u;
+	l->max_ranks = dist_built_with_mpi() ? 64 : 1;
 }
 
 /* The largest value the server allows for option o. */
@@ -150,6 +165,7 @@ static double max_of(const struct option_row *o, const struct jobcfg_limits *lim
 		   : o->limit == L_WORKERS    ? lim->max_workers
 		   : o->limit == L_BATCH_SIZE ? lim->max_batch_size
 		   : o->limit == L_EPOCHS     ? lim->max_epochs
+		   : o->limit == L_RANKS      ? lim->max_ranks
 					      : m;
 	return l < m ? l : m;
 }
@@ -596,6 +612,11 @@ int jobcfg_finish(struct job_config *c, const struct jobcfg_limits *lim, struct 
 				 "loss \"%s\" does not go with output \"softmax\": use "
 				 "\"cross_entropy\", or output \"sigmoid\" for mse",
 				 loss_name(c->loss));
+	if (c->ranks > 1 && !dist_built_with_mpi())
+		return td_errorf(e, TD_EINVAL, "ranks",
+				 "ranks is %d, but this traind was built without MPI, so a job "
+				 "trains in one process (ranks 1); rebuild it with libopenmpi-dev",
+				 c->ranks);
 	for (int k = 0; k < K_COUNT; k++) {
 		const struct option_row *o = &options[k];
 		double v = get_number(c, o), max = max_of(o, lim);

@@ -412,7 +412,7 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 
 /* Worker 0, ranks > 1: slots this rank did not compute come from their
  * ranks. A failed exchange ends the run (decide_next sees xch_failed). */
-static void exchange_slots(struct trainer *t, int S)
+static void exchange_slots(struct trainer *t, int S, int *stop)
 {
 	for (int s = 0; s < S; s++)
 		if (s % t->xch.ranks != t->xch.rank) {
@@ -420,7 +420,7 @@ static void exchange_slots(struct trainer *t, int S)
 			t->slot_correct[s] = 0;
 		}
 	if (t->xch.exchange(t->xch.arg, t->slot_grads, t->stride, t->n_params, S, t->slot_loss,
-			    t->slot_correct))
+			    t->slot_correct, stop))
 		t->xch_failed = 1;
 }
 
@@ -465,9 +465,16 @@ static void train_task(void *arg, int w, int W)
 			t->go[(k + 1) & 1] = decide_next(t, k + 1);
 		pool_barrier(t->pool);
 		if (t->xch.ranks > 1) {
-			/* The other ranks' slots, before anyone reduces. */
-			if (w == 0)
-				exchange_slots(t, S);
+			/* The other ranks' slots, before anyone reduces; a stop any
+			 * rank asked for holds for all (go is read after the next
+			 * barrier but one). */
+			if (w == 0) {
+				int *go = &t->go[(k + 1) & 1];
+				int stop = !*go && k + 1 < t->steps_per_epoch;
+				exchange_slots(t, S, &stop);
+				if (stop)
+					*go = 0;
+			}
 			pool_barrier(t->pool);
 		}
 		if (w == 0) {
@@ -575,9 +582,12 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 		if (t->perm_epoch != t->epoch)
 			shuffle_for_epoch(t);
 		if (t->step_in_epoch < t->steps_per_epoch) {
-			if (!decide_next(t, t->step_in_epoch)) {
+			int go = decide_next(t, t->step_in_epoch);
+			if (t->xch.ranks > 1 && t->xch.agree_stop(t->xch.arg, !go))
+				go = 0;
+			if (!go) {
 				t->hooks = NULL;
-				return 1;
+				return t->xch_failed ? TD_EIO : 1;
 			}
 			double t0 = now_seconds();
 			t->slot_next[0] = t->slot_next[1] = 0;
