@@ -59,6 +59,10 @@ struct jobs_config {
 	 * checkpoint.bin), written atomically; jobs_create recovers them. */
 	const char *state_dir;
 	double checkpoint_seconds; /* checkpoint at least this often, and every epoch */
+	/* Jobs across ranks (rankrun.c): how to start them and the data their
+	 * ranks load. NULL or "" for mpirun means "mpirun" on the PATH. */
+	const char *mpirun, *mpi_hostfile, *mpi_args;
+	const char *data_dir, *fashion_dir;
 };
 
 struct jobs;

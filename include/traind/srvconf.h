@@ -56,6 +56,9 @@ struct srvconf {
 	int allow_remote;
 	int http_threads;
 	int access_log;
+	char mpirun[PATH_MAX];       /* jobs across ranks: the launcher */
+	char mpi_hostfile[PATH_MAX]; /* "" = the ranks run on this host */
+	char mpi_args[1024];         /* more mpirun arguments, split at blanks */
 
 	/* `dataset = ...` lines, in order; registered after the defaults. */
 	int n_datasets;

@@ -41,6 +41,7 @@ struct job_view {
 	struct epoch_stats last;
 	double best_test_accuracy;
 	double elapsed;
+	int restarts;
 	double created_at, started_at, finished_at;
 	char error[512];
 };
@@ -64,6 +65,7 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 		if (isfinite(acc) && (isnan(v->best_test_accuracy) || acc > v->best_test_accuracy))
 			v->best_test_accuracy = acc;
 	}
+	v->restarts = job->restarts;
 	v->elapsed = job->run_seconds + (job->run_since > 0 ? job_unix_now() - job->run_since : 0);
 	v->created_at = job->created_at;
 	v->started_at = job->started_at;
@@ -98,6 +100,7 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "started_at", time_json(v->started_at));
 	json_object_set_new(o, "finished_at", time_json(v->finished_at));
 	json_object_set_new(o, "elapsed_seconds", td_json_num(v->elapsed));
+	json_object_set_new(o, "restarts", json_integer(v->restarts));
 	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
 	return o;
 }

@@ -157,6 +157,8 @@ static int prepare(struct runner *r, struct job *job, struct td_error *err)
 static int train(struct runner *r, struct job *job, struct td_error *err)
 {
 	struct jobs *j = r->j;
+	if (job->cfg.ranks > 1)
+		return rankrun_train(j, job, err); /* its ranks hold the trainer */
 	int rc = prepare(r, job, err);
 	if (rc)
 		return rc;

@@ -83,7 +83,17 @@ int server_start(const struct srvconf *c, struct server **out, struct td_error *
 		.snapshot_seconds = conf->snapshot_seconds,
 		.state_dir = conf->state_dir,
 		.checkpoint_seconds = conf->checkpoint_seconds,
+		.mpirun = conf->mpirun,
+		.mpi_hostfile = conf->mpi_hostfile,
+		.mpi_args = conf->mpi_args,
+		.data_dir = conf->data_dir,
+		.fashion_dir = conf->fashion_dir,
 	};
+	if (conf->mpi_hostfile[0] && access(conf->mpi_hostfile, R_OK) != 0) {
+		rc = td_errorf(e, TD_EINVAL, "mpi_hostfile", "mpi_hostfile %s cannot be read: %s",
+			       conf->mpi_hostfile, strerror(errno));
+		goto fail;
+	}
 	jobcfg_limits_default(&jc.limits, conf->workers);
 	jc.limits.max_workers = conf->workers;
 	jc.limits.default_workers = conf->workers;
