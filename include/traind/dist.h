@@ -61,6 +61,11 @@ int dist_agree(struct dist *d, const char *what, const char *value, struct td_er
  * is every rank's error. Collective; a no-op for one rank. */
 int dist_share(struct dist *d, int rc, void **buf, size_t *len, struct td_error *e);
 
+/* Every rank's host and pid, at rank 0, as a JSON array text
+ * [{"rank": 0, "host": "...", "pid": 123}, ...] (malloc'd; NULL on the
+ * other ranks). Collective. */
+char *dist_ranks_json(struct dist *d);
+
 /* The exchange for a trainer on this rank (ranks 1: a no-op). */
 int dist_attach(struct dist *d, struct trainer *t, struct td_error *e);
 

@@ -64,6 +64,8 @@ struct job {
 	char stop_error[512];      /* set between steps (a failed write, a
 				    * non-finite loss): stops and fails the job */
 	int restarts;              /* ranks > 1: relaunches after a lost rank */
+	json_t *rank_list;         /* ranks > 1, running: [{rank, host, pid}] */
+	long launcher_pid;         /* ranks > 1, running: mpirun's pid */
 };
 
 struct runner {

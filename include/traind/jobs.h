@@ -126,6 +126,12 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 /* Jobs recovered from the state dir at start, and how many resume. */
 void jobs_recovered(struct jobs *j, int *records, int *resumed);
 
+/* GET /v1/cluster: {"hosts": [{"host", "slots"}], "jobs": [{"id", "name",
+ * "ranks", "launcher_pid", "rank_processes": [{rank, host, pid}],
+ * "samples_per_second", "restarts"}]} for the running jobs across ranks.
+ * The hosts are the mpi_hostfile's, or this host with its cores. */
+json_t *jobs_cluster_json(struct jobs *j);
+
 struct jobs_stats {
 	int by_state[JOB_STATE_COUNT];
 	double samples_total;      /* trained since start, all jobs */

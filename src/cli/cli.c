@@ -431,6 +431,13 @@ static int cmd_train(int argc, char **argv)
 				      .dist = dist}};
 	if (a.values[TR_CHECKPOINT_SECONDS])
 		o.run.checkpoint_seconds = atof(a.values[TR_CHECKPOINT_SECONDS]);
+	if (o.run.progress) { /* who trains where, for GET /v1/cluster */
+		char *who = dist_ranks_json(dist);
+		if (who)
+			printf("{\"ranks\": %s}\n", who);
+		fflush(stdout);
+		free(who);
+	}
 	if (!o.json && !o.quiet)
 		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers%s\n",
 		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers,

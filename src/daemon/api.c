@@ -250,6 +250,19 @@ static void h_metrics(struct http_request *r)
 		   "# TYPE traind_train_samples_per_second gauge\n"
 		   "traind_train_samples_per_second %.1f\n",
 		st.samples_total, st.samples_per_second);
+	json_t *cl = jobs_cluster_json(a->jobs), *job;
+	size_t i;
+	fprintf(f, "# HELP traind_job_ranks Ranks of each running job across ranks.\n"
+		   "# TYPE traind_job_ranks gauge\n"
+		   "# HELP traind_job_restarts Restarts after a lost rank, per running job.\n"
+		   "# TYPE traind_job_restarts counter\n");
+	json_array_foreach(json_object_get(cl, "jobs"), i, job) {
+		const char *id = json_string_value(json_object_get(job, "id"));
+		fprintf(f, "traind_job_ranks{job=\"%s\"} %lld\ntraind_job_restarts{job=\"%s\"} %lld\n",
+			id, (long long)json_integer_value(json_object_get(job, "ranks")), id,
+			(long long)json_integer_value(json_object_get(job, "restarts")));
+	}
+	json_decref(cl);
 	http_write_metrics(r->server, f);
 	if (fclose(f) || !buf) {
 		free(buf);
@@ -257,6 +270,12 @@ static void h_metrics(struct http_request *r)
 		return;
 	}
 	http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+static void h_cluster(struct http_request *r)
+{
+	struct api *a = r->app;
+	http_reply_json(r, 200, jobs_cluster_json(a->jobs));
 }
 
 static void h_datasets(struct http_request *r)
@@ -778,6 +797,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/healthz", NULL, h_healthz},
 	{HTTP_GET, "/metrics", NULL, h_metrics},
 	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
+	{HTTP_GET, "/v1/cluster", NULL, h_cluster},
 	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
 	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "traind/jsonnum.h"
+#include "traind/pool.h"
 
 static json_t *time_json(double t)
 {
@@ -235,6 +237,56 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 	free(rows);
 	return json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs, "next_step",
 			 (json_int_t)next, "state", job_state_name(st));
+}
+
+/* The hosts of mpi_hostfile ("host slots=N", # comments), or this one. */
+static json_t *hosts_json(const struct jobs *j)
+{
+	json_t *hosts = json_array();
+	FILE *f = j->cfg.mpi_hostfile && *j->cfg.mpi_hostfile ? fopen(j->cfg.mpi_hostfile, "r")
+							      : NULL;
+	char line[512];
+	while (f && fgets(line, sizeof(line), f) && json_array_size(hosts) < 4096) {
+		char host[256];
+		int slots = 1;
+		line[strcspn(line, "#\n")] = '\0';
+		if (sscanf(line, "%255s", host) != 1)
+			continue;
+		const char *sl = strstr(line, "slots=");
+		if (sl)
+			slots = atoi(sl + 6);
+		json_array_append_new(hosts, json_pack("{s:s, s:i}", "host", host, "slots", slots));
+	}
+	if (f)
+		fclose(f);
+	else {
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		json_array_append_new(hosts, json_pack("{s:s, s:i}", "host", host, "slots",
+						       pool_online_cores()));
+	}
+	return hosts;
+}
+
+json_t *jobs_cluster_json(struct jobs *j)
+{
+	json_t *jobs = json_array();
+	pthread_mutex_lock(&j->lock);
+	for (int i = 0; i < j->n_jobs; i++) {
+		const struct job *job = j->list[i];
+		if (job->cfg.ranks < 2 || job->state != JOB_RUNNING)
+			continue;
+		json_array_append_new(
+			jobs, json_pack("{s:s, s:s, s:i, s:I, s:o, s:o, s:i}", "id", job->id, "name",
+					job->cfg.name, "ranks", job->cfg.ranks, "launcher_pid",
+					(json_int_t)job->launcher_pid, "rank_processes",
+					job->rank_list ? json_incref(job->rank_list) : json_array(),
+					"samples_per_second", td_json_num(job->rate), "restarts",
+					job->restarts));
+	}
+	pthread_mutex_unlock(&j->lock);
+	return json_pack("{s:o, s:o, s:s}", "hosts", hosts_json(j), "jobs", jobs, "mpirun",
+			 j->cfg.mpirun && *j->cfg.mpirun ? j->cfg.mpirun : "mpirun");
 }
 
 json_t *model_shape_json(const struct model_shape *s)

@@ -201,6 +201,11 @@ static void on_line(struct follow *f, const char *line)
 			td_json_num_get(o, "samples_per_second")};
 		job->progress.epoch = r->st.epoch;
 	}
+	json_t *who = json_object_get(o, "ranks");
+	if (json_is_array(who)) {
+		json_decref(job->rank_list);
+		job->rank_list = json_incref(who);
+	}
 	if (json_is_true(json_object_get(o, "done")))
 		f->done = 1;
 	if (json_is_true(json_object_get(o, "stopped")))
@@ -389,7 +394,15 @@ int rankrun_train(struct jobs *j, struct job *job, struct td_error *err)
 		if (rc)
 			return rc;
 		struct follow f = {.j = j, .job = job};
+		pthread_mutex_lock(&j->lock);
+		job->launcher_pid = pid;
+		pthread_mutex_unlock(&j->lock);
 		int status = follow(&f, pid, fd);
+		pthread_mutex_lock(&j->lock);
+		job->launcher_pid = 0;
+		json_decref(job->rank_list);
+		job->rank_list = NULL;
+		pthread_mutex_unlock(&j->lock);
 		if (f.done && status == 0)
 			return 0;
 		pthread_mutex_lock(&j->lock);

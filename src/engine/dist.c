@@ -135,6 +135,43 @@ int dist_agree(struct dist *d, const char *what, const char *value, struct td_er
 #endif
 }
 
+char *dist_ranks_json(struct dist *d)
+{
+	struct rank_id {
+		char host[64];
+		long pid;
+	} mine = {{0}, (long)getpid()}, *all = NULL;
+	snprintf(mine.host, sizeof(mine.host), "%s", dist_host(d));
+	int n = dist_ranks(d);
+#ifdef HAVE_MPI
+	if (n > 1) {
+		if (d->rank == 0 && !(all = calloc((size_t)n, sizeof(*all))))
+			MPI_Abort(MPI_COMM_WORLD, 1);
+		MPI_Gather(&mine, (int)sizeof(mine), MPI_BYTE, all, (int)sizeof(mine), MPI_BYTE, 0,
+			   MPI_COMM_WORLD);
+		if (d->rank != 0)
+			return NULL;
+	}
+#endif
+	if (!all) {
+		n = 1;
+		all = &mine;
+	}
+	size_t cap = 96 * (size_t)n + 4, len = 0;
+	char *s = malloc(cap);
+	if (s) {
+		len += (size_t)snprintf(s, cap, "[");
+		for (int r = 0; r < n; r++) /* host names are letters, digits, '-' and '.' */
+			len += (size_t)snprintf(s + len, cap - len,
+						"%s{\"rank\": %d, \"host\": \"%.63s\", \"pid\": %ld}",
+						r ? ", " : "", r, all[r].host, all[r].pid);
+		snprintf(s + len, cap - len, "]");
+	}
+	if (all != &mine)
+		free(all);
+	return s;
+}
+
 int dist_share(struct dist *d, int rc, void **buf, size_t *len, struct td_error *e)
 {
 	if (!d || d->ranks == 1)
