@@ -410,8 +410,10 @@ static int cmd_train(int argc, char **argv)
 	const struct dataset *ds;
 	int status = 1;
 	int rc = train_registry(argc, argv, &a, &cfg, &reg);
-	if (rc)
+	if (rc) {
+		dist_finish(dist);
 		return rc == TD_EINVAL ? 2 : 1;
+	}
 	if (registry_get(reg, cfg.dataset, &ds, &err)) {
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
