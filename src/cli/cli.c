@@ -361,6 +361,83 @@ static void report_done(const struct train_out *o, const struct trainer *t,
 		       digest);
 }
 
+/* Joins the ranks of this run (dist.h): under mpirun, one of them; with
+ * --ranks N outside mpirun, runs this command under it and returns its
+ * exit status. -1 when this process goes on to train. */
+static int train_ranks(const struct job_config *cfg, int argc, char **argv,
+		       struct dist **dist)
+{
+	struct td_error err;
+	if (cfg->ranks > 1 && !dist_launched() && dist_built_with_mpi()) {
+		int st = trainrun_launch(cfg->ranks, argc, argv);
+		if (st < 0)
+			fprintf(stderr, "traind: cannot start mpirun for %d ranks\n", cfg->ranks);
+		return st < 0 ? 1 : st;
+	}
+	if (dist_init(NULL, NULL, dist, &err)) {
+		fprintf(stderr, "traind: %s\n", err.msg);
+		return 2;
+	}
+	if (cfg->ranks > 1 && cfg->ranks != dist_ranks(*dist)) {
+		fprintf(stderr, "traind: ranks is %d but mpirun started %d\n", cfg->ranks,
+			dist_ranks(*dist));
+		dist_finish(*dist);
+		return 2;
+	}
+	trainrun_catch_signals();
+	return -1;
+}
+
+/* Where the run reports to: stdout on rank 0, the worker's lines. */
+static void train_out_init(struct train_out *o, const struct cli_args *a,
+			   const struct dataset *ds, const struct dist *dist)
+{
+	int rank0 = dist_rank(dist) == 0;
+	*o = (struct train_out){.json = rank0 && a->values[TR_JSON] != NULL,
+				.quiet = !rank0 || a->values[TR_QUIET] != NULL,
+				.run = {.checkpoint = a->values[TR_CHECKPOINT],
+					.progress = a->values[TR_PROGRESS] != NULL, .ds = ds,
+					.dist = dist}};
+	if (a->values[TR_CHECKPOINT_SECONDS])
+		o->run.checkpoint_seconds = atof(a->values[TR_CHECKPOINT_SECONDS]);
+}
+
+/* Trains to the end (0, reported), to a stop on request (0, resumable),
+ * or to an error (1). */
+static int train_run(struct train_out *o, struct trainer *t, const struct job_config *cfg,
+		     const struct dataset *ds, const struct dist *dist, const char *save)
+{
+	struct train_hooks hooks = {.arg = o, .on_step = train_on_step,
+				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
+	int rc = trainer_run(t, &hooks);
+	if (rc == 1 && !o->diverged_at && trainrun_stop_requested()) {
+		trainrun_stopped(&o->run, t);
+		return 0;
+	}
+	if (rc != 0) {
+		if (o->diverged_at)
+			fprintf(stderr, "traind: training diverged at step %ld: the loss is not "
+				"finite; try a lower learning_rate (this run's is %g)\n",
+				o->diverged_at, cfg->learning_rate);
+		else
+			fprintf(stderr, "traind: training stopped early\n");
+		return 1;
+	}
+	double loss, acc;
+	struct td_error err;
+	trainer_evaluate(t, 1, &loss, &acc);
+	if (save) {
+		struct checkpoint ck;
+		checkpoint_from_trainer(&ck, "", t, ds, acc);
+		if (checkpoint_save(save, &ck, &err)) {
+			fprintf(stderr, "traind: %s\n", err.msg);
+			return 1;
+		}
+	}
+	report_done(o, t, cfg, dist, loss, acc);
+	return 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
 	struct job_config cfg;
@@ -383,27 +460,10 @@ static int cmd_train(int argc, char **argv)
 		fprintf(stderr, "traind: %s\n", err.msg);
 		return 2;
 	}
-	/* --ranks N: this same command under mpirun -np N. */
-	if (cfg.ranks > 1 && !dist_launched() && dist_built_with_mpi()) {
-		int st = trainrun_launch(cfg.ranks, argc, argv);
-		if (st < 0)
-			fprintf(stderr, "traind: cannot start mpirun for %d ranks\n", cfg.ranks);
-		return st < 0 ? 1 : st;
-	}
-	/* Under mpirun: one rank of several (dist.h); only rank 0 reports. */
 	struct dist *dist = NULL;
-	if (dist_init(NULL, NULL, &dist, &err)) {
-		fprintf(stderr, "traind: %s\n", err.msg);
-		return 2;
-	}
-	if (cfg.ranks > 1 && cfg.ranks != dist_ranks(dist)) {
-		fprintf(stderr, "traind: ranks is %d but mpirun started %d\n", cfg.ranks,
-			dist_ranks(dist));
-		dist_finish(dist);
-		return 2;
-	}
-	trainrun_catch_signals();
-	int rank0 = dist_rank(dist) == 0;
+	int started = train_ranks(&cfg, argc, argv, &dist);
+	if (started >= 0)
+		return started;
 	struct dataset_registry *reg;
 	struct pool *pool = NULL;
 	struct trainer *t = NULL;
@@ -426,13 +486,8 @@ static int cmd_train(int argc, char **argv)
 		fprintf(stderr, "traind: %s\n", err.msg);
 		goto out;
 	}
-	struct train_out o = {.json = rank0 && a.values[TR_JSON] != NULL,
-			      .quiet = !rank0 || a.values[TR_QUIET] != NULL,
-			      .run = {.checkpoint = a.values[TR_CHECKPOINT],
-				      .progress = a.values[TR_PROGRESS] != NULL, .ds = ds,
-				      .dist = dist}};
-	if (a.values[TR_CHECKPOINT_SECONDS])
-		o.run.checkpoint_seconds = atof(a.values[TR_CHECKPOINT_SECONDS]);
+	struct train_out o;
+	train_out_init(&o, &a, ds, dist);
 	if (o.run.progress) { /* who trains where, for GET /v1/cluster */
 		char *who = dist_ranks_json(dist);
 		if (who)
@@ -446,35 +501,7 @@ static int cmd_train(int argc, char **argv)
 		       dist_ranks(dist) > 1 ? " per rank" : "");
 	if (!o.json && !o.quiet && dist_ranks(dist) > 1)
 		printf("across %d ranks (Open MPI)\n", dist_ranks(dist));
-	struct train_hooks hooks = {.arg = &o, .on_step = train_on_step,
-				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
-	rc = trainer_run(t, &hooks);
-	if (rc == 1 && !o.diverged_at && trainrun_stop_requested()) {
-		trainrun_stopped(&o.run, t); /* stopped on request: resumable */
-		status = 0;
-		goto out;
-	}
-	if (rc != 0) {
-		if (o.diverged_at)
-			fprintf(stderr, "traind: training diverged at step %ld: the loss is not "
-				"finite; try a lower learning_rate (this run's is %g)\n",
-				o.diverged_at, cfg.learning_rate);
-		else
-			fprintf(stderr, "traind: training stopped early\n");
-		goto out;
-	}
-	double loss, acc;
-	trainer_evaluate(t, 1, &loss, &acc);
-	if (a.values[TR_SAVE]) {
-		struct checkpoint ck;
-		checkpoint_from_trainer(&ck, "", t, ds, acc);
-		if (checkpoint_save(a.values[TR_SAVE], &ck, &err)) {
-			fprintf(stderr, "traind: %s\n", err.msg);
-			goto out;
-		}
-	}
-	report_done(&o, t, &cfg, dist, loss, acc);
-	status = 0;
+	status = train_run(&o, t, &cfg, ds, dist, a.values[TR_SAVE]);
 out:
 	dist_finish(dist);
 	trainer_free(t);
