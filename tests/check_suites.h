@@ -25,5 +25,7 @@ Suite *suite_cli(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
 Suite *suite_instances(void);
+Suite *suite_oip(void);
+Suite *suite_connguard(void);
 
 #endif

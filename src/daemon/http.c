@@ -582,6 +582,18 @@ static struct http_request_priv *request_new(struct http_server *s, struct MHD_C
 
 /* ---- the connection guard's view of MHD (connguard.h) --------------- */
 
+/* MHD's messages on stderr, but for the connections clients (or the
+ * guard) closed mid-request: an attack would write one line each. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (strncmp(fmt, "Connection was closed by remote side", 36) == 0 ||
+	    strncmp(fmt, "Connection socket is closed", 27) == 0)
+		return;
+	fputs("traind: libmicrohttpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 static struct conn *track_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *i =
@@ -910,6 +922,7 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 	for (int attempt = epoll ? 0 : 1; attempt < 2 && !s->daemon; attempt++)
 		s->daemon = MHD_start_daemon(
 			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, on_accept, s, on_request, s,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout + 1,

@@ -134,7 +134,7 @@ static int sc_value(struct scan *sc, int depth)
 
 static int on_input_key(struct scan *sc, const char *key, int input, int depth)
 {
-	if (strcmp(key, "data") || sc->n_spans >= MAX_TENSORS)
+	if (!key || strcmp(key, "data") || sc->n_spans >= MAX_TENSORS)
 		return 1;
 	sc_ws(sc);
 	size_t start = sc->i;
@@ -157,7 +157,7 @@ static int on_inputs_element(struct scan *sc, const char *key, int idx, int dept
 static int on_root_key(struct scan *sc, const char *key, int arg, int depth)
 {
 	(void)arg;
-	if (strcmp(key, "inputs") || sc_peek(sc) != '[')
+	if (!key || strcmp(key, "inputs") || sc_peek(sc) != '[')
 		return 1;
 	return sc_container(sc, depth + 1, on_inputs_element, 0);
 }
@@ -553,6 +553,13 @@ static int infer_parse(struct http_request *r, const struct dataset *ds, int max
 	return rc;
 }
 
+/* The protocol's statuses: a model without weights yet is a 400 (not
+ * ready), not v1's 409. */
+static void reply_error(struct http_request *r, int code, const struct td_error *e)
+{
+	http_reply_error(r, code == TD_ESTATE ? TD_EINVAL : code, e);
+}
+
 /* ---- the answer ------------------------------------------------------ */
 
 static void put_le(unsigned char *p, uint64_t v, int bytes)
@@ -664,7 +671,7 @@ static void infer(struct http_request *r, struct jobs *jobs, int max_instances,
 	struct td_error e;
 	int rc = jobs_snapshot(jobs, r->id, &snap, &e);
 	if (rc) {
-		http_reply_error(r, rc, &e);
+		reply_error(r, rc, &e);
 		return;
 	}
 	struct infer q = {0};
@@ -688,7 +695,7 @@ static void infer(struct http_request *r, struct jobs *jobs, int max_instances,
 		infer_reply(r, snap, &q, p, labels);
 		http_observe_predict(r->server, now_seconds() - t0, q.n);
 	} else {
-		http_reply_error(r, rc, &e);
+		reply_error(r, rc, &e);
 	}
 	free(out);
 	free(p);
@@ -729,7 +736,7 @@ static void model_metadata(struct http_request *r, struct jobs *jobs, const char
 	if (!rc && (rc = check_version(snap, version, &e)))
 		snapshot_release(snap);
 	if (rc) {
-		http_reply_error(r, rc, &e);
+		reply_error(r, rc, &e);
 		return;
 	}
 	const struct dataset *ds = snap->ds;
