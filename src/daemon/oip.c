@@ -21,6 +21,7 @@
 #include "traind/oip.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,7 +387,12 @@ static int read_json_data(const char *s, size_t n, enum dtype dt, double range, 
 				return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT
 						 "\": data holds more than the %zu values its shape "
 						 "says", want);
-			int rc = take_value(strtod(buf, NULL), k, dt, range, x, e);
+			char *end;
+			double v = strtod(buf, &end);
+			if (end == buf || *end)
+				return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT
+						 "\": value %zu (\"%s\") is not a number", k, buf);
+			int rc = take_value(v, k, dt, range, x, e);
 			if (rc)
 				return rc;
 			k++;
@@ -562,10 +568,108 @@ static void reply_error(struct http_request *r, int code, const struct td_error 
 
 /* ---- the answer ------------------------------------------------------ */
 
-static void put_le(unsigned char *p, uint64_t v, int bytes)
+/* The answer is written straight into one buffer (a Jansson tree and its
+ * dump were a fifth of a small binary request's time): the JSON, then the
+ * raw bytes of the binary outputs. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static int sb_grow(struct sbuf *b, size_t n)
 {
+	if (b->oom)
+		return -1;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return -1;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	return 0;
+}
+
+static void sb_put(struct sbuf *b, const void *data, size_t n)
+{
+	if (sb_grow(b, n))
+		return;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[160];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped (the
+ * request's id came through Jansson, so it is valid UTF-8). */
+static void sb_json_string(struct sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			sb_printf(b, "\\%c", *c);
+		else if (*c < 0x20)
+			sb_printf(b, "\\u%04x", *c);
+		else
+			sb_put(b, c, 1);
+	}
+	sb_put(b, "\"", 1);
+}
+
+static void sb_le(struct sbuf *b, uint64_t v, int bytes)
+{
+	unsigned char le[8];
 	for (int i = 0; i < bytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+		le[i] = (unsigned char)(v >> (8 * i));
+	sb_put(b, le, (size_t)bytes);
+}
+
+/* One output's JSON; its data inline, or its byte count when binary. */
+static void output_json(struct sbuf *b, int probs, int binary, size_t n, int C, const double *p,
+			const int *labels)
+{
+	size_t count = probs ? n * (size_t)C : n;
+	sb_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu", probs ? OIP_OUT_PROBS
+		  : OIP_OUT_LABEL, probs ? "FP32" : "INT64", n);
+	if (probs)
+		sb_printf(b, ",%d", C);
+	if (binary) {
+		sb_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", count * (probs ? 4 : 8));
+		return;
+	}
+	sb_str(b, "],\"data\":[");
+	for (size_t k = 0; k < count; k++) {
+		if (k)
+			sb_put(b, ",", 1);
+		if (!probs)
+			sb_printf(b, "%d", labels[k]);
+		else if (isfinite(p[k]))
+			sb_printf(b, "%.9g", (double)(float)p[k]);
+		else
+			sb_str(b, "null");
+	}
+	sb_str(b, "]}");
 }
 
 /* Builds and sends the answer for probabilities p[n x classes], labels. */
@@ -573,67 +677,49 @@ static void infer_reply(struct http_request *r, const struct model_snapshot *sna
 			const struct infer *q, const double *p, const int *labels)
 {
 	int C = snap->ds->n_classes;
-	size_t n = (size_t)q->n, bin_len = 0;
-	for (int o = 0; o < q->n_out; o++)
-		if (q->out_binary[o])
-			bin_len += q->out[o] == 0 ? n * (size_t)C * 4 : n * 8;
-	unsigned char *bin = bin_len ? malloc(bin_len) : NULL, *w = bin;
-	json_t *outputs = json_array();
+	size_t n = (size_t)q->n;
+	int any_binary = 0;
+	struct sbuf b = {0};
+	sb_str(&b, "{\"model_name\":");
+	sb_json_string(&b, snap->job_id);
+	sb_printf(&b, ",\"model_version\":\"%ld\",\"id\":", snap->step);
+	sb_json_string(&b, q->id ? q->id : "");
+	sb_str(&b, ",\"outputs\":[");
 	for (int o = 0; o < q->n_out; o++) {
-		int probs = q->out[o] == 0;
-		size_t count = probs ? n * (size_t)C : n;
-		json_t *out = json_pack("{s:s, s:s, s:[I]}", "name", probs ? OIP_OUT_PROBS
-				   : OIP_OUT_LABEL, "datatype", probs ? "FP32" : "INT64", "shape",
-				   (json_int_t)n);
-		if (probs)
-			json_array_append_new(json_object_get(out, "shape"), json_integer(C));
-		if (q->out_binary[o] && bin) {
-			for (size_t k = 0; k < count; k++, w += probs ? 4 : 8) {
-				if (probs) {
-					float f = (float)p[k];
-					uint32_t u;
-					memcpy(&u, &f, sizeof(u));
-					put_le(w, u, 4);
-				} else {
-					put_le(w, (uint64_t)labels[k], 8);
-				}
+		if (o)
+			sb_put(&b, ",", 1);
+		output_json(&b, q->out[o] == 0, q->out_binary[o], n, C, p, labels);
+		any_binary |= q->out_binary[o];
+	}
+	sb_str(&b, "]}");
+	size_t hlen = b.len;
+	if (!any_binary)
+		sb_put(&b, "\n", 1);
+	for (int o = 0; o < q->n_out; o++) {
+		if (!q->out_binary[o])
+			continue;
+		if (q->out[o] == 0) {
+			for (size_t k = 0; k < n * (size_t)C; k++) {
+				float f = (float)p[k];
+				uint32_t u;
+				memcpy(&u, &f, sizeof(u));
+				sb_le(&b, u, 4);
 			}
-			json_object_set_new(out, "parameters",
-					    json_pack("{s:I}", "binary_data_size",
-						      (json_int_t)(count * (probs ? 4 : 8))));
-		} else if (!q->out_binary[o]) {
-			json_t *data = json_array();
-			for (size_t k = 0; k < count; k++)
-				json_array_append_new(data, probs ? json_real((float)p[k])
-								  : json_integer(labels[k]));
-			json_object_set_new(out, "data", data);
+		} else {
+			for (size_t k = 0; k < n; k++)
+				sb_le(&b, (uint64_t)(int64_t)labels[k], 8);
 		}
-		json_array_append_new(outputs, out);
 	}
-	char version[32];
-	snprintf(version, sizeof(version), "%ld", snap->step);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "model_name", snap->job_id, "model_version",
-			      version, "id", q->id ? q->id : "", "outputs", outputs);
-	if (!bin_len) {
-		free(bin);
-		http_reply_json_digits(r, 200, o, 9);
-		return;
-	}
-	char *head = bin ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-	json_decref(o);
-	size_t hlen = head ? strlen(head) : 0;
-	char *buf = head ? realloc(head, hlen + bin_len) : NULL;
-	if (!buf) {
-		free(head);
-		free(bin);
+	if (b.oom) {
+		free(b.p);
 		http_reply_errorf(r, TD_ENOMEM, "", "out of memory");
 		return;
 	}
-	memcpy(buf + hlen, bin, bin_len);
-	free(bin);
 	char hl[32];
 	snprintf(hl, sizeof(hl), "%zu", hlen);
-	if (http_reply_buffer(r, 200, "application/octet-stream", buf, hlen + bin_len) == 0)
+	if (http_reply_buffer(r, 200, any_binary ? "application/octet-stream"
+				      : "application/json; charset=utf-8", b.p, b.len) == 0 &&
+	    any_binary)
 		http_set_header(r, HEADER_LENGTH, hl);
 }
 
