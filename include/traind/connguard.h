@@ -24,6 +24,7 @@
 #ifndef TRAIND_CONNGUARD_H
 #define TRAIND_CONNGUARD_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -66,5 +67,20 @@ void connguard_write_metrics(struct connguard *g, FILE *f);
 /* max_connections from RLIMIT_NOFILE: the soft limit less the descriptors
  * the rest of the daemon may hold, within [16, 1000000]. */
 int connguard_auto_max_connections(void);
+
+#ifdef MHD_VERSION
+/* libmicrohttpd's callbacks (connguard_mhd.c), each with the guard as its
+ * closure, for a file that includes <microhttpd.h> first (http.c): the
+ * accept policy, the connection notification (STARTED opens, CLOSED
+ * closes), the URI log (the request line), and a logger that drops the
+ * messages of connections closed mid-request. connguard_mhd_conn is a
+ * connection's record (NULL when it has none). */
+enum MHD_Result connguard_mhd_accept(void *guard, const struct sockaddr *addr, socklen_t len);
+void connguard_mhd_connection(void *guard, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode code);
+void *connguard_mhd_request_line(void *guard, const char *uri, struct MHD_Connection *conn);
+void connguard_mhd_log(void *guard, const char *fmt, va_list ap);
+struct conn *connguard_mhd_conn(struct MHD_Connection *conn);
+#endif
 
 #endif

@@ -29,12 +29,11 @@
  * Connections: the guard (connguard.c) is told of every connection's
  * opening, request line, headers, body and close through MHD's accept
  * policy, connection notification, URI log and access callbacks, and
- * refuses or closes the ones over its limits or deadlines. Static files
- * are served by http_static.c.
+ * refuses or closes the ones over its limits or deadlines (those callbacks
+ * are in connguard_mhd.c). Static files are served by http_static.c.
  */
 #include "traind/http.h"
 
-#include "traind/connguard.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +48,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "traind/connguard.h" /* after microhttpd.h: the guard's MHD callbacks */
 
 /* MHD's per-connection pool holds the headers and the read buffer, and a
  * body reaches us in pieces the size of what is left of it. It is also
@@ -580,62 +581,6 @@ static struct http_request_priv *request_new(struct http_server *s, struct MHD_C
 	return p;
 }
 
-/* ---- the connection guard's view of MHD (connguard.h) --------------- */
-
-/* MHD's messages on stderr, but for the connections clients (or the
- * guard) closed mid-request: an attack would write one line each. */
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	if (strncmp(fmt, "Connection was closed by remote side", 36) == 0 ||
-	    strncmp(fmt, "Connection socket is closed", 27) == 0)
-		return;
-	fputs("traind: libmicrohttpd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-}
-
-static struct conn *track_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *i =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return i ? i->socket_context : NULL;
-}
-
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
-{
-	(void)len;
-	struct http_server *s = cls;
-	return connguard_check(s->guard, addr) ? MHD_NO : MHD_YES;
-}
-
-/* MHD calls CLOSED for every STARTED, before it closes the socket. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode code)
-{
-	struct http_server *s = cls;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *fd =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		const union MHD_ConnectionInfo *addr =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		*socket_context = fd ? connguard_open(s->guard, fd->connect_fd,
-						      addr ? addr->client_addr : NULL)
-				     : NULL;
-	} else {
-		connguard_close(s->guard, *socket_context);
-		*socket_context = NULL;
-	}
-}
-
-/* The request line is in (MHD's URI log hook; NULL keeps *req_cls empty). */
-static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-	(void)uri;
-	struct http_server *s = cls;
-	connguard_request_line(s->guard, track_of(conn));
-	return NULL;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_size, void **req_cls)
@@ -644,7 +589,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *s = cls;
 	struct http_request_priv *p = *req_cls;
 	if (!p) {
-		struct conn *track = track_of(conn);
+		struct conn *track = connguard_mhd_conn(conn);
 		if (connguard_refused(track))
 			return MHD_NO; /* refused at connection, or the guard ran out of memory */
 		connguard_headers_done(s->guard, track);
@@ -693,7 +638,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct http_server *s = cls;
 	struct http_request_priv *p = *req_cls;
-	connguard_request_done(s->guard, p ? p->track : track_of(conn));
+	connguard_request_done(s->guard, p ? p->track : connguard_mhd_conn(conn));
 	if (!p)
 		return;
 	*req_cls = NULL;
@@ -921,16 +866,17 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 			     (unsigned)c->http_threads;
 	for (int attempt = epoll ? 0 : 1; attempt < 2 && !s->daemon; attempt++)
 		s->daemon = MHD_start_daemon(
-			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, on_accept, s, on_request, s,
-			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, connguard_mhd_accept, s->guard,
+			on_request, s,
+			MHD_OPTION_EXTERNAL_LOGGER, connguard_mhd_log, s->guard,
 			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout + 1,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 			MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-			MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s,
+			MHD_OPTION_NOTIFY_CONNECTION, connguard_mhd_connection, s->guard,
+			MHD_OPTION_URI_LOG_CALLBACK, connguard_mhd_request_line, s->guard,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 			MHD_OPTION_END);
 	if (!s->daemon) {
