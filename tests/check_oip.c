@@ -18,6 +18,7 @@
 
 #include "check_suites.h"
 #include "testserver.h"
+#include "traind/oip.h"
 
 static void setup(void)
 {
@@ -751,6 +752,28 @@ START_TEST(test_binary_errors)
 }
 END_TEST
 
+/* The parser on its own, on a buffer of exactly the body's size (ASan
+ * sees a read past it): a header ending inside a string, in an escape,
+ * found by fuzz/fuzz_oip.c. */
+START_TEST(test_parse_exact_buffers)
+{
+	static const char *const bodies[] = {"{\"`}\\", "{\"inputs\": [{\"data\": \"\\", "{\"", "[",
+					     "{\"inputs\":[{\"data\":[1,", ""};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		size_t n = strlen(bodies[i]);
+		char *b = malloc(n ? n : 1);
+		memcpy(b, bodies[i], n);
+		struct oip_request q;
+		struct td_error e;
+		int rc = oip_parse_infer(b, n, NULL, 28, 28, 8, &q, &e);
+		ck_assert_msg(rc == TD_EINVAL, "body %zu: %d", i, rc);
+		ck_assert_str_ne(e.msg, "");
+		oip_request_free(&q);
+		free(b);
+	}
+}
+END_TEST
+
 Suite *suite_oip(void)
 {
 	Suite *s = suite_create("oip");
@@ -765,5 +788,8 @@ Suite *suite_oip(void)
 	tcase_add_test(tc, test_infer_errors);
 	tcase_add_test(tc, test_binary_errors);
 	suite_add_tcase(s, tc);
+	TCase *p = tcase_create("parse");
+	tcase_add_test(p, test_parse_exact_buffers);
+	suite_add_tcase(s, p);
 	return s;
 }

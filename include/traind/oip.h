@@ -21,6 +21,10 @@
 #ifndef TRAIND_OIP_H
 #define TRAIND_OIP_H
 
+#include <jansson.h>
+#include <stddef.h>
+
+#include "traind/error.h"
 #include "traind/http.h"
 #include "traind/jobs.h"
 
@@ -28,6 +32,29 @@
 #define OIP_INPUT "input"
 #define OIP_OUT_PROBS "probabilities"
 #define OIP_OUT_LABEL "label"
+#define OIP_HEADER_LENGTH "Inference-Header-Content-Length"
+
+/* An infer request read (oip_parse.c). */
+struct oip_request {
+	json_t *root;         /* the JSON header; id points into it */
+	const char *id;       /* NULL when the request has none */
+	double range;         /* pixel_range as given or implied by the datatype */
+	int mnist;            /* preprocess "mnist" (applied to x) */
+	int binary_all;       /* parameters.binary_data_output */
+	int n;                /* instances */
+	float *x;             /* n * width * height inputs in [0, 1] */
+	/* the outputs to answer, in order: 0 probabilities, 1 label */
+	int n_out, out[2], out_binary[2];
+};
+
+/* Reads `len` bytes of body for a model of width x height inputs;
+ * `header_length` is the Inference-Header-Content-Length header or NULL.
+ * TD_EINVAL naming the field at fault (e->field: "inputs[0].shape", ...),
+ * TD_ETOOBIG (over max_instances, or a header of too many JSON values),
+ * TD_ENOMEM. Call oip_request_free whatever it returned. */
+int oip_parse_infer(const char *body, size_t len, const char *header_length, int width,
+		    int height, int max_instances, struct oip_request *q, struct td_error *e);
+void oip_request_free(struct oip_request *q);
 
 void oip_server_metadata(struct http_request *r);
 void oip_health_live(struct http_request *r);
