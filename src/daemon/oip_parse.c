@@ -432,7 +432,8 @@ static int parse_header(const char *body, size_t hlen, struct scan *sc, json_t *
 	*sc = (struct scan){.s = body, .n = hlen};
 	if (sc_container(sc, 0, on_root_key, 0) || sc_peek(sc) >= 0)
 		sc->n_spans = 0; /* not JSON: Jansson says where */
-	char *copy = malloc(hlen + 1);
+	char small[1024]; /* a binary request's header fits: no allocation */
+	char *copy = hlen < sizeof(small) ? small : malloc(hlen + 1);
 	if (!copy)
 		return td_errorf(e, TD_ENOMEM, "", "out of memory");
 	memcpy(copy, body, hlen);
@@ -449,7 +450,8 @@ static int parse_header(const char *body, size_t hlen, struct scan *sc, json_t *
 		values += copy[i] == ',' || copy[i] == '[' || copy[i] == '{';
 	json_error_t jerr;
 	*out = values > HEADER_VALUES ? NULL : json_loadb(copy, hlen, JSON_REJECT_DUPLICATES, &jerr);
-	free(copy);
+	if (copy != small)
+		free(copy);
 	if (values > HEADER_VALUES)
 		return td_errorf(e, TD_ETOOBIG, "", "the request holds more than %d JSON values "
 				 "besides tensor data", HEADER_VALUES);
