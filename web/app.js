@@ -1,5 +1,5 @@
 // app.js - the dashboard's entry point: wires the token dialog into the API
-// client and starts each panel (jobs table, new-job form, curves,
+// client and starts each panel (runs table, new-job form, curves,
 // prediction, confusion matrix, per-layer statistics, backprop step by
 // step). Each panel lives in its own module.
 
@@ -8,8 +8,8 @@ import { startConfusion } from "./confusion.js";
 import { startCurves } from "./curves.js";
 import { startExplain } from "./explain.js";
 import { startJobForm } from "./jobform.js";
-import { startJobs } from "./jobs.js";
 import { startLearning } from "./learning.js";
+import { startRuns } from "./runs.js";
 import { notify } from "./notice.js";
 import { startPredict } from "./predict.js";
 import { askTokenDialog } from "./tokendialog.js";
@@ -21,7 +21,7 @@ try {
   startConfusion();
   startLearning();
   startExplain();
-  startJobs();
+  startRuns();
   startJobForm();
 } catch (err) {
   notify("start", `The dashboard failed to start: ${err.message}`);

@@ -1,5 +1,6 @@
 /*
- * api.c - the HTTP API v1: the route table and its handlers (see api.h).
+ * api.c - the HTTP API v1: the route table and its handlers (see api.h);
+ * the table also routes the Open Inference Protocol's /v2 to oip.c.
  *
  * Every handler runs on an HTTP thread (http.c) with the whole body in
  * hand, validates what it was sent, calls the job manager (thread-safe,
@@ -23,12 +24,15 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/csvexport.h"
 #include "traind/explainapi.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/instances.h"
 #include "traind/jobcfg.h"
 #include "traind/layerseries.h"
+#include "traind/oip.h"
+#include "traind/predict.h"
 
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 1000
@@ -251,6 +255,19 @@ static void h_metrics(struct http_request *r)
 		   "# TYPE traind_train_samples_per_second gauge\n"
 		   "traind_train_samples_per_second %.1f\n",
 		st.samples_total, st.samples_per_second);
+	json_t *cl = jobs_cluster_json(a->jobs), *job;
+	size_t i;
+	fprintf(f, "# HELP traind_job_ranks Ranks of each running job across ranks.\n"
+		   "# TYPE traind_job_ranks gauge\n"
+		   "# HELP traind_job_restarts Restarts after a lost rank, per running job.\n"
+		   "# TYPE traind_job_restarts counter\n");
+	json_array_foreach(json_object_get(cl, "jobs"), i, job) {
+		const char *id = json_string_value(json_object_get(job, "id"));
+		fprintf(f, "traind_job_ranks{job=\"%s\"} %lld\ntraind_job_restarts{job=\"%s\"} %lld\n",
+			id, (long long)json_integer_value(json_object_get(job, "ranks")), id,
+			(long long)json_integer_value(json_object_get(job, "restarts")));
+	}
+	json_decref(cl);
 	http_write_metrics(r->server, f);
 	if (fclose(f) || !buf) {
 		free(buf);
@@ -258,6 +275,12 @@ static void h_metrics(struct http_request *r)
 		return;
 	}
 	http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+static void h_cluster(struct http_request *r)
+{
+	struct api *a = r->app;
+	http_reply_json(r, 200, jobs_cluster_json(a->jobs));
 }
 
 static void h_datasets(struct http_request *r)
@@ -289,6 +312,26 @@ static void h_datasets(struct http_request *r)
 
 /* ---- jobs ----------------------------------------------------------- */
 
+/* Every job option with the default `{}` gets from this server, read from
+ * the option table (jobcfg.c); the data set's allowed values are the
+ * registered names (GET /v1/datasets says which are available). */
+static void h_job_options(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *opts = jobcfg_describe(&a->limits);
+	size_t i;
+	json_t *o;
+	json_array_foreach(opts, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "name")), "dataset") != 0)
+			continue;
+		json_t *names = json_array();
+		for (size_t k = 0; k < registry_count(a->registry); k++)
+			json_array_append_new(names, json_string(registry_spec(a->registry, k)->name));
+		json_object_set_new(o, "values", names);
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "options", opts));
+}
+
 static void h_jobs_create(struct http_request *r)
 {
 	struct api *a = r->app;
@@ -319,12 +362,16 @@ static void h_jobs_create(struct http_request *r)
 	http_set_header(r, "Location", location);
 }
 
+/* The index of job `id` in a {"jobs": [...]} list, or -1. */
+/* GET /v1/jobs?state=&limit=&cursor=: a page of the jobs, newest first,
+ * with "next_cursor" (the id of its last job when more follow, else null)
+ * and "total" (the jobs of that state); see jobs_list_json. */
 static void h_jobs_list(struct http_request *r)
 {
 	struct api *a = r->app;
 	long limit;
 	int state = -1;
-	const char *sv = http_query(r, "state");
+	const char *sv = http_query(r, "state"), *cursor = http_query(r, "cursor");
 	if (sv && (state = job_state_parse(sv)) < 0) {
 		char list[128] = "";
 		for (int s = 0; s < JOB_STATE_COUNT; s++) {
@@ -337,7 +384,13 @@ static void h_jobs_list(struct http_request *r)
 	}
 	if (query_long(r, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
 		return;
-	http_reply_json(r, 200, jobs_list_json(a->jobs, state, (int)limit));
+	struct td_error e;
+	json_t *page = jobs_list_json(a->jobs, state, cursor, (int)limit, &e);
+	if (!page) {
+		fail(r, e.field[0] ? TD_EINVAL : TD_ENOMEM, &e);
+		return;
+	}
+	http_reply_json(r, 200, page);
 }
 
 static void h_job_get(struct http_request *r)
@@ -389,20 +442,47 @@ static void h_job_delete(struct http_request *r)
 	http_reply_empty(r, 204);
 }
 
+/* GET /v1/jobs/{id}/metrics: JSON by default; format=csv gives the same
+ * curve as a file (csvexport.h), every point the job keeps by default. */
 static void h_job_metrics(struct http_request *r)
 {
 	struct api *a = r->app;
 	struct td_error e;
 	long since, max_points;
+	const char *format = http_query(r, "format");
+	if (format && strcmp(format, "json") && strcmp(format, "csv")) {
+		http_reply_errorf(r, TD_EINVAL, "format", "format must be json or csv, not "
+				  "\"%.40s\"", format);
+		return;
+	}
+	int csv = format && strcmp(format, "csv") == 0;
 	if (query_long(r, "since_step", 0, LONG_MAX - 1, 0, &since) ||
-	    query_long(r, "max_points", 1, METRICS_POINTS_MAX, METRICS_POINTS_DEFAULT, &max_points))
+	    query_long(r, "max_points", 1, METRICS_POINTS_MAX,
+		       csv ? METRICS_POINTS_MAX : METRICS_POINTS_DEFAULT, &max_points))
 		return;
 	json_t *o = jobs_metrics_json(a->jobs, r->id, since, (int)max_points, &e);
 	if (!o) {
 		fail(r, TD_ENOTFOUND, &e);
 		return;
 	}
-	http_reply_json(r, 200, o);
+	if (!csv) {
+		http_reply_json(r, 200, o);
+		return;
+	}
+	json_t *job = jobs_get_json(a->jobs, r->id, &e);
+	char *buf = NULL;
+	size_t len = 0;
+	const char *name = json_string_value(json_object_get(job, "name"));
+	int rc = job ? csvexport_metrics(o, r->id, name ? name : "", &buf, &len, &e)
+		     : TD_ENOTFOUND; /* deleted since */
+	json_decref(o);
+	json_decref(job);
+	if (fail(r, rc, &e))
+		return;
+	char disposition[HTTP_ID_MAX + 48];
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s-metrics.csv\"", r->id);
+	if (http_reply_buffer(r, 200, "text/csv; charset=utf-8; header=present", buf, len) == 0)
+		http_set_header(r, "Content-Disposition", disposition);
 }
 
 /* GET /v1/jobs/{id}/layers: per-layer statistics, like the metrics cursor. */
@@ -443,6 +523,8 @@ static void h_models(struct http_request *r)
 	http_reply_json(r, 200, jobs_models_json(a->jobs));
 }
 
+/* One model, with TF Serving's model_version_status beside our fields:
+ * the version is the training step of the weights served now. */
 static void h_model_get(struct http_request *r)
 {
 	struct api *a = r->app;
@@ -452,7 +534,51 @@ static void h_model_get(struct http_request *r)
 		fail(r, TD_ENOTFOUND, &e);
 		return;
 	}
+	char version[32];
+	snprintf(version, sizeof(version), "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(o, "step")));
+	json_object_set_new(o, "model_version_status",
+			    json_pack("[{s:s, s:O, s:{s:s, s:s}}]", "version", version, "state",
+				      json_object_get(o, "state"), "status", "error_code", "OK",
+				      "error_message", ""));
 	http_reply_json(r, 200, o);
+}
+
+/* A TF Serving tensor_info: dtype and shape, -1 for the batch. */
+static json_t *tf_tensor(const char *name, const char *dtype, int d1)
+{
+	json_t *dims = json_pack("[{s:s, s:s}]", "size", "-1", "name", "");
+	if (d1 > 0) {
+		char size[16];
+		snprintf(size, sizeof(size), "%d", d1);
+		json_array_append_new(dims, json_pack("{s:s, s:s}", "size", size, "name", ""));
+	}
+	return json_pack("{s:s, s:{s:o, s:b}, s:s}", "dtype", dtype, "tensor_shape", "dim", dims,
+			 "unknown_rank", 0, "name", name);
+}
+
+/* GET /v1/models/{name}/metadata: TF Serving's signature_def of predict. */
+static void h_model_metadata(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct model_snapshot *snap;
+	struct td_error e;
+	if (fail(r, jobs_snapshot(a->jobs, r->id, &snap, &e), &e))
+		return;
+	const struct dataset *ds = snap->ds;
+	char version[32];
+	snprintf(version, sizeof(version), "%ld", snap->step);
+	json_t *sig = json_pack(
+		"{s:{s:o}, s:{s:o, s:o, s:o}, s:s}", "inputs", "instances",
+		tf_tensor("instances", "DT_FLOAT", ds->features), "outputs", "probabilities",
+		tf_tensor("probabilities", "DT_FLOAT", ds->n_classes), "label",
+		tf_tensor("label", "DT_INT64", 0), "class", tf_tensor("class", "DT_STRING", 0),
+		"method_name", "tensorflow/serving/predict");
+	http_reply_json(r, 200, json_pack("{s:{s:s, s:s, s:s}, s:{s:{s:{s:o}}}}", "model_spec",
+					  "name", snap->job_id, "signature_name", "", "version",
+					  version, "metadata", "signature_def", "signature_def",
+					  "serving_default", sig));
+	snapshot_release(snap);
 }
 
 /* {"model", "step", "dataset", "classes", "matrix", "accuracy", "samples"}:
@@ -520,33 +646,15 @@ static int parse_predict_image(struct http_request *r, int png, const struct dat
 	return 0;
 }
 
-/* probabilities per class from the output units (see api.md): softmax as
- * is; one sigmoid unit of a binary model as [1-p, p]; several sigmoid
- * units normalised to sum to 1. */
+/* {"label", "class", "probabilities"} for one instance (predict.h). */
 static json_t *prediction_json(const struct model_snapshot *s, const float *out)
 {
 	const struct dataset *ds = s->ds;
-	int units = s->shape.sizes[s->shape.n_layers];
-	int classes = ds->n_classes;
 	double p[DATASET_MAX_CLASSES];
-	if (units == 1 && classes == 2) {
-		p[1] = out[0];
-		p[0] = 1.0 - out[0];
-	} else {
-		double sum = 0;
-		for (int k = 0; k < units && k < classes; k++)
-			sum += p[k] = out[k];
-		if (s->shape.out == OUT_SIGMOID && sum > 0)
-			for (int k = 0; k < classes; k++)
-				p[k] /= sum;
-	}
-	int best = 0;
+	int best = predict_probabilities(s, out, p);
 	json_t *probs = json_array();
-	for (int k = 0; k < classes; k++) {
-		if (p[k] > p[best])
-			best = k;
+	for (int k = 0; k < ds->n_classes; k++)
 		json_array_append_new(probs, json_real(p[k]));
-	}
 	return json_pack("{s:i, s:s, s:o}", "label", best, "class", ds->class_names[best],
 			 "probabilities", probs);
 }
@@ -763,20 +871,46 @@ static void h_explain(struct http_request *r)
 		http_reply_json_digits(r, 200, out, 10);
 }
 
+/* ---- the Open Inference Protocol (oip.c) ---------------------------- */
+
+static void h_v2_model(struct http_request *r)
+{
+	oip_model_metadata(r, ((struct api *)r->app)->jobs);
+}
+
+static void h_v2_ready(struct http_request *r)
+{
+	oip_model_ready(r, ((struct api *)r->app)->jobs);
+}
+
+static void h_v2_infer(struct http_request *r)
+{
+	struct api *a = r->app;
+	oip_infer(r, a->jobs, a->c->max_instances);
+}
+
+static void h_v2_versioned(struct http_request *r)
+{
+	struct api *a = r->app;
+	oip_versioned(r, a->jobs, a->c->max_instances);
+}
+
 /* ---- the table ------------------------------------------------------ */
 
 static const struct http_route routes[] = {
 	{HTTP_GET, "/healthz", NULL, h_healthz},
 	{HTTP_GET, "/metrics", NULL, h_metrics},
 	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
+	{HTTP_GET, "/v1/cluster", NULL, h_cluster},
+	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
-	{HTTP_GET, "/v1/jobs", "state,limit", h_jobs_list},
+	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
 	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},
 	{HTTP_POST, "/v1/jobs/{id}:pause", NULL, h_job_pause},
 	{HTTP_POST, "/v1/jobs/{id}:resume", NULL, h_job_resume},
 	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
-	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
+	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points,format", h_job_metrics},
 	{HTTP_GET, "/v1/jobs/{id}/layers", "since_step,max_points", h_job_layers},
 	{HTTP_GET, "/v1/jobs/{id}/histograms", NULL, h_job_histograms},
 	{HTTP_GET, "/v1/models", NULL, h_models},
@@ -785,8 +919,16 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/models/{id}/download", NULL, h_model_download},
 	{HTTP_GET, "/v1/models/{id}/confusion", NULL, h_model_confusion},
 	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
+	{HTTP_GET, "/v1/models/{id}/metadata", NULL, h_model_metadata},
 	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
 	{HTTP_POST, "/v1/explain", NULL, h_explain},
+	{HTTP_GET, "/v2", NULL, oip_server_metadata},
+	{HTTP_GET, "/v2/health/live", NULL, oip_health_live},
+	{HTTP_GET, "/v2/health/ready", NULL, oip_health_ready},
+	{HTTP_GET, "/v2/models/{id}", NULL, h_v2_model},
+	{HTTP_GET, "/v2/models/{id}/ready", NULL, h_v2_ready},
+	{HTTP_POST, "/v2/models/{id}/infer", NULL, h_v2_infer},
+	{HTTP_GET | HTTP_POST, "/v2/models/{id}/versions/*", NULL, h_v2_versioned},
 	{HTTP_GET, "/", NULL, http_serve_static},
 	{HTTP_GET, "/static/*", NULL, http_serve_static},
 	{0, NULL, NULL, NULL},
