@@ -12,7 +12,7 @@ int main(void)
 {
 	Suite *(*const suites[])(void) = {
 		suite_error, suite_rng, suite_idx, suite_csv, suite_dataset, suite_digits,
-		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_pool, suite_train,
+		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_isa, suite_pool, suite_train,
 		suite_checkpoint, suite_jobs, suite_cli, suite_srvconf, suite_instances, suite_http,
 	};
 	SRunner *sr = srunner_create(suites[0]());

@@ -15,7 +15,8 @@
  *             pixels are written as zeros) and db = column sums of dz.
  *
  * The result equals the dense GEMMs' up to the order of float additions,
- * and is itself deterministic. Float only: the gradient check runs the
+ * and is itself deterministic for a given instruction-set tier (isa.h): the
+ * gather and both kernels exist per tier and dispatch on isa_tier(). Float only: the gradient check runs the
  * dense path in double, and a test holds the two paths to each other.
  */
 #ifndef TRAIND_SPARSE_H
@@ -41,7 +42,8 @@ int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols);
 void sparse_cols_free(struct sparse_cols *c);
 
 /* Gathers rows x[idx[r]] (bytes, scaled by lut) for r < n. Returns the
- * share of entries that are lit, in [0, 1]. */
+ * share of entries that are lit, in [0, 1]. The vector gathers compute
+ * v / 255.0f; a lut other than that takes the portable gather. */
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
 			  const float lut[256]);
 
@@ -53,9 +55,5 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
  * sums of dz (overwritten). */
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H);
-
-/* Allows (1, the default) or forbids the AVX-512 gather, so tests can hold
- * the vector and scalar paths to each other. */
-void sparse_set_simd(int enabled);
 
 #endif

@@ -1,11 +1,14 @@
 /*
- * sparse.c - the first layer over lit pixels only (see sparse.h).
+ * sparse.c - the first layer over lit pixels only (see sparse.h), with
+ * kernels per instruction-set tier (isa.h).
  *
- * The kernels work on the hidden dimension in blocks of 128 floats held in
- * eight 16-float vectors (then 64 in four, then 16 in one) (GCC vector extensions, so the compiler emits
- * AVX-512, AVX2 or SSE as the CPU allows: target_clones picks at load
- * time), then a tail of single floats for widths that are not a multiple
- * of 64. The order of additions is fixed by the data alone.
+ * sparse_kernels.inc is compiled three times: generic (4-float vectors,
+ * the build's baseline: SSE2 or NEON), avx2 (8-float ymm with FMA) and
+ * avx512 (16-float zmm), each with a register block sized to its register
+ * file. The row gather has an AVX-512 (compress), an AVX2 (permute from a
+ * table) and a portable version. Every call dispatches on isa_tier(), which
+ * is fixed at start, so the order of additions is fixed by the data and
+ * the tier alone.
  */
 #include "traind/sparse.h"
 
@@ -13,20 +16,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef float v16f __attribute__((vector_size(64)));
-/* The same vector at any float alignment, for loads and stores. */
-typedef float v16f_unaligned __attribute__((vector_size(64), aligned(4), may_alias));
+#include "traind/isa.h"
 
-#define load16(p) (*(const v16f_unaligned *)(const void *)(p))
-#define store16(p, v) (*(v16f_unaligned *)(void *)(p) = (v))
-
-/* Clones for AVX-512 and AVX2 machines, picked when the program loads
- * (not under sanitizers, whose runtimes do not support the resolvers). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-	!defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <pthread.h>
+#define HAVE_X86_TIERS 1
 #else
-#define KERNEL
+#define HAVE_X86_TIERS 0
+#endif
+
+/* The kernels, once per tier (see sparse_kernels.inc for the blocking). */
+#define SK_NAME(x) x##_generic
+#define SK_ATTR
+#define SK_VW 4
+#define SK_NACC 8
+#include "sparse_kernels.inc"
+#undef SK_NAME
+#undef SK_ATTR
+#undef SK_VW
+#undef SK_NACC
+
+#if HAVE_X86_TIERS
+#define SK_NAME(x) x##_avx2
+#define SK_ATTR __attribute__((target("avx2,fma")))
+#define SK_VW 8
+#define SK_NACC 8
+#include "sparse_kernels.inc"
+#undef SK_NAME
+#undef SK_ATTR
+#undef SK_VW
+#undef SK_NACC
+
+#define SK_NAME(x) x##_avx512
+#define SK_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define SK_VW 16
+#define SK_NACC 8
+#include "sparse_kernels.inc"
+#undef SK_NAME
+#undef SK_ATTR
+#undef SK_VW
+#undef SK_NACC
 #endif
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
@@ -62,14 +92,48 @@ void sparse_cols_free(struct sparse_cols *c)
 	memset(c, 0, sizeof(*c));
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_COMPRESS_PATH 1
+/* ---- the gather: one row's lit pixels -------------------------------- */
 
-/* One row's lit pixels with AVX-512 compress stores: 16 pixels a step,
- * values (float)v / 255.0f exactly as the scalar path computes them.
- * col and val need 16 entries of slack past the row's last entry. */
-__attribute__((target("avx512f,avx512bw,avx512vl")))
+/* Portable: eight bytes at a time skip the dark background. */
+static uint32_t gather_row_generic(const uint8_t *src, int F, uint16_t *col, float *val,
+				   const float lut[256])
+{
+	uint32_t k = 0;
+	int p = 0;
+	for (; p + 8 <= F; p += 8) {
+		uint64_t word;
+		memcpy(&word, src + p, 8);
+		if (!word)
+			continue; /* a dark run: most of an image's background */
+		for (int q = p; q < p + 8; q++) {
+			col[k] = (uint16_t)q;
+			val[k] = lut[src[q]];
+			k += src[q] != 0; /* written always, kept if lit */
+		}
+	}
+	for (; p < F; p++) {
+		col[k] = (uint16_t)p;
+		val[k] = lut[src[p]];
+		k += src[p] != 0;
+	}
+	return k;
+}
+
+#if HAVE_X86_TIERS
+/* The vector gathers compute (float)v / 255.0f, which is what the default
+ * table holds; another table takes the generic path. */
+static int lut_is_div255(const float lut[256])
+{
+	for (int v = 0; v < 256; v++)
+		if (lut[v] != (float)v / 255.0f)
+			return 0;
+	return 1;
+}
+
+/* AVX-512: 16 pixels a step with compress. col and val need 16 entries of
+ * slack past the row's last entry. Compress in registers, then a plain
+ * store: compress-to-memory is microcoded and slow on AMD Zen 4. */
+__attribute__((target("avx512f,avx512bw,avx512vl,popcnt")))
 static uint32_t gather_row_avx512(const uint8_t *src, int F, uint16_t *col, float *val)
 {
 	const __m512 div = _mm512_set1_ps(255.0f);
@@ -82,8 +146,6 @@ static uint32_t gather_row_avx512(const uint8_t *src, int F, uint16_t *col, floa
 		if (!lit)
 			continue;
 		__m512 v = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)), div);
-		/* Compress in registers, then a plain store: compress-to-memory
-		 * is microcoded and slow on some CPUs (AMD Zen 4). */
 		_mm512_storeu_ps(val + k, _mm512_maskz_compress_ps(lit, v));
 		__m512i at = _mm512_maskz_compress_epi32(lit, _mm512_add_epi32(iota, _mm512_set1_epi32(p)));
 		_mm256_storeu_si256((__m256i *)(col + k), _mm512_cvtepi32_epi16(at));
@@ -96,34 +158,85 @@ static uint32_t gather_row_avx512(const uint8_t *src, int F, uint16_t *col, floa
 	}
 	return k;
 }
-#else
-#define HAVE_COMPRESS_PATH 0
-#endif
 
-static int simd_allowed = 1;
+/* AVX2 has no compress: for each 8-bit mask of lit pixels, a table gives
+ * the positions of its set bits, in order, as 8 bytes (filled once). */
+static uint64_t compress8[256];
+static pthread_once_t compress8_once = PTHREAD_ONCE_INIT;
 
-void sparse_set_simd(int enabled)
+static void compress8_fill(void)
 {
-	__atomic_store_n(&simd_allowed, enabled, __ATOMIC_RELAXED);
+	for (int m = 0; m < 256; m++) {
+		uint64_t t = 0;
+		int n = 0;
+		for (int b = 0; b < 8; b++)
+			if (m >> b & 1)
+				t |= (uint64_t)b << (8 * n++);
+		compress8[m] = t;
+	}
 }
 
-static int use_compress_path(void)
+/* AVX2: 8 pixels a step; col and val need 8 entries of slack. */
+__attribute__((target("avx2,fma,popcnt")))
+static uint32_t gather_row_avx2(const uint8_t *src, int F, uint16_t *col, float *val)
 {
-#if HAVE_COMPRESS_PATH
-	static int cached = -1;
-	if (!__atomic_load_n(&simd_allowed, __ATOMIC_RELAXED))
-		return 0;
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		    __builtin_cpu_supports("avx512vl");
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	const __m256 div = _mm256_set1_ps(255.0f);
+	const __m128i zero = _mm_setzero_si128();
+	uint32_t k = 0;
+	int p = 0;
+	for (; p + 8 <= F; p += 8) {
+		__m128i bytes = _mm_loadl_epi64((const __m128i *)(const void *)(src + p));
+		unsigned lit = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, zero)) & 0xff;
+		if (!lit)
+			continue;
+		__m128i pos = _mm_cvtsi64_si128((long long)compress8[lit]);
+		__m256 v = _mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), div);
+		_mm256_storeu_ps(val + k, _mm256_permutevar8x32_ps(v, _mm256_cvtepu8_epi32(pos)));
+		__m128i at = _mm_add_epi16(_mm_cvtepu8_epi16(pos), _mm_set1_epi16((short)p));
+		_mm_storeu_si128((__m128i *)(void *)(col + k), at);
+		k += (uint32_t)__builtin_popcount(lit);
 	}
-	return v;
-#else
-	return 0;
+	for (; p < F; p++) {
+		col[k] = (uint16_t)p;
+		val[k] = (float)src[p] / 255.0f;
+		k += src[p] != 0;
+	}
+	return k;
+}
 #endif
+
+/* The rows' lit pixels (by rows) with the tier's row gather; returns nnz. */
+static uint32_t gather_rows(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
+			    const float lut[256])
+{
+	const int F = c->cols;
+	enum isa_tier tier = isa_tier();
+	uint32_t k = 0;
+#if HAVE_X86_TIERS
+	if (tier != ISA_GENERIC && !lut_is_div255(lut))
+		tier = ISA_GENERIC;
+	if (tier == ISA_AVX2)
+		pthread_once(&compress8_once, compress8_fill);
+#endif
+	for (int r = 0; r < n; r++) {
+		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
+		c->row_start[r] = k;
+		switch (tier) {
+#if HAVE_X86_TIERS
+		case ISA_AVX512:
+			k += gather_row_avx512(src, F, c->col + k, c->row_val + k);
+			break;
+		case ISA_AVX2:
+			k += gather_row_avx2(src, F, c->col + k, c->row_val + k);
+			break;
+#endif
+		default:
+			k += gather_row_generic(src, F, c->col + k, c->row_val + k, lut);
+			break;
+		}
+	}
+	c->row_start[n] = k;
+	return k;
 }
 
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
@@ -132,41 +245,7 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 	const int F = c->cols;
 	assert(n >= 1 && n <= c->cap_rows);
 	/* By rows: one pass over the bytes. */
-	uint32_t k = 0;
-#if HAVE_COMPRESS_PATH
-	if (use_compress_path()) {
-		for (int r = 0; r < n; r++) {
-			c->row_start[r] = k;
-			k += gather_row_avx512(x + (size_t)idx[r] * (size_t)F, F, c->col + k,
-					       c->row_val + k);
-		}
-		n = -n; /* rows done: skip the scalar loop below */
-	}
-#endif
-	for (int r = 0; r < n; r++) {
-		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
-		c->row_start[r] = k;
-		int p = 0;
-		for (; p + 8 <= F; p += 8) {
-			uint64_t word;
-			memcpy(&word, src + p, 8);
-			if (!word)
-				continue; /* a dark run: most of an image's background */
-			for (int q = p; q < p + 8; q++) {
-				c->col[k] = (uint16_t)q;
-				c->row_val[k] = lut[src[q]];
-				k += src[q] != 0; /* written always, kept if lit */
-			}
-		}
-		for (; p < F; p++) {
-			c->col[k] = (uint16_t)p;
-			c->row_val[k] = lut[src[p]];
-			k += src[p] != 0;
-		}
-	}
-	if (n < 0)
-		n = -n;
-	c->row_start[n] = k;
+	uint32_t k = gather_rows(c, x, idx, n, lut);
 	c->nnz = k;
 	/* By columns: counting sort of the entries by pixel. */
 	uint32_t *start = c->start;
@@ -188,124 +267,40 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 	return (double)k / ((double)n * (double)F);
 }
 
-KERNEL
+/* ---- the kernels, by tier ------------------------------------------- */
+
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
 			  int H)
 {
-	const int n = x->rows;
-	for (int r = 0; r < n; r++) {
-		float *zr = z + (size_t)r * (size_t)H;
-		uint32_t k0 = x->row_start[r], k1 = x->row_start[r + 1];
-		int j = 0;
-		for (; j + 128 <= H; j += 128) {
-			v16f a[8];
-			for (int q = 0; q < 8; q++)
-				a[q] = load16(b + j + 16 * q);
-			for (uint32_t k = k0; k < k1; k++) {
-				const float *wp = w + (size_t)x->col[k] * (size_t)H + j;
-				v16f v = {0};
-				v += x->row_val[k];
-				for (int q = 0; q < 8; q++)
-					a[q] += v * load16(wp + 16 * q);
-			}
-			for (int q = 0; q < 8; q++)
-				store16(zr + j + 16 * q, a[q]);
-		}
-		for (; j + 64 <= H; j += 64) {
-			v16f a0 = load16(b + j), a1 = load16(b + j + 16), a2 = load16(b + j + 32),
-			     a3 = load16(b + j + 48);
-			for (uint32_t k = k0; k < k1; k++) {
-				const float *wp = w + (size_t)x->col[k] * (size_t)H + j;
-				v16f v = {0};
-				v += x->row_val[k];
-				a0 += v * load16(wp);
-				a1 += v * load16(wp + 16);
-				a2 += v * load16(wp + 32);
-				a3 += v * load16(wp + 48);
-			}
-			store16(zr + j, a0);
-			store16(zr + j + 16, a1);
-			store16(zr + j + 32, a2);
-			store16(zr + j + 48, a3);
-		}
-		for (; j + 16 <= H; j += 16) {
-			v16f a = load16(b + j);
-			for (uint32_t k = k0; k < k1; k++) {
-				v16f v = {0};
-				v += x->row_val[k];
-				a += v * load16(w + (size_t)x->col[k] * (size_t)H + j);
-			}
-			store16(zr + j, a);
-		}
-		for (; j < H; j++) {
-			float a = b[j];
-			for (uint32_t k = k0; k < k1; k++)
-				a += x->row_val[k] * w[(size_t)x->col[k] * (size_t)H + j];
-			zr[j] = a;
-		}
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		forward_avx512(z, x, w, b, H);
+		return;
+	case ISA_AVX2:
+		forward_avx2(z, x, w, b, H);
+		return;
+#endif
+	default:
+		forward_generic(z, x, w, b, H);
+		return;
 	}
 }
 
-KERNEL
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H)
 {
-	const int n = x->rows, F = x->cols;
-	for (int t = 0; t < H; t++)
-		db[t] = 0;
-	for (int r = 0; r < n; r++)
-		for (int t = 0; t < H; t++)
-			db[t] += dz[(size_t)r * (size_t)H + t];
-	for (int p = 0; p < F; p++) {
-		float *dwp = dw + (size_t)p * (size_t)H;
-		uint32_t k0 = x->start[p], k1 = x->start[p + 1];
-		if (k0 == k1) {
-			memset(dwp, 0, sizeof(float) * (size_t)H);
-			continue;
-		}
-		int j = 0;
-		for (; j + 128 <= H; j += 128) {
-			v16f a[8] = {{0}};
-			for (uint32_t k = k0; k < k1; k++) {
-				const float *d = dz + (size_t)x->row[k] * (size_t)H + j;
-				v16f v = {0};
-				v += x->val[k];
-				for (int q = 0; q < 8; q++)
-					a[q] += v * load16(d + 16 * q);
-			}
-			for (int q = 0; q < 8; q++)
-				store16(dwp + j + 16 * q, a[q]);
-		}
-		for (; j + 64 <= H; j += 64) {
-			v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-			for (uint32_t k = k0; k < k1; k++) {
-				const float *d = dz + (size_t)x->row[k] * (size_t)H + j;
-				v16f v = {0};
-				v += x->val[k];
-				a0 += v * load16(d);
-				a1 += v * load16(d + 16);
-				a2 += v * load16(d + 32);
-				a3 += v * load16(d + 48);
-			}
-			store16(dwp + j, a0);
-			store16(dwp + j + 16, a1);
-			store16(dwp + j + 32, a2);
-			store16(dwp + j + 48, a3);
-		}
-		for (; j + 16 <= H; j += 16) {
-			v16f a = {0};
-			for (uint32_t k = k0; k < k1; k++) {
-				v16f v = {0};
-				v += x->val[k];
-				a += v * load16(dz + (size_t)x->row[k] * (size_t)H + j);
-			}
-			store16(dwp + j, a);
-		}
-		for (; j < H; j++) {
-			float a = 0;
-			for (uint32_t k = k0; k < k1; k++)
-				a += x->val[k] * dz[(size_t)x->row[k] * (size_t)H + j];
-			dwp[j] = a;
-		}
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		backward_avx512(dw, db, dz, x, H);
+		return;
+	case ISA_AVX2:
+		backward_avx2(dw, db, dz, x, H);
+		return;
+#endif
+	default:
+		backward_generic(dw, db, dz, x, H);
+		return;
 	}
 }
