@@ -12,8 +12,9 @@
  *
  * The first layer of a training slot runs on its lit pixels only (sparse.h)
  * or as a dense GEMM. TRAIND_FIRST_LAYER=auto (the default) decides by the
- * slot's density against a threshold measured per tier and slot size;
- * sparse and dense force one path (to measure both on one machine).
+ * slot's density against a threshold measured per tier, BLAS kernel and
+ * slot size; sparse and dense force one path (to measure both on one
+ * machine). Both are functions of the CPU and the data, never of timing.
  */
 #ifndef TRAIND_ISA_H
 #define TRAIND_ISA_H
@@ -60,8 +61,18 @@ enum first_layer isa_first_layer(void);
 int isa_force(enum isa_tier t, struct td_error *e);
 void isa_force_first_layer(enum first_layer f);
 
+/* The BLAS's own kernel: OpenBLAS's core name ("Haswell", "SkylakeX",
+ * "Prescott", ...; "unknown" for another BLAS), and the tier its kernels
+ * use. The dense first layer runs on it, so the sparse/dense threshold
+ * depends on it too. OpenBLAS picks its core from the CPU at load (and
+ * OPENBLAS_CORETYPE overrides it); a CPU newer than the library's tables
+ * gets a baseline core (OpenBLAS 0.3.21 runs Prescott's SSE3 kernels on
+ * Emerald Rapids). */
+const char *isa_blas_core(void);
+enum isa_tier isa_blas_tier(void);
+
 /* The measured density up to which the sparse first layer beats the GEMM,
- * for a slot of `rows` samples on tier t. */
+ * for a slot of `rows` samples on tier t with this process's BLAS. */
 double isa_sparse_max_density(enum isa_tier t, int rows);
 
 /* Whether a slot of `rows` samples of this density takes the sparse path,

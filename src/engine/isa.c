@@ -12,7 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "config.h"
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+#include <cblas.h>
+#endif
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #endif
@@ -221,26 +227,64 @@ void isa_force_first_layer(enum first_layer f)
 	__atomic_store_n(&cur_first, (int)f, __ATOMIC_RELAXED);
 }
 
+/* ---- the BLAS's own kernels ------------------------------------------ */
+
+const char *isa_blas_core(void)
+{
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+	const char *c = openblas_get_corename();
+	return c && *c ? c : "unknown";
+#else
+	return "unknown";
+#endif
+}
+
+static int name_has(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	for (; *s; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return 1;
+	return 0;
+}
+
+enum isa_tier isa_blas_tier(void)
+{
+	static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
+	static const char *const avx2[] = {"haswell", "zen", "excavator"};
+	const char *c = isa_blas_core();
+	for (size_t i = 0; i < sizeof(avx512) / sizeof(avx512[0]); i++)
+		if (name_has(c, avx512[i]))
+			return ISA_AVX512;
+	for (size_t i = 0; i < sizeof(avx2) / sizeof(avx2[0]); i++)
+		if (name_has(c, avx2[i]))
+			return ISA_AVX2;
+	return ISA_GENERIC;
+}
+
 /* ---- the first layer's path ----------------------------------------- */
 
 /*
- * Densities up to which the sparse first layer is faster than the GEMM,
- * by tier and slot size (rows <= 16, 32, 64, more). Measured with
- * bench/first-layer-threshold.sh (see bench/README.md): per tier, one
- * Fashion-MNIST epoch (density about 0.50) with the first layer forced each
- * way; the threshold is 0.50 x t_dense / t_sparse of the first layer alone,
- * as the sparse cost grows with the lit pixels and the GEMM's does not.
+ * Densities up to which the sparse first layer is faster than the GEMM, by
+ * our tier, the BLAS's tier (its GEMM runs the dense path) and slot size
+ * (rows <= 16, 32, 64, more; batches 32-64 have slots of 16, 128 of 32,
+ * 256 of 64). Measured with bench/first-layer-bench on an Intel Xeon
+ * (Emerald Rapids, AVX-512), OpenBLAS 0.3.21 forced to each core with
+ * OPENBLAS_CORETYPE (Prescott, Haswell, SkylakeX), median of 3 runs: the
+ * Fashion-MNIST density (0.50) x t_dense / t_sparse of the first layer
+ * alone, capped at 1 (the sparse path faster at any density).
  */
-static const double max_density[ISA_TIERS][4] = {
-	[ISA_GENERIC] = {0.60, 0.60, 0.60, 0.60},
-	[ISA_AVX2] = {0.60, 0.60, 0.60, 0.60},
-	[ISA_AVX512] = {0.60, 0.60, 0.60, 0.60},
+static const double max_density[ISA_TIERS][ISA_TIERS][4] = {
+	/* our tier:   BLAS generic            BLAS avx2               BLAS avx512 */
+	[ISA_GENERIC] = {{0.63, 0.64, 0.51, 0.51}, {0.24, 0.23, 0.20, 0.20}, {0.18, 0.15, 0.15, 0.15}},
+	[ISA_AVX2] = {{1.00, 1.00, 0.96, 0.96}, {0.45, 0.37, 0.36, 0.36}, {0.32, 0.28, 0.21, 0.21}},
+	[ISA_AVX512] = {{1.00, 1.00, 1.00, 1.00}, {0.55, 0.49, 0.43, 0.43}, {0.41, 0.32, 0.28, 0.28}},
 };
 
 double isa_sparse_max_density(enum isa_tier t, int rows)
 {
 	int k = rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3;
-	return (unsigned)t < ISA_TIERS ? max_density[t][k] : 0.0;
+	return (unsigned)t < ISA_TIERS ? max_density[t][isa_blas_tier()][k] : 0.0;
 }
 
 int isa_first_layer_sparse(double density, int rows)
