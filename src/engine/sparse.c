@@ -239,6 +239,19 @@ static uint32_t gather_rows(struct sparse_cols *c, const uint8_t *x, const uint3
 	return k;
 }
 
+double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F)
+{
+	size_t lit = 0;
+	for (int r = 0; r < n; r++) {
+		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
+		unsigned k = 0; /* F < 2^32 */
+		for (int p = 0; p < F; p++)
+			k += src[p] != 0;
+		lit += k;
+	}
+	return (double)lit / ((double)n * (double)F);
+}
+
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
 			  const float lut[256])
 {
