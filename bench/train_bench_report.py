@@ -18,8 +18,9 @@ import statistics
 import sys
 
 FLOP_PER_SAMPLE = 409088     # 784-128-10, see bench/README.md
-CONFIGS = ["traind_1w", "traind_2w", "numpy", "torch"]
+BASE = ["traind_1w", "traind_2w", "numpy", "torch"]
 HEADERS = ["traind 1w", "traind 2w", "numpy", "torch"]
+PATHS = ["auto", "sparse", "dense"]
 
 
 def json_lines(path):
@@ -133,6 +134,23 @@ def module_version(name):
         return "unavailable (%s)" % type(e).__name__
 
 
+def num_or_none(s):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
+
+
+def traind_tier(version):
+    """The tier `traind --version` names ("... isa avx512 ...")."""
+    words = (version or "").replace("=", " ").replace(",", " ").split()
+    for i, w in enumerate(words[:-1]):
+        if w == "isa":
+            return words[i + 1]
+    return "unknown"
+
+
 def cmd_meta():
     env = os.environ
     meta = {
@@ -151,6 +169,12 @@ def cmd_meta():
         "batches": [int(b) for b in env.get("BENCH_BATCHES", "").split()],
         "settings": env.get("BENCH_SETTINGS", ""),
         "started": env.get("BENCH_STARTED", ""),
+        "cpu_flags": env.get("BENCH_CPU_FLAGS", ""),
+        "cpu_tiers": env.get("BENCH_CPU_TIERS", "").split(),
+        "tiers_forced": env.get("BENCH_TIERS", "").split(),
+        "openblas_detected_core": env.get("BENCH_BLAS_DETECTED", ""),
+        "openblas_coretype": env.get("BENCH_BLAS_CORE", ""),
+        "sgemm_gflops_1thread": num_or_none(env.get("BENCH_SGEMM_GFLOPS")),
         "loadavg_at_start": loadavg(),
         "cpu_busy_before": cpu_busy(),
     }
@@ -164,6 +188,19 @@ def fmt_int(v):
 
 def fmt_ratio(v):
     return "n/a" if v is None else "%.2fx" % v
+
+
+def fmt_pct(v):
+    return "n/a" if v is None else "%.0f%%" % (100 * v)
+
+
+def print_table(cols, rows):
+    width = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows
+             else len(cols[i]) for i in range(len(cols))]
+    print(" | ".join(c.rjust(w) for c, w in zip(cols, width)))
+    print("-|-".join("-" * w for w in width))
+    for r in rows:
+        print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
 
 
 def cmd_report(raw_path, meta_path, out_path):
@@ -183,6 +220,21 @@ def cmd_report(raw_path, meta_path, out_path):
             return None
         return None if v != v else v       # NaN -> None
 
+    configs = list(BASE)
+    for r in runs:
+        if r["config"] not in configs:
+            configs.append(r["config"])
+    tiers = []
+    for c in configs:
+        if c.startswith("tier_"):
+            t = c[len("tier_"):].rsplit("_", 1)[0]
+            if t not in tiers:
+                tiers.append(t)
+    nproc = meta.get("nproc") or 1
+    sgemm = meta.get("sgemm_gflops_1thread")
+    limit = sgemm * 1e9 * nproc / FLOP_PER_SAMPLE if sgemm else None
+    meta["dense_fp32_limit_samples_per_second"] = limit
+
     batches = []
     for r in runs:
         b = int(r["batch_size"])
@@ -193,7 +245,7 @@ def cmd_report(raw_path, meta_path, out_path):
     for b in batches:
         entry = {"batch_size": b}
         med = {}
-        for c in CONFIGS:
+        for c in configs:
             mine = [r for r in runs
                     if int(r["batch_size"]) == b and r["config"] == c]
             ok = [r for r in mine if r["status"] == "ok"]
@@ -212,6 +264,7 @@ def cmd_report(raw_path, meta_path, out_path):
                 "train_loss": statistics.median(loss) if loss else None,
                 "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9)
                 if m else None,
+                "share_of_dense_limit": m / limit if m and limit else None,
                 "runs": len(mine),
                 "failed": len(mine) - len(ok),
             }
@@ -225,6 +278,14 @@ def cmd_report(raw_path, meta_path, out_path):
         entry["traind_scaling_2w_vs_1w"] = (
             med["traind_2w"] / med["traind_1w"]
             if med["traind_2w"] and med["traind_1w"] else None)
+        for t in tiers:
+            auto = med.get("tier_%s_auto" % t)
+            forced = [med.get("tier_%s_%s" % (t, p)) for p in ("sparse", "dense")]
+            forced = [x for x in forced if x]
+            entry["tier_%s_auto_vs_best_forced" % t] = (
+                auto / max(forced) if auto and forced else None)
+            entry["tier_%s_auto_vs_best_reference" % t] = (
+                auto / best if auto and best else None)
         results.append(entry)
 
     meta["loadavg_at_end"] = loadavg()
@@ -232,11 +293,20 @@ def cmd_report(raw_path, meta_path, out_path):
     print()
     print("machine : %s CPU(s), %s, Linux %s"
           % (meta.get("nproc"), meta.get("cpu_model"), meta.get("kernel")))
+    print("ISA     : %s; traind tiers here: %s; traind's tier: %s"
+          % (meta.get("cpu_flags") or "?", " ".join(meta.get("cpu_tiers", [])),
+             traind_tier(meta.get("traind"))))
     print("versions: %s | python %s | numpy %s | torch %s"
           % (meta.get("traind"), meta.get("python"), meta.get("numpy"),
              meta.get("torch")))
-    print("openblas: %s (core %s)"
-          % (ob.get("config", "unknown"), ob.get("core", "unknown")))
+    print("openblas: %s (core %s; it picked %s, OPENBLAS_CORETYPE=%s)"
+          % (ob.get("config", "unknown"), ob.get("core", "unknown"),
+             meta.get("openblas_detected_core") or "?",
+             meta.get("openblas_coretype") or "unset"))
+    if limit:
+        print("limit   : sgemm 2048^3 %.1f GFLOP/s on 1 thread x %d core(s) / "
+              "%d FLOP per sample = %s samples/s (the dense FP32 limit)"
+              % (sgemm, nproc, FLOP_PER_SAMPLE, fmt_int(limit)))
     print("settings: %s" % meta.get("settings", ""))
     la0, la1 = meta.get("loadavg_at_start"), meta.get("loadavg_at_end")
     busy = meta.get("cpu_busy_before")
@@ -253,21 +323,40 @@ def cmd_report(raw_path, meta_path, out_path):
           "60k Fashion-MNIST training set, 784-128-10:" % meta.get("rounds"))
     print()
     cols = ["batch"] + HEADERS + ["traind2w / best(numpy,torch)",
-                                  "2w/1w scaling"]
+                                  "2w/1w scaling",
+                                  "% of limit: traind2w", "numpy", "torch"]
     rows = []
     for e in results:
         rows.append([str(e["batch_size"])]
                     + [fmt_int(e[c]["median_samples_per_second"])
-                       for c in CONFIGS]
+                       for c in BASE]
                     + [fmt_ratio(e["traind_2w_vs_best_reference"]),
-                       fmt_ratio(e["traind_scaling_2w_vs_1w"])])
-    width = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows
-             else len(cols[i]) for i in range(len(cols))]
-    print(" | ".join(c.rjust(w) for c, w in zip(cols, width)))
-    print("-|-".join("-" * w for w in width))
-    for r in rows:
-        print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
-    failed = sum(e[c]["failed"] for e in results for c in CONFIGS)
+                       fmt_ratio(e["traind_scaling_2w_vs_1w"])]
+                    + [fmt_pct(e[c]["share_of_dense_limit"])
+                       for c in ("traind_2w", "numpy", "torch")])
+    print_table(cols, rows)
+    if tiers:
+        print()
+        print("traind --workers 2 per tier (TRAIND_ISA) and first layer "
+              "(TRAIND_FIRST_LAYER), median samples/s; the avx2 rows on an "
+              "AVX-512 CPU run OpenBLAS's Haswell kernels too:")
+        print()
+        cols = ["tier", "first layer"] + ["batch %d" % e["batch_size"]
+                                          for e in results]
+        rows = []
+        for t in tiers:
+            for p in PATHS:
+                c = "tier_%s_%s" % (t, p)
+                rows.append([t, p] + [fmt_int(e[c]["median_samples_per_second"])
+                                      if c in e else "n/a" for e in results])
+            rows.append([t, "auto/best forced"]
+                        + [fmt_ratio(e["tier_%s_auto_vs_best_forced" % t])
+                           for e in results])
+            rows.append([t, "auto/best ref"]
+                        + [fmt_ratio(e["tier_%s_auto_vs_best_reference" % t])
+                           for e in results])
+        print_table(cols, rows)
+    failed = sum(e[c]["failed"] for e in results for c in configs)
     if failed:
         print("\n%d run(s) failed; their configurations use the remaining "
               "rounds (n/a if none)." % failed)
