@@ -92,6 +92,8 @@ START_TEST(test_sparse_matches_dense)
 		double density = sparse_cols_gather(&c, x, idx, n, lut);
 		ck_assert_double_gt(density, 0.4);
 		ck_assert_double_lt(density, 0.5);
+		/* The count without the gather is the same number. */
+		ck_assert_double_eq(sparse_density(x, idx, n, F), density);
 		/* Both layouts hold exactly the lit pixels. */
 		uint32_t lit = 0;
 		for (int i = 0; i < n * F; i++)
