@@ -8,8 +8,8 @@
  * and the first layer runs on that list:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
- *             (by rows: z[r] is accumulated in registers while the rows of
- *             W of r's lit pixels stream past)
+ *             (by columns: a block of W[p] is held in registers and added
+ *             into the slot's rows of z where p is lit, z staying in L1)
  *   backward  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
  *             (accumulated in registers, written once; rows of unlit
  *             pixels are written as zeros) and db = column sums of dz.
@@ -25,25 +25,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A slot's lit pixels, by column and by row. */
+/* A slot's lit pixels by column, rows in increasing order in each. */
 struct sparse_cols {
 	int rows, cols, cap_rows;
 	uint32_t *start; /* cols + 1: pixel p's entries are [start[p], start[p+1]) */
 	uint16_t *row;   /* sample index of each entry */
 	float *val;      /* its value in (0, 1] */
 	uint32_t nnz;
-	/* The same entries by rows (sample-major), which the forward uses. */
-	uint32_t *row_start; /* rows + 1 */
-	uint16_t *col;       /* pixel of each entry */
-	float *row_val;
+	const uint8_t **src; /* cap_rows: the gather's row pointers */
 };
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols);
 void sparse_cols_free(struct sparse_cols *c);
 
 /* Gathers rows x[idx[r]] (bytes, scaled by lut) for r < n. Returns the
- * share of entries that are lit, in [0, 1]. The vector gathers compute
- * v / 255.0f; a lut other than that takes the portable gather. */
+ * share of entries that are lit, in [0, 1]. */
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
 			  const float lut[256]);
 
