@@ -43,7 +43,8 @@ static double rel_diff(const float *a, const double *b, size_t n)
  * (isa_force refuses it, which check_isa holds). */
 START_TEST(test_sparse_matches_dense)
 {
-	const int n = 23, F = 789, /* odd: the forward's last unpaired pixel */ H = widths[_i % N_WIDTHS];
+	/* F odd: the AVX-512 forward's last pixel has no pair. */
+	const int n = 23, F = 789, H = widths[_i % N_WIDTHS];
 	const enum isa_tier tier = (enum isa_tier)(_i / N_WIDTHS);
 	if (!isa_supported(tier))
 		return;
