@@ -29,44 +29,44 @@
 #define SK_ATTR
 #define SK_VW 4
 #define SK_NACC 8
-#define SK_PAIR_NACC 4
-#define SK_FORWARD_PAIRS 0
+#define SK_PAIR_NACC 8
+#define SK_HOLD_W 0
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_PAIR_NACC
-#undef SK_FORWARD_PAIRS
+#undef SK_HOLD_W
 
 #if HAVE_X86_TIERS
 #define SK_NAME(x) x##_avx2
 #define SK_ATTR __attribute__((target("avx2,fma")))
 #define SK_VW 8
 #define SK_NACC 8
-#define SK_PAIR_NACC 4
-#define SK_FORWARD_PAIRS 0
+#define SK_PAIR_NACC 8
+#define SK_HOLD_W 0
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_PAIR_NACC
-#undef SK_FORWARD_PAIRS
+#undef SK_HOLD_W
 
 #define SK_NAME(x) x##_avx512
 #define SK_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SK_VW 16
 #define SK_NACC 8
 #define SK_PAIR_NACC 8
-#define SK_FORWARD_PAIRS 1
+#define SK_HOLD_W 1
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_PAIR_NACC
-#undef SK_FORWARD_PAIRS
+#undef SK_HOLD_W
 #endif
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
