@@ -8,7 +8,9 @@
  * the default; TRAIND_ISA=avx512|avx2|generic picks another, and a tier
  * the CPU lacks is an error. generic is plain C the compiler vectorises for
  * the build's baseline (SSE2 on x86-64, NEON on aarch64); avx2 needs AVX2
- * and FMA; avx512 needs AVX-512 F, BW, DQ and VL.
+ * and FMA; avx512 needs AVX-512 F, BW, DQ and VL. Off x86-64 (or built
+ * with -DTRAIND_PORTABLE_ONLY, which checks that path compiles) only
+ * generic exists.
  *
  * The first layer of a training slot runs on its lit pixels only (sparse.h)
  * or as a dense GEMM. TRAIND_FIRST_LAYER=auto (the default) decides by the

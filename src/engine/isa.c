@@ -19,7 +19,7 @@
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 #include <cblas.h>
 #endif
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
 #include <cpuid.h>
 #endif
 
@@ -61,7 +61,7 @@ int first_layer_parse(const char *s, const char *field, enum first_layer *out,
 
 /* ---- detection ------------------------------------------------------ */
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
 static unsigned long long xcr0(void)
 {
 	unsigned lo, hi;

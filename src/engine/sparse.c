@@ -18,7 +18,7 @@
 
 #include "traind/isa.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
 #define HAVE_X86_TIERS 1
 #else
 #define HAVE_X86_TIERS 0
