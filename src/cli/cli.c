@@ -22,6 +22,7 @@
 #include "traind/digits.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
+#include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
@@ -563,8 +564,16 @@ int cli_main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(argc, argv) == 0 && argc >= 2 ? 0 : (argc < 2 ? 2 : 0);
+	/* The kernels' tier (TRAIND_ISA, TRAIND_FIRST_LAYER) is fixed here. */
+	struct td_error ie;
+	if (isa_init(&ie)) {
+		fprintf(stderr, "traind: %s\n", ie.msg);
+		return 2;
+	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("traind %s\n", PACKAGE_VERSION);
+		printf("traind %s isa %s (cpu best %s) first-layer %s blas %s\n", PACKAGE_VERSION,
+		       isa_tier_name(isa_tier()), isa_tier_name(isa_best()),
+		       first_layer_name(isa_first_layer()), isa_blas_core());
 		return 0;
 	}
 	for (int i = 0; commands[i].name; i++)
