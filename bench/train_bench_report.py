@@ -203,23 +203,17 @@ def print_table(cols, rows):
         print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
 
 
-def cmd_report(raw_path, meta_path, out_path):
-    with open(meta_path) as f:
-        meta = json.load(f)
-    runs = []
-    with open(raw_path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        for line in f:
-            row = dict(zip(header, line.rstrip("\n").split("\t")))
-            runs.append(row)
+def flt(s):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v       # NaN -> None
 
-    def flt(s):
-        try:
-            v = float(s)
-        except (TypeError, ValueError):
-            return None
-        return None if v != v else v       # NaN -> None
 
+def configs_and_tiers(runs):
+    """Every configuration in run order (the four base ones first) and the
+    tiers of the tier_<tier>_<path> ones."""
     configs = list(BASE)
     for r in runs:
         if r["config"] not in configs:
@@ -230,44 +224,44 @@ def cmd_report(raw_path, meta_path, out_path):
             t = c[len("tier_"):].rsplit("_", 1)[0]
             if t not in tiers:
                 tiers.append(t)
-    nproc = meta.get("nproc") or 1
-    sgemm = meta.get("sgemm_gflops_1thread")
-    limit = sgemm * 1e9 * nproc / FLOP_PER_SAMPLE if sgemm else None
-    meta["dense_fp32_limit_samples_per_second"] = limit
 
+    return configs, tiers
+
+
+def config_entry(runs, b, c, limit):
+    """One configuration at one batch size: its median and every run."""
+    mine = [r for r in runs if int(r["batch_size"]) == b and r["config"] == c]
+    ok = [r for r in mine if r["status"] == "ok"]
+    sps = [flt(r["samples_per_second"]) for r in ok]
+    m = statistics.median(sps) if sps else None
+    loss = [flt(r["train_loss"]) for r in ok]
+    loss = [x for x in loss if x is not None]
+    secs = [flt(r["seconds"]) for r in ok if flt(r["seconds"]) is not None]
+    return {
+        "median_samples_per_second": m,
+        "samples_per_second": sps,
+        "median_seconds": statistics.median(secs or [float("nan")]) if ok else None,
+        "train_loss": statistics.median(loss) if loss else None,
+        "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9) if m else None,
+        "share_of_dense_limit": m / limit if m and limit else None,
+        "runs": len(mine),
+        "failed": len(mine) - len(ok),
+    }
+
+
+def batch_results(runs, configs, tiers, limit):
+    """Per batch size: every configuration's entry and the ratios."""
     batches = []
     for r in runs:
         b = int(r["batch_size"])
         if b not in batches:
             batches.append(b)
-
     results = []
     for b in batches:
         entry = {"batch_size": b}
-        med = {}
         for c in configs:
-            mine = [r for r in runs
-                    if int(r["batch_size"]) == b and r["config"] == c]
-            ok = [r for r in mine if r["status"] == "ok"]
-            sps = [flt(r["samples_per_second"]) for r in ok]
-            m = statistics.median(sps) if sps else None
-            med[c] = m
-            loss = [flt(r["train_loss"]) for r in ok]
-            loss = [x for x in loss if x is not None]
-            entry[c] = {
-                "median_samples_per_second": m,
-                "samples_per_second": sps,
-                "median_seconds": statistics.median(
-                    [flt(r["seconds"]) for r in ok
-                     if flt(r["seconds"]) is not None] or [float("nan")])
-                if ok else None,
-                "train_loss": statistics.median(loss) if loss else None,
-                "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9)
-                if m else None,
-                "share_of_dense_limit": m / limit if m and limit else None,
-                "runs": len(mine),
-                "failed": len(mine) - len(ok),
-            }
+            entry[c] = config_entry(runs, b, c, limit)
+        med = {c: entry[c]["median_samples_per_second"] for c in configs}
         refs = [med[c] for c in ("numpy", "torch") if med[c]]
         best = max(refs) if refs else None
         entry["best_reference"] = (
@@ -287,8 +281,10 @@ def cmd_report(raw_path, meta_path, out_path):
             entry["tier_%s_auto_vs_best_reference" % t] = (
                 auto / best if auto and best else None)
         results.append(entry)
+    return results
 
-    meta["loadavg_at_end"] = loadavg()
+
+def print_header(meta, limit):
     ob = meta.get("openblas", {})
     print()
     print("machine : %s CPU(s), %s, Linux %s"
@@ -306,7 +302,8 @@ def cmd_report(raw_path, meta_path, out_path):
     if limit:
         print("limit   : sgemm 2048^3 %.1f GFLOP/s on 1 thread x %d core(s) / "
               "%d FLOP per sample = %s samples/s (the dense FP32 limit)"
-              % (sgemm, nproc, FLOP_PER_SAMPLE, fmt_int(limit)))
+              % (meta.get("sgemm_gflops_1thread"), meta.get("nproc") or 1,
+                 FLOP_PER_SAMPLE, fmt_int(limit)))
     print("settings: %s" % meta.get("settings", ""))
     la0, la1 = meta.get("loadavg_at_start"), meta.get("loadavg_at_end")
     busy = meta.get("cpu_busy_before")
@@ -318,6 +315,9 @@ def cmd_report(raw_path, meta_path, out_path):
             print("WARNING: the machine was not idle; other processes "
                   "compete for the %s core(s) and the figures are low and "
                   "noisy. Rerun on a quiet machine." % meta.get("nproc"))
+
+
+def print_tables(meta, results, tiers):
     print()
     print("median training samples/s over %s round(s), one epoch of the "
           "60k Fashion-MNIST training set, 784-128-10:" % meta.get("rounds"))
@@ -356,6 +356,26 @@ def cmd_report(raw_path, meta_path, out_path):
                         + [fmt_ratio(e["tier_%s_auto_vs_best_reference" % t])
                            for e in results])
         print_table(cols, rows)
+
+
+def cmd_report(raw_path, meta_path, out_path):
+    with open(meta_path) as f:
+        meta = json.load(f)
+    runs = []
+    with open(raw_path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            runs.append(row)
+
+    configs, tiers = configs_and_tiers(runs)
+    sgemm = meta.get("sgemm_gflops_1thread")
+    limit = sgemm * 1e9 * (meta.get("nproc") or 1) / FLOP_PER_SAMPLE if sgemm else None
+    meta["dense_fp32_limit_samples_per_second"] = limit
+    results = batch_results(runs, configs, tiers, limit)
+    meta["loadavg_at_end"] = loadavg()
+    print_header(meta, limit)
+    print_tables(meta, results, tiers)
     failed = sum(e[c]["failed"] for e in results for c in configs)
     if failed:
         print("\n%d run(s) failed; their configurations use the remaining "
