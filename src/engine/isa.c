@@ -248,18 +248,28 @@ static int name_has(const char *s, const char *word)
 	return 0;
 }
 
-enum isa_tier isa_blas_tier(void)
+static enum isa_tier blas_tier_of(const char *core)
 {
 	static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
 	static const char *const avx2[] = {"haswell", "zen", "excavator"};
-	const char *c = isa_blas_core();
 	for (size_t i = 0; i < sizeof(avx512) / sizeof(avx512[0]); i++)
-		if (name_has(c, avx512[i]))
+		if (name_has(core, avx512[i]))
 			return ISA_AVX512;
 	for (size_t i = 0; i < sizeof(avx2) / sizeof(avx2[0]); i++)
-		if (name_has(c, avx2[i]))
+		if (name_has(core, avx2[i]))
 			return ISA_AVX2;
 	return ISA_GENERIC;
+}
+
+enum isa_tier isa_blas_tier(void)
+{
+	static int cached = -1; /* the core is fixed when the library loads */
+	int t = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (t < 0) {
+		t = (int)blas_tier_of(isa_blas_core());
+		__atomic_store_n(&cached, t, __ATOMIC_RELAXED);
+	}
+	return (enum isa_tier)t;
 }
 
 /* ---- the first layer's path ----------------------------------------- */
