@@ -26,5 +26,6 @@ Suite *suite_cli(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
 Suite *suite_instances(void);
+Suite *suite_conv(void);
 
 #endif

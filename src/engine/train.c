@@ -338,7 +338,10 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, n,
 					     t->cfg.augment == AUGMENT_SHIFT, &rows);
 	long correct = 0;
-	double density = sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut);
+	/* A conv first layer takes the generic path (density 1). */
+	double density = sh->layer[0].kind == LAYER_DENSE
+				 ? sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut)
+				 : 1.0;
 	if (density <= SPARSE_MAX_DENSITY) {
 		/* Layer 0 on lit pixels; the rest of the net as usual. The
 		 * sparse backward writes all of W1's and b1's gradient, so only
