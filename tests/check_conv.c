@@ -219,6 +219,77 @@ START_TEST(test_shapes_are_checked_naming_the_field_and_input_size)
 }
 END_TEST
 
+static int cfg_from(const char *text, struct job_config *c, struct td_error *e)
+{
+	jobcfg_defaults(c);
+	json_error_t je;
+	json_t *o = json_loads(text, 0, &je);
+	ck_assert_msg(o != NULL, "%s", je.text);
+	int rc = jobcfg_from_json(c, o, e);
+	json_decref(o);
+	struct jobcfg_limits lim;
+	jobcfg_limits_default(&lim, 2);
+	if (!rc)
+		rc = jobcfg_finish(c, &lim, e);
+	return rc;
+}
+
+/* The job field: rows parsed with their defaults, bad rows named by index
+ * and key, hidden and layers together refused, the echo reads back. */
+START_TEST(test_layers_field_parses_names_errors_and_reads_back)
+{
+	struct job_config c, back;
+	struct td_error e;
+	ck_assert_int_eq(cfg_from("{\"layers\": [{\"type\": \"conv\", \"filters\": 8, "
+				  "\"kernel\": 5, \"padding\": 2, \"activation\": \"tanh\"}, "
+				  "{\"type\": \"maxpool\", \"size\": 2}, {\"type\": \"dense\", "
+				  "\"units\": 32}]}", &c, &e), 0);
+	ck_assert_int_eq(c.n_layer_specs, 3);
+	ck_assert_int_eq(c.layer_specs[0].stride, 1);
+	ck_assert_int_eq(c.layer_specs[0].act, ACT_TANH);
+	ck_assert_int_eq(c.layer_specs[1].stride, 2);
+	ck_assert_int_eq(c.layer_specs[2].act, -1);
+	json_t *o = jobcfg_to_json(&c);
+	char *text = json_dumps(o, 0);
+	json_decref(o);
+	ck_assert_msg(cfg_from(text, &back, &e) == 0, "%s: %s", text, e.msg);
+	free(text);
+	ck_assert_int_eq(back.n_layer_specs, 3);
+	ck_assert_int_eq(back.layer_specs[0].padding, 2);
+	ck_assert_int_eq(back.layer_specs[2].units, 32);
+
+	const struct {
+		const char *body, *field;
+	} bad[] = {
+		{"{\"hidden\": [64], \"layers\": [{\"type\": \"dense\", \"units\": 4}]}", "layers"},
+		{"{\"layers\": {\"type\": \"conv\"}}", "layers"},
+		{"{\"layers\": [{\"type\": \"conv\", \"filters\": 4, \"kernel\": 3}, "
+		 "{\"type\": \"conv\", \"filters\": 0, \"kernel\": 3}]}", "layers[1].filters"},
+		{"{\"layers\": [{\"type\": \"conv\", \"filters\": 4}]}", "layers[0].kernel"},
+		{"{\"layers\": [{\"type\": \"conv\", \"filters\": 4, \"kernel\": 3, "
+		 "\"padding\": 3}]}", "layers[0].padding"},
+		{"{\"layers\": [{\"type\": \"maxpool\", \"size\": 2, \"units\": 3}]}",
+		 "layers[0].units"},
+		{"{\"layers\": [{\"type\": \"lstm\"}]}", "layers[0].type"},
+		{"{\"layers\": [{\"type\": \"dense\", \"units\": 4, \"activation\": \"elu\"}]}",
+		 "layers[0].activation"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(cfg_from(bad[i].body, &c, &e) == TD_EINVAL, "%s", bad[i].body);
+		ck_assert_msg(strcmp(e.field, bad[i].field) == 0, "%s: field %s, message %s",
+			      bad[i].body, e.field, e.msg);
+	}
+	/* the CLI's text takes the same rows */
+	jobcfg_defaults(&c);
+	ck_assert_int_eq(jobcfg_set(&c, "layers", "[{\"type\": \"maxpool\", \"size\": 3}]", &e), 0);
+	ck_assert_int_eq(c.n_layer_specs, 1);
+	ck_assert_int_eq(jobcfg_set(&c, "layers", "[{\"type\": \"maxpool\"}]", &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "layers[0].size");
+	ck_assert_int_eq(jobcfg_set(&c, "layers", "[{", &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "layers");
+}
+END_TEST
+
 /* 8x8 images of 4 classes: class c is a bright 3x3 blob in quadrant c. */
 static struct dataset *blobs(size_t n_train, size_t n_test, uint64_t seed)
 {
@@ -316,6 +387,7 @@ Suite *suite_conv(void)
 	tcase_add_test(tc, test_maxpool_keeps_the_maximum_and_routes_its_gradient);
 	tcase_add_test(tc, test_gradcheck_conv_and_pool_below_1e_6);
 	tcase_add_test(tc, test_shapes_are_checked_naming_the_field_and_input_size);
+	tcase_add_test(tc, test_layers_field_parses_names_errors_and_reads_back);
 	tcase_add_test(tc, test_cnn_weights_bit_identical_for_1_to_4_workers);
 	tcase_add_test(tc, test_cnn_learns_blobs_above_chance);
 	suite_add_tcase(s, tc);

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { T_TEXT, T_INT, T_REAL, T_SEED, T_ENUM, T_LIST };
+enum opt_type { T_TEXT, T_INT, T_REAL, T_SEED, T_ENUM, T_LIST, T_LAYERS };
 
 struct option_row {
 	const char *name;
@@ -47,7 +47,7 @@ static const char *const schedule_values[] = {"constant", "cosine", NULL};
 enum {
 	K_NAME, K_DATASET, K_HIDDEN, K_ACTIVATION, K_OUTPUT, K_LOSS,
 	K_OPTIMIZER, K_LEARNING_RATE, K_MOMENTUM, K_L2, K_BATCH_SIZE, K_EPOCHS,
-	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_COUNT
+	K_WORKERS, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_LAYERS, K_COUNT
 };
 
 static const struct option_row options[K_COUNT] = {
@@ -86,6 +86,11 @@ static const struct option_row options[K_COUNT] = {
 		       "training images moved by up to 2 pixels each way (shift), or not"},
 	[K_LR_SCHEDULE] = {"lr_schedule", T_ENUM, OFF(lr_schedule), 0, 0, 0, schedule_values,
 			   "constant", "learning rate over the run: constant, or cosine decay to 0"},
+	[K_LAYERS] = {"layers", T_LAYERS, OFF(layer_specs), 0, MODEL_MAX_SPECS, 0, NULL, "[]",
+		      "layer rows (JSON), input first, the output implicit; instead of hidden: "
+		      "[{\"type\": \"conv\", \"filters\": 32, \"kernel\": 5, \"padding\": 2}, "
+		      "{\"type\": \"maxpool\", \"size\": 2}, {\"type\": \"dense\", "
+		      "\"units\": 256}]; conv takes stride (1), padding (0), activation"},
 };
 
 void jobcfg_limits_default(struct jobcfg_limits *l, int cores)
@@ -336,6 +341,9 @@ int jobcfg_set(struct job_config *c, const char *key, const char *value, struct 
 		memcpy(c->hidden, vals, sizeof(int) * (size_t)n);
 		break;
 	}
+	case T_LAYERS:
+		rc = layerspec_from_text(c->layer_specs, &c->n_layer_specs, value, e);
+		break;
 	}
 	if (rc == 0)
 		mark_set(c, k);
@@ -444,6 +452,9 @@ int jobcfg_from_json(struct job_config *c, const json_t *obj, struct td_error *e
 			c->n_hidden = (int)n;
 			break;
 		}
+		case T_LAYERS:
+			rc = layerspec_from_json(c->layer_specs, &c->n_layer_specs, v, e);
+			break;
 		}
 		if (rc)
 			return rc;
@@ -465,6 +476,10 @@ int jobcfg_finish(struct job_config *c, const struct jobcfg_limits *lim, struct 
 				 "loss \"%s\" does not go with output \"softmax\": use "
 				 "\"cross_entropy\", or output \"sigmoid\" for mse",
 				 loss_name(c->loss));
+	if (c->n_layer_specs > 0 && (c->set_mask & (1u << K_HIDDEN)) && c->n_hidden > 0)
+		return td_errorf(e, TD_EINVAL, "layers",
+				 "give either hidden (a stack of dense layers) or layers (any "
+				 "rows), not both");
 	if (!(c->set_mask & (1u << K_LEARNING_RATE)))
 		c->learning_rate = c->optimizer == OPT_ADAM     ? 0.001
 				   : c->optimizer == OPT_MOMENTUM ? 0.01
@@ -512,6 +527,11 @@ json_t *jobcfg_to_json(const struct job_config *c)
 	json_object_set_new(o, "init", json_string(init_name(c->init)));
 	json_object_set_new(o, "augment", json_string(augment_values[c->augment]));
 	json_object_set_new(o, "lr_schedule", json_string(schedule_values[c->lr_schedule]));
+	/* With layers, hidden is [] (the rows say it all), so this reads back. */
+	if (c->n_layer_specs > 0)
+		json_object_set_new(o, "hidden", json_array());
+	json_object_set_new(o, "layers",
+			    layerspec_to_json(c->layer_specs, c->n_layer_specs, c->activation));
 	return o;
 }
 
@@ -534,6 +554,10 @@ void jobcfg_print_help(FILE *f)
 		case T_LIST:
 			snprintf(range, sizeof(range), "0..%d sizes of %.0f..%.0f", MODEL_MAX_HIDDEN,
 				 o->min, o->max);
+			break;
+		case T_LAYERS:
+			snprintf(range, sizeof(range), "0..%d rows: conv, maxpool, dense",
+				 MODEL_MAX_SPECS);
 			break;
 		case T_REAL:
 			snprintf(range, sizeof(range), "%s%g..%g", o->min_exclusive ? ">" : "",
