@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "check_suites.h"
+#include "traind/checkpoint.h"
 #include "traind/conv.h"
+#include "traind/infer.h"
 #include "traind/dataset.h"
 #include "traind/gradcheck.h"
 #include "traind/jobcfg.h"
@@ -379,6 +382,91 @@ START_TEST(test_cnn_learns_blobs_above_chance)
 }
 END_TEST
 
+/* Re-stamps a checkpoint's version and CRC. */
+static void restamp(unsigned char *b, size_t len, uint32_t version)
+{
+	b[8] = (unsigned char)version;
+	b[9] = b[10] = b[11] = 0;
+	uLong crc = crc32(0L, b, (uInt)(len - 4));
+	for (int i = 0; i < 4; i++)
+		b[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+static void probs_of(const struct model_shape *s, const float *params, const struct dataset *d,
+		     float *out, int n)
+{
+	float *x = malloc(sizeof(float) * (size_t)n * (size_t)d->features);
+	infer_bytes_to_inputs(d->test_x, (size_t)n * (size_t)d->features, x);
+	struct td_error e;
+	ck_assert_int_eq(infer_probs(s, params, x, n, out, &e), 0);
+	free(x);
+}
+
+/* Version 2 carries the layer list and predicts what the trainer does; a
+ * file whose rows disagree with its config is refused; a version 1 file
+ * (a dense stack) still loads and predicts. */
+START_TEST(test_checkpoint_v2_carries_the_layers_and_v1_still_loads)
+{
+	struct dataset *d = blobs(300, 40, 4);
+	struct job_config c = cnn_config();
+	c.epochs = 1;
+	struct pool *p;
+	struct trainer *t;
+	struct td_error e;
+	ck_assert_int_eq(pool_create(1, &p, &e), 0);
+	ck_assert_int_eq(trainer_create(&c, d, p, &t, &e), 0);
+	ck_assert_int_eq(trainer_run(t, NULL), 0);
+	struct checkpoint ck, back;
+	checkpoint_from_trainer(&ck, "j-cnn", t, d, 0.5);
+	void *buf;
+	size_t len;
+	ck_assert_int_eq(checkpoint_encode(&ck, &buf, &len, &e), 0);
+	ck_assert_int_eq(((unsigned char *)buf)[8], 2);
+	ck_assert_msg(checkpoint_parse(buf, len, &back, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(back.shape.n_layers, 5);
+	ck_assert_int_eq(back.shape.layer[0].kind, LAYER_CONV);
+	ck_assert_int_eq(back.shape.layer[1].kind, LAYER_MAXPOOL);
+	ck_assert_int_eq(back.shape.layer[2].out_c, 6);
+	ck_assert_int_eq(back.cfg.n_layer_specs, 4);
+	float a[40 * 4], b[40 * 4];
+	probs_of(trainer_shape(t), trainer_params(t), d, a, 40);
+	probs_of(&back.shape, back.params, d, b, 40);
+	ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+	checkpoint_free(&back);
+	/* the same file called version 1 is not a dense stack */
+	unsigned char *copy = malloc(len);
+	memcpy(copy, buf, len);
+	restamp(copy, len, 1);
+	ck_assert_int_eq(checkpoint_parse(copy, len, &back, &e), TD_EFORMAT);
+	free(copy);
+	free(buf);
+	/* rows that are not what the config describes */
+	ck.cfg.layer_specs[0].units = 5;
+	ck_assert_int_eq(checkpoint_encode(&ck, &buf, &len, &e), 0);
+	ck_assert_int_eq(checkpoint_parse(buf, len, &back, &e), TD_EFORMAT);
+	ck_assert_str_eq(e.field, "model");
+	free(buf);
+	trainer_free(t);
+
+	/* a dense model written as version 1 (no "model" rows needed) */
+	struct job_config m = cnn_config();
+	m.n_layer_specs = 0;
+	ck_assert_int_eq(trainer_create(&m, d, p, &t, &e), 0);
+	checkpoint_from_trainer(&ck, "j-mlp", t, d, 0.5);
+	ck_assert_int_eq(checkpoint_encode(&ck, &buf, &len, &e), 0);
+	restamp(buf, len, 1);
+	ck_assert_msg(checkpoint_parse(buf, len, &back, &e) == 0, "%s", e.msg);
+	probs_of(trainer_shape(t), trainer_params(t), d, a, 40);
+	probs_of(&back.shape, back.params, d, b, 40);
+	ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+	checkpoint_free(&back);
+	free(buf);
+	trainer_free(t);
+	pool_free(p);
+	dataset_free(d);
+}
+END_TEST
+
 Suite *suite_conv(void)
 {
 	Suite *s = suite_create("conv");
@@ -390,6 +478,7 @@ Suite *suite_conv(void)
 	tcase_add_test(tc, test_layers_field_parses_names_errors_and_reads_back);
 	tcase_add_test(tc, test_cnn_weights_bit_identical_for_1_to_4_workers);
 	tcase_add_test(tc, test_cnn_learns_blobs_above_chance);
+	tcase_add_test(tc, test_checkpoint_v2_carries_the_layers_and_v1_still_loads);
 	suite_add_tcase(s, tc);
 	return s;
 }

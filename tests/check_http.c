@@ -1406,7 +1406,7 @@ START_TEST(test_gradcheck)
 				   "\"inputs\": 5, \"classes\": 3, \"samples\": 4}", &r), 200);
 	ck_assert(json_is_true(json_object_get(r.json, "passed")));
 	json_t *t = json_object_get(r.json, "tensors");
-	ck_assert_int_eq(json_array_size(t), 6);
+	ck_assert_int_eq(json_array_size(t), 7); /* W1 b1 W2 b2 W3 b3 x */
 	ck_assert_str_eq(jstr(json_array_get(t, 0), "name"), "W1");
 	ck_assert(json_number_value(json_object_get(json_array_get(t, 0), "max_relative_error")) <
 		  1e-6);

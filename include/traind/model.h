@@ -125,6 +125,15 @@ int model_classes(const struct model_shape *s);
 /* The name of a layer kind ("dense", "conv", "maxpool"). */
 const char *layer_kind_name(enum layer_kind k);
 
+/* Row l as JSON: type, input and output [c, h, w], activation (the output
+ * function on the last row; none on a pool), parameters, and for conv and
+ * maxpool their window: {"kernel"|"size", "stride"[, "padding"]}. The job
+ * view, the model view and checkpoints show this one form. */
+typedef struct json_t json_t;
+json_t *model_layer_json(const struct model_shape *s, int l);
+/* "1x28x28 conv 32x28x28, maxpool 32x14x14, dense 10": for people. */
+void model_summary(const struct model_shape *s, char *buf, size_t len);
+
 size_t model_param_count(const struct model_shape *s);
 size_t model_w_offset(const struct model_shape *s, int layer); /* W of layer */
 size_t model_b_offset(const struct model_shape *s, int layer); /* b of layer */

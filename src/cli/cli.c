@@ -278,7 +278,7 @@ out:
 
 /* ---- gradcheck ------------------------------------------------------ */
 
-enum { GC_JSON, GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_TOLERANCE, GC_STEP };
+enum { GC_JSON, GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_TOLERANCE, GC_STEP, GC_HEIGHT, GC_CHANNELS };
 static const struct cli_opt gradcheck_opts[] = {
 	[GC_JSON] = {"json", 0, "print the result as JSON"},
 	[GC_INPUTS] = {"inputs", 1, "features per random sample (default 6)"},
@@ -286,6 +286,8 @@ static const struct cli_opt gradcheck_opts[] = {
 	[GC_SAMPLES] = {"samples", 1, "random samples in the batch (default 5)"},
 	[GC_TOLERANCE] = {"tolerance", 1, "largest relative error that passes (default 1e-6)"},
 	[GC_STEP] = {"step", 1, "step h of the fourth-order central difference (default 1e-3)"},
+	[GC_HEIGHT] = {"height", 1, "rows of each sample: inputs x height images (default 1)"},
+	[GC_CHANNELS] = {"channels", 1, "channels of each sample (default 1)"},
 	{NULL, 0, NULL},
 };
 
@@ -330,9 +332,9 @@ static int cmd_gradcheck(int argc, char **argv)
 	struct gradcheck_options opt;
 	gradcheck_options_default(&opt);
 	double d;
-	const int idx[] = {GC_INPUTS, GC_CLASSES, GC_SAMPLES};
-	int *dst[] = {&opt.inputs, &opt.classes, &opt.samples};
-	for (int i = 0; i < 3; i++) {
+	const int idx[] = {GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_HEIGHT, GC_CHANNELS};
+	int *dst[] = {&opt.inputs, &opt.classes, &opt.samples, &opt.height, &opt.channels};
+	for (int i = 0; i < 5; i++) {
 		const char *v = a.values[idx[i]];
 		if (!v)
 			continue;

@@ -677,6 +677,10 @@ static void h_gradcheck(struct http_request *r)
 			rc = take_int(v, key, &opt.classes, &e);
 		else if (strcmp(key, "samples") == 0)
 			rc = take_int(v, key, &opt.samples, &e);
+		else if (strcmp(key, "height") == 0)
+			rc = take_int(v, key, &opt.height, &e);
+		else if (strcmp(key, "channels") == 0)
+			rc = take_int(v, key, &opt.channels, &e);
 		else if (strcmp(key, "tolerance") == 0)
 			rc = take_real(v, key, 1, &opt.tolerance, &e);
 		else if (strcmp(key, "step") == 0)
@@ -690,7 +694,8 @@ static void h_gradcheck(struct http_request *r)
 	if (!rc && (rc = jobcfg_from_json(&cfg, model, &e)) && strstr(e.msg, "unknown field")) {
 		size_t n = strlen(e.msg);
 		snprintf(e.msg + n, sizeof(e.msg) - n,
-			 "; a gradient check also takes inputs, classes, samples, tolerance, step");
+			 "; a gradient check also takes inputs, height, channels, classes, samples, "
+			 "tolerance, step");
 	}
 	json_decref(model);
 	jobcfg_limits_default(&lim, 1);

@@ -200,18 +200,8 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 json_t *model_shape_json(const struct model_shape *s)
 {
 	json_t *rows = json_array();
-	for (int l = 0; l < s->n_layers; l++) {
-		const struct model_layer *L = &s->layer[l];
-		json_t *r = json_object();
-		json_object_set_new(r, "type", json_string(layer_kind_name(L->kind)));
-		json_object_set_new(r, "input", json_pack("[i, i, i]", L->in_c, L->in_h, L->in_w));
-		json_object_set_new(r, "output", json_pack("[i, i, i]", L->out_c, L->out_h, L->out_w));
-		json_object_set_new(r, "activation",
-				    json_string(L->is_output ? output_name(s->out)
-							     : activation_name(L->act)));
-		json_object_set_new(r, "parameters", json_integer((json_int_t)(L->n_w + L->n_b)));
-		json_array_append_new(rows, r);
-	}
+	for (int l = 0; l < s->n_layers; l++) /* one row form: model.h */
+		json_array_append_new(rows, model_layer_json(s, l));
 	return json_pack("{s:o, s:I, s:f, s:s}", "layers", rows, "parameters",
 			 (json_int_t)s->n_params, "flops_per_sample", s->flops, "loss",
 			 loss_name(s->loss));

@@ -8,6 +8,7 @@
 #include "traind/dataset.h"
 #include "traind/jobcfg.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,6 +257,44 @@ const char *layer_kind_name(enum layer_kind k)
 {
 	static const char *const names[LAYER_KIND_COUNT] = {"dense", "conv", "maxpool"};
 	return names[k];
+}
+
+json_t *model_layer_json(const struct model_shape *s, int l)
+{
+	const struct model_layer *L = &s->layer[l];
+	json_t *r = json_object();
+	json_object_set_new(r, "type", json_string(layer_kind_name(L->kind)));
+	json_object_set_new(r, "input", json_pack("[i, i, i]", L->in_c, L->in_h, L->in_w));
+	json_object_set_new(r, "output", json_pack("[i, i, i]", L->out_c, L->out_h, L->out_w));
+	if (L->kind == LAYER_CONV) {
+		json_object_set_new(r, "kernel", json_integer(L->kernel));
+		json_object_set_new(r, "stride", json_integer(L->stride));
+		json_object_set_new(r, "padding", json_integer(L->pad));
+	} else if (L->kind == LAYER_MAXPOOL) {
+		json_object_set_new(r, "size", json_integer(L->kernel));
+		json_object_set_new(r, "stride", json_integer(L->stride));
+	}
+	json_object_set_new(r, "activation",
+			    json_string(L->is_output		 ? output_name(s->out)
+					: L->kind == LAYER_MAXPOOL ? "none"
+								   : activation_name(L->act)));
+	json_object_set_new(r, "parameters", json_integer((json_int_t)(L->n_w + L->n_b)));
+	return r;
+}
+
+void model_summary(const struct model_shape *s, char *buf, size_t len)
+{
+	const struct model_layer *L0 = &s->layer[0];
+	size_t n = (size_t)snprintf(buf, len, "%dx%dx%d", L0->in_c, L0->in_h, L0->in_w);
+	for (int l = 0; l < s->n_layers && n < len; l++) {
+		const struct model_layer *L = &s->layer[l];
+		if (L->kind == LAYER_DENSE)
+			n += (size_t)snprintf(buf + n, len - n, "%s dense %d", l ? "," : "", L->out);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%s %s%d %dx%dx%d", l ? "," : "",
+					      layer_kind_name(L->kind), L->kernel, L->out_c,
+					      L->out_h, L->out_w);
+	}
 }
 
 size_t model_w_offset(const struct model_shape *s, int layer)
