@@ -41,6 +41,8 @@ struct job_view {
 	struct epoch_stats last;
 	double created_at, started_at, finished_at;
 	char error[512];
+	int has_shape;            /* the model summary: layers, shapes, parameters */
+	struct model_shape shape;
 };
 
 static void job_view_locked(const struct job *job, struct job_view *v)
@@ -60,6 +62,7 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 	v->started_at = job->started_at;
 	v->finished_at = job->finished_at;
 	memcpy(v->error, job->error, sizeof(v->error));
+	v->has_shape = model_describe_dataset(&v->shape, &job->cfg, job->ds, 0, NULL) == 0;
 }
 
 static json_t *job_view_json(const struct job_view *v)
@@ -69,6 +72,8 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "name", json_string(v->cfg.name));
 	json_object_set_new(o, "state", json_string(job_state_name(v->state)));
 	json_object_set_new(o, "config", jobcfg_to_json(&v->cfg));
+	if (v->has_shape)
+		json_object_set_new(o, "model", model_shape_json(&v->shape));
 	json_object_set_new(o, "progress",
 			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", v->progress.epoch,
 				      "epochs", v->cfg.epochs, "step", (json_int_t)v->progress.step,
