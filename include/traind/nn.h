@@ -22,7 +22,7 @@
 #include "traind/model.h"
 
 /* Per-batch scratch: activations of every layer and two delta buffers;
- * for conv and pool rows an im2col buffer and each pool's argmax (conv.h),
+ * for conv rows their im2col buffers and for pool rows their argmax (conv.h),
  * all sized once from the shape. `dinput`, NULL unless the caller points
  * it at B x sizes[0] values, receives dL/d(input) in the backward pass. */
 struct nn_ws_f {
@@ -30,7 +30,7 @@ struct nn_ws_f {
 	float *act[MODEL_MAX_LAYERS + 1]; /* act[0] is the input, B x sizes[0] */
 	float *delta[2];                  /* B x max width, ping-pong */
 	float *mem;
-	float *col;                            /* the widest conv's im2col */
+	float *col[MODEL_MAX_LAYERS];          /* conv rows: im2col of the last forward */
 	int32_t *argmax[MODEL_MAX_LAYERS];     /* maxpool rows: B x out */
 	float *dinput;
 };
@@ -39,7 +39,7 @@ struct nn_ws_d {
 	double *act[MODEL_MAX_LAYERS + 1];
 	double *delta[2];
 	double *mem;
-	double *col;
+	double *col[MODEL_MAX_LAYERS];
 	int32_t *argmax[MODEL_MAX_LAYERS];
 	double *dinput;
 };

@@ -12,8 +12,8 @@ size_t conv_col_elems(const struct model_layer *L)
 {
 	if (L->kind != LAYER_CONV)
 		return 0;
-	return (size_t)L->in_c * (size_t)L->kernel * (size_t)L->kernel * (size_t)L->out_h *
-	       (size_t)L->out_w;
+	size_t P = (size_t)L->out_h * (size_t)L->out_w;
+	return (size_t)CONV_GROUP * P * ((size_t)L->in_c * L->kernel * L->kernel + (size_t)L->out_c);
 }
 
 #define R float
