@@ -951,6 +951,17 @@ START_TEST(test_cnn_job)
 				   "\"layers\": " CNN_LAYERS "}", &r), 400);
 	ck_error(&r, 400, "not both", "layers");
 	resp_free(&r);
+	/* the gradient-check route takes the same rows on an image */
+	ck_assert_int_eq(post_json("/v1/gradcheck", "{\"layers\": [{\"type\": \"conv\", "
+				   "\"filters\": 2, \"kernel\": 3, \"padding\": 1}, {\"type\": "
+				   "\"maxpool\", \"size\": 2}], \"activation\": \"tanh\", "
+				   "\"inputs\": 6, \"height\": 6, \"channels\": 2}", &r), 200);
+	ck_assert(json_is_true(json_object_get(r.json, "passed")));
+	json_t *tensors = json_object_get(r.json, "tensors");
+	ck_assert_str_eq(jstr(json_array_get(tensors, json_array_size(tensors) - 1), "name"), "x");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(tensors, 0), "count")),
+			 2 * 2 * 9);
+	resp_free(&r);
 
 	char id[32], path[160];
 	create_job("{\"dataset\": \"synth\", \"layers\": " CNN_LAYERS ", \"epochs\": 3, "

@@ -235,9 +235,15 @@ static int cmd_train(int argc, char **argv)
 		goto out;
 	}
 	struct train_out o = {.json = a.values[TR_JSON] != NULL, .quiet = a.values[TR_QUIET] != NULL};
-	if (!o.json && !o.quiet)
+	if (!o.json && !o.quiet) {
 		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers\n",
 		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers);
+		if (cfg.n_layer_specs > 0) { /* a CNN: its rows and shapes */
+			char sum[1024];
+			model_summary(&shape, sum, sizeof(sum));
+			printf("model: %s\n", sum);
+		}
+	}
 	struct train_hooks hooks = {.arg = &o, .on_step = train_on_step,
 				    .on_epoch = train_on_epoch, .should_stop = train_should_stop};
 	if (trainer_run(t, &hooks) != 0) {
@@ -382,8 +388,12 @@ static int cmd_gradcheck(int argc, char **argv)
 		free(s);
 		json_decref(o);
 	} else {
+		char sum[1024];
+		model_summary(&res.shape, sum, sizeof(sum));
 		printf("gradient check: layers");
-		for (int l = 0; l <= res.shape.n_layers; l++)
+		if (cfg.n_layer_specs > 0)
+			printf(" %s", sum);
+		for (int l = 0; cfg.n_layer_specs == 0 && l <= res.shape.n_layers; l++)
 			printf("%s%d", l ? "-" : " ", res.shape.sizes[l]);
 		printf(", %s hidden, %s output, %s loss, l2 %g, %zu parameters\n",
 		       activation_name(cfg.activation), output_name(cfg.output), loss_name(cfg.loss),
