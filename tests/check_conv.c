@@ -467,6 +467,52 @@ START_TEST(test_checkpoint_v2_carries_the_layers_and_v1_still_loads)
 }
 END_TEST
 
+static int stop_after(void *arg)
+{
+	long *left = arg;
+	return --*left < 0;
+}
+
+/* A CNN stopped mid-epoch, written to a checkpoint, read back into a new
+ * trainer (as recovery after kill -9 does) and continued gives the
+ * uninterrupted run's weights exactly. */
+START_TEST(test_cnn_resume_from_checkpoint_is_bit_identical)
+{
+	struct dataset *d = blobs(500, 50, 6);
+	struct job_config c = cnn_config();
+	c.workers = 2;
+	char ref[17], got[17];
+	double acc;
+	train_cnn(&c, d, ref, &acc);
+	struct pool *p;
+	struct trainer *t;
+	struct td_error e;
+	ck_assert_int_eq(pool_create(2, &p, &e), 0);
+	ck_assert_int_eq(trainer_create(&c, d, p, &t, &e), 0);
+	long left = 10; /* epoch 2's step 3 */
+	struct train_hooks h = {.arg = &left, .should_stop = stop_after};
+	ck_assert_int_eq(trainer_run(t, &h), 1);
+	struct checkpoint ck, back;
+	checkpoint_from_trainer(&ck, "j-r", t, d, NAN);
+	void *buf;
+	size_t len;
+	ck_assert_int_eq(checkpoint_encode(&ck, &buf, &len, &e), 0);
+	trainer_free(t);
+	ck_assert_msg(checkpoint_parse(buf, len, &back, &e) == 0, "%s", e.msg);
+	free(buf);
+	ck_assert_int_eq(trainer_create(&back.cfg, d, p, &t, &e), 0);
+	ck_assert_msg(trainer_restore(t, &back.state, back.params, back.n_params, back.moment,
+				      back.n_moments, &e) == 0, "%s", e.msg);
+	checkpoint_free(&back);
+	ck_assert_int_eq(trainer_run(t, NULL), 0);
+	model_digest(trainer_params(t), trainer_param_count(t), got);
+	ck_assert_str_eq(ref, got);
+	trainer_free(t);
+	pool_free(p);
+	dataset_free(d);
+}
+END_TEST
+
 Suite *suite_conv(void)
 {
 	Suite *s = suite_create("conv");
@@ -479,6 +525,7 @@ Suite *suite_conv(void)
 	tcase_add_test(tc, test_cnn_weights_bit_identical_for_1_to_4_workers);
 	tcase_add_test(tc, test_cnn_learns_blobs_above_chance);
 	tcase_add_test(tc, test_checkpoint_v2_carries_the_layers_and_v1_still_loads);
+	tcase_add_test(tc, test_cnn_resume_from_checkpoint_is_bit_identical);
 	suite_add_tcase(s, tc);
 	return s;
 }
