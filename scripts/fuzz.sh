@@ -25,6 +25,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out="$here/fuzz/out"
 CC=${FUZZ_CC:-clang-14}
 base_pkgs="jansson zlib libpng16"
+# A tree configured with Open MPI builds dist.c against it (config.h).
+pkg-config --exists ompi-c 2>/dev/null && grep -qs 'define HAVE_MPI 1' "$here/config.h" &&
+	base_pkgs="$base_pkgs ompi-c"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS_COMMON="-std=c11 -D_GNU_SOURCE -pthread -g -O1 -ffp-contract=fast -Wall -Wextra \
@@ -92,7 +95,7 @@ build_one() {
 	local expanded=() entry
 	for entry in $srcs; do
 		if [ -d "$here/$entry" ]; then
-			for src in "$here/$entry"/*.c; do
+			for src in "$here/${entry%/}"/*.c; do
 				expanded+=("${src#"$here/"}")
 			done
 		else

@@ -20,6 +20,7 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libmicrohttpd-dev libjansson-dev check zlib1g-dev libpng-dev
 	libopenblas-dev libcurl4-openssl-dev
+	libopenmpi-dev openmpi-bin
 	dataset-fashion-mnist curl ca-certificates
 	chromium
 )

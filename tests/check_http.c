@@ -9,9 +9,10 @@
  * digits at $TRAIND_TEST_DATA/digits, one test also trains on them and
  * checks real test images come back with their labels.
  *
- * The cases follow the contract (docs/api.md): the job life cycle, the
- * metrics cursor, predictions in JSON, PNG and PGM, the confusion matrix
- * (README's API section), every error status
+ * The cases follow the API reference (docs/api.md, one section a route):
+ * the job life cycle, the metrics cursor and CSV export, paging of the job
+ * list, predictions in JSON, PNG and PGM, the confusion matrix, every
+ * error status
  * with its message and field, authentication, static files and many
  * clients at once while a job trains (also run under ThreadSanitizer).
  */
@@ -570,6 +571,97 @@ START_TEST(test_job_validation)
 		ck_error(&r, 400, "digits", "dataset");
 	}
 	resp_free(&r);
+}
+END_TEST
+
+/* ---- the job options -------------------------------------------------- */
+
+static void delete_job(const char *id)
+{
+	char path[128];
+	struct resp r;
+	struct req q = {.method = "DELETE", .path = path};
+	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+	request(&q, &r);
+	ck_assert_msg(r.status == 204, "DELETE %s: %ld %s", path, r.status, r.body);
+	resp_free(&r);
+}
+
+/* GET /v1/job-options lists exactly the fields POST /v1/jobs takes, each
+ * with the default a `{}` job gets from this server (its two workers). */
+START_TEST(test_job_options)
+{
+	struct resp opt, r;
+	ck_assert_int_eq(get("/v1/job-options", &opt), 200);
+	json_t *opts = json_object_get(opt.json, "options");
+	ck_assert_int_gt(json_array_size(opts), 0);
+
+	/* A `{}` job; without the digits here, the same on synth. */
+	post_json("/v1/jobs", "{}", &r);
+	int digits = r.status == 201;
+	if (!digits) {
+		ck_error(&r, 400, "digits", "dataset");
+		resp_free(&r);
+		ck_assert_int_eq(post_json("/v1/jobs", "{\"dataset\": \"synth\"}", &r), 201);
+	}
+	json_t *cfg = json_object_get(r.json, "config");
+	ck_assert_int_eq(json_object_size(cfg), json_array_size(opts));
+	json_t *every = json_object(); /* every listed field at its default */
+	size_t i;
+	json_t *o;
+	json_array_foreach(opts, i, o) {
+		const char *name = jstr(o, "name");
+		json_t *def = json_object_get(o, "default");
+		ck_assert_msg(def != NULL, "%s has no default", name);
+		if (strcmp(name, "dataset") == 0) {
+			/* Its values are the registered data sets. */
+			json_t *vals = json_object_get(o, "values");
+			int synth = 0;
+			for (size_t k = 0; k < json_array_size(vals); k++)
+				synth |= strcmp(json_string_value(json_array_get(vals, k)), "synth") == 0;
+			ck_assert(synth);
+			if (!digits) {
+				ck_assert_str_eq(json_string_value(def), "digits");
+				json_object_set_new(every, name, json_string("synth"));
+				continue;
+			}
+		}
+		if (json_is_null(def)) {
+			/* Set when the job is created, as the rule says: the name. */
+			ck_assert_ptr_nonnull(json_object_get(o, "default_rule"));
+			ck_assert_str_eq(name, "name");
+			ck_assert_str_eq(jstr(cfg, "name"), jstr(r.json, "id"));
+			continue;
+		}
+		char *want = json_dumps(def, JSON_ENCODE_ANY);
+		char *got = json_dumps(json_object_get(cfg, name), JSON_ENCODE_ANY);
+		ck_assert_msg(json_equal(def, json_object_get(cfg, name)),
+			      "%s: listed default %s, a {} job got %s", name, want, got ? got : "none");
+		free(want);
+		free(got);
+		json_object_set(every, name, def);
+	}
+	ck_assert_int_eq(json_integer_value(json_object_get(cfg, "workers")), 2);
+	delete_job(jstr(r.json, "id"));
+	resp_free(&r);
+
+	/* Every listed field is accepted, all at once, and echoed as sent. */
+	char *body = json_dumps(every, 0);
+	ck_assert_msg(post_json("/v1/jobs", body, &r) == 201, "%s", r.body);
+	json_object_set_new(every, "name", json_string(jstr(r.json, "id")));
+	ck_assert(json_equal(json_object_get(r.json, "config"), every));
+	delete_job(jstr(r.json, "id"));
+	resp_free(&r);
+	free(body);
+	json_decref(every);
+
+	/* A field the list does not name is refused, naming it. */
+	json_array_foreach(opts, i, o)
+		ck_assert_str_ne(jstr(o, "name"), "dropout");
+	post_json("/v1/jobs", "{\"dropout\": 0.5}", &r);
+	ck_error(&r, 400, "unknown field \"dropout\"", "dropout");
+	resp_free(&r);
+	resp_free(&opt);
 }
 END_TEST
 
@@ -1314,6 +1406,7 @@ START_TEST(test_auth)
 	ck_assert_int_eq(r.status, 401);
 	resp_free(&r);
 	const char *reads[] = {"/healthz", "/metrics", "/v1/jobs", "/v1/models", "/v1/datasets",
+			       "/v1/job-options",
 			       path};
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 		ck_assert_int_eq(get(reads[i], &r), 200);
@@ -1403,6 +1496,187 @@ static char *test_split_json(void)
 	strcpy(p, "]]}");
 	return s;
 }
+
+/* ---- the metrics as CSV, the job list in pages ------------------------ */
+
+/* Splits one CSV record (RFC 4180, no line end) into at most max fields,
+ * unquoting in place; returns the count. */
+static int csv_split(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *p = line;
+	for (;;) {
+		ck_assert_int_lt(n, max);
+		char *out = p;
+		fields[n++] = out;
+		if (*p == '"') {
+			for (p++;; p++) {
+				ck_assert_msg(*p, "unterminated quote in %s", line);
+				if (*p == '"' && p[1] == '"')
+					*out++ = *p++;
+				else if (*p == '"')
+					break;
+				else
+					*out++ = *p;
+			}
+			p++;
+			ck_assert_msg(*p == ',' || !*p, "text after a closing quote");
+		} else {
+			while (*p && *p != ',')
+				*out++ = *p++;
+		}
+		int end = !*p;
+		*out = '\0';
+		if (end)
+			return n;
+		p++;
+	}
+}
+
+#define CSV_COLS 13
+
+START_TEST(test_metrics_csv)
+{
+	char id[32], path[160], h[256];
+	struct resp r, j;
+	/* A name that must be quoted: a comma and quotes. */
+	create_job("{\"dataset\": \"synth\", \"hidden\": [8], \"epochs\": 3, \"batch_size\": 64, "
+		   "\"augment\": \"none\", \"name\": \"lr 0.1, \\\"wide\\\"\"}", id);
+	wait_state(id, "completed", 300);
+	json_t *m = metrics(id, "?max_points=100000", &j);
+	json_t *pts = json_object_get(m, "points"), *eps = json_object_get(m, "epochs");
+	ck_assert_int_eq(json_array_size(eps), 3);
+
+	snprintf(path, sizeof(path), "/v1/jobs/%s/metrics?format=csv", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert_str_eq(header(&r, "Content-Type", h, sizeof(h)),
+			 "text/csv; charset=utf-8; header=present");
+	char want[128];
+	snprintf(want, sizeof(want), "attachment; filename=\"%s-metrics.csv\"", id);
+	ck_assert_str_eq(header(&r, "Content-Disposition", h, sizeof(h)), want);
+	ck_assert_msg(strstr(r.body, ",\"lr 0.1, \"\"wide\"\"\",point,"), "name not quoted");
+
+	size_t n_points = 0, n_epochs = 0, line_no = 0;
+	long last_step = -1;
+	char *save = NULL;
+	for (char *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+		ck_assert_msg(len && line[len - 1] == '\r', "line %zu does not end in CRLF", line_no);
+		line[len - 1] = '\0';
+		char *f[CSV_COLS + 1];
+		int n = csv_split(line, f, CSV_COLS + 1);
+		ck_assert_int_eq(n, CSV_COLS);
+		if (line_no++ == 0) {
+			ck_assert_str_eq(f[0], "job");
+			ck_assert_str_eq(f[2], "kind");
+			ck_assert_str_eq(f[5], "loss");
+			ck_assert_str_eq(f[10], "test_accuracy");
+			continue;
+		}
+		ck_assert_str_eq(f[0], id);
+		ck_assert_str_eq(f[1], "lr 0.1, \"wide\"");
+		long step = strtol(f[3], NULL, 10);
+		ck_assert_int_ge(step, last_step); /* step order */
+		last_step = step;
+		if (strcmp(f[2], "point") == 0) {
+			json_t *p = json_array_get(pts, n_points++);
+			ck_assert_int_eq(step, json_integer_value(json_array_get(p, 0)));
+			ck_assert(strtod(f[4], NULL) == json_real_value(json_array_get(p, 1)) ||
+				  fabs(strtod(f[4], NULL) - json_real_value(json_array_get(p, 1))) < 1e-4);
+			/* 9 digits give the float back exactly. */
+			ck_assert((float)strtod(f[5], NULL) == (float)json_real_value(json_array_get(p, 2)));
+			ck_assert_str_eq(f[6], "");
+			ck_assert_str_eq(f[12], "");
+		} else {
+			ck_assert_str_eq(f[2], "epoch");
+			json_t *e = json_array_get(eps, n_epochs++);
+			ck_assert_int_eq(step, json_integer_value(json_object_get(e, "step")));
+			ck_assert_str_eq(f[5], "");
+			ck_assert_int_eq(strtol(f[6], NULL, 10), (long)n_epochs);
+			ck_assert_double_eq_tol(strtod(f[10], NULL),
+						json_real_value(json_object_get(e, "test_accuracy")), 1e-12);
+			ck_assert_double_eq_tol(strtod(f[7], NULL),
+						json_real_value(json_object_get(e, "train_loss")), 1e-12);
+			ck_assert_str_ne(f[4], ""); /* its last step's time: no point is thinned */
+		}
+	}
+	ck_assert_uint_eq(n_points, json_array_size(pts));
+	ck_assert_uint_eq(n_epochs, 3);
+	ck_assert_uint_gt(n_points, 3);
+	resp_free(&r);
+	resp_free(&j);
+
+	/* since_step and max_points apply as in JSON. */
+	snprintf(path, sizeof(path), "/v1/jobs/%s/metrics?format=csv&max_points=2", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	size_t rows = 0;
+	for (char *p = r.body; (p = strstr(p, ",point,")); p++)
+		rows++;
+	ck_assert_uint_eq(rows, 2);
+	resp_free(&r);
+
+	/* Errors: an unknown job, a bad format naming the field. */
+	get("/v1/jobs/j-000000/metrics?format=csv", &r);
+	ck_error(&r, 404, "j-000000", "id");
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/jobs/%s/metrics?format=xml", id);
+	get(path, &r);
+	ck_error(&r, 400, "format must be json or csv, not \"xml\"", "format");
+	resp_free(&r);
+	snprintf(path, sizeof(path), "/v1/jobs/%s/metrics?format=json", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert(json_is_array(json_object_get(r.json, "points")));
+	resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_jobs_paging)
+{
+	char ids[5][32], path[160];
+	struct resp r;
+	for (int i = 0; i < 5; i++)
+		create_job("{\"dataset\": \"synth\", \"hidden\": [], \"epochs\": 1, \"batch_size\": 600, "
+			   "\"augment\": \"none\"}", ids[i]);
+	for (int i = 0; i < 5; i++)
+		wait_state(ids[i], "completed", 300);
+	/* Pages of two, newest first: 2 + 2 + 1, each job once. */
+	char cursor[32] = "";
+	int seen = 0;
+	for (int page = 0; page < 3; page++) {
+		snprintf(path, sizeof(path), "/v1/jobs?limit=2%s%s", *cursor ? "&cursor=" : "", cursor);
+		ck_assert_int_eq(get(path, &r), 200);
+		json_t *jobs = json_object_get(r.json, "jobs");
+		ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 5);
+		ck_assert_uint_eq(json_array_size(jobs), page < 2 ? 2 : 1);
+		for (size_t k = 0; k < json_array_size(jobs); k++)
+			ck_assert_str_eq(jstr(json_array_get(jobs, k), "id"), ids[4 - seen++]);
+		json_t *next = json_object_get(r.json, "next_cursor");
+		if (page < 2)
+			snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+		else
+			ck_assert(json_is_null(next));
+		resp_free(&r);
+	}
+	ck_assert_int_eq(seen, 5);
+	/* A state filter pages the same way; no job matches "failed". */
+	snprintf(path, sizeof(path), "/v1/jobs?state=completed&limit=4&cursor=%s", ids[4]);
+	ck_assert_int_eq(get(path, &r), 200);
+	ck_assert_uint_eq(json_array_size(json_object_get(r.json, "jobs")), 4);
+	ck_assert(json_is_null(json_object_get(r.json, "next_cursor")));
+	resp_free(&r);
+	ck_assert_int_eq(get("/v1/jobs?state=failed", &r), 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "total")), 0);
+	ck_assert(json_is_null(json_object_get(r.json, "next_cursor")));
+	resp_free(&r);
+	/* A cursor naming no job, a bad limit. */
+	get("/v1/jobs?cursor=j-000000", &r);
+	ck_error(&r, 400, "cursor \"j-000000\" names no job", "cursor");
+	resp_free(&r);
+	get("/v1/jobs?limit=1001", &r);
+	ck_error(&r, 400, "limit must be an integer from 1 to 1000", "limit");
+	resp_free(&r);
+}
+END_TEST
 
 START_TEST(test_confusion)
 {
@@ -1624,6 +1898,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_healthz_metrics_datasets);
 	tcase_add_test(tc, test_routing_errors);
 	tcase_add_test(tc, test_job_validation);
+	tcase_add_test(tc, test_job_options);
 	tcase_add_test(tc, test_job_lifecycle);
 	tcase_add_test(tc, test_cancel_and_delete_running);
 	tcase_add_test(tc, test_predict);
@@ -1632,6 +1907,8 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_model_download_and_import);
 	tcase_add_test(tc, test_body_budget);
 	tcase_add_test(tc, test_real_digits);
+	tcase_add_test(tc, test_metrics_csv);
+	tcase_add_test(tc, test_jobs_paging);
 	tcase_add_test(tc, test_confusion);
 	tcase_add_test(tc, test_auth);
 	tcase_add_test(tc, test_static_files);

@@ -189,6 +189,20 @@ START_TEST(test_queue_runs_in_order_and_completes)
 			 json_string_value(json_object_get(jb, "started_at")));
 	json_t *latest = json_object_get(ja, "latest");
 	ck_assert_double_gt(json_real_value(json_object_get(latest, "test_accuracy")), 0.9);
+	/* The best epoch's accuracy, and the time spent running. */
+	json_t *m = jobs_metrics_json(f.jobs, a, 0, 10, &e);
+	double best = 0;
+	json_t *row;
+	size_t k;
+	json_array_foreach(json_object_get(m, "epochs"), k, row) {
+		double acc = json_real_value(json_object_get(row, "test_accuracy"));
+		best = acc > best ? acc : best;
+	}
+	json_decref(m);
+	ck_assert_double_eq(json_real_value(json_object_get(latest, "best_test_accuracy")), best);
+	double elapsed = json_real_value(json_object_get(ja, "elapsed_seconds"));
+	ck_assert_double_gt(elapsed, 0);
+	ck_assert_double_lt(elapsed, 30);
 	json_decref(ja);
 	json_decref(jb);
 	/* "latest" is the most recently completed; it predicts distributions. */

@@ -7,6 +7,7 @@
 #include <check.h>
 
 Suite *suite_error(void);
+Suite *suite_paths(void);
 Suite *suite_rng(void);
 Suite *suite_idx(void);
 Suite *suite_csv(void);
@@ -25,6 +26,7 @@ Suite *suite_curve(void);
 Suite *suite_cli(void);
 Suite *suite_srvconf(void);
 Suite *suite_http(void);
+Suite *suite_apidoc(void);
 Suite *suite_instances(void);
 Suite *suite_conv(void);
 

@@ -78,12 +78,17 @@ const id = encodeURIComponent;
 export const api = {
   health: () => request("GET", "healthz"),
   datasets: () => request("GET", "v1/datasets"),
-  jobs: (limit = 1000) => request("GET", `v1/jobs?limit=${limit}`), // the server's maximum
+  jobOptions: () => request("GET", "v1/job-options"),
+  /* One page of the job list, newest first: {jobs, next_cursor, total}. */
+  jobs: ({ limit = 50, cursor = null } = {}) =>
+    request("GET", `v1/jobs?limit=${limit}${cursor ? `&cursor=${id(cursor)}` : ""}`),
   createJob: (config) => request("POST", "v1/jobs", { json: config }),
   jobAction: (jobId, verb) => request("POST", `v1/jobs/${id(jobId)}:${verb}`),
   deleteJob: (jobId) => request("DELETE", `v1/jobs/${id(jobId)}`),
   metrics: (jobId, sinceStep, maxPoints) =>
     request("GET", `v1/jobs/${id(jobId)}/metrics?since_step=${sinceStep}&max_points=${maxPoints}`),
+  /* The curve as a CSV file (a plain link: GET needs no token). */
+  metricsCsvUrl: (jobId) => `v1/jobs/${id(jobId)}/metrics?format=csv`,
   models: () => request("GET", "v1/models"),
   confusion: (model) => request("GET", `v1/models/${id(model)}/confusion`),
   predict: (model, instances, preprocess) =>

@@ -1,12 +1,12 @@
 // app.js - the dashboard's entry point: wires the token dialog into the API
-// client and starts each panel (jobs table, new-job form, curves,
+// client and starts each panel (runs table, new-job form, curves,
 // prediction, confusion matrix). Each panel lives in its own module.
 
 import { setTokenAsker } from "./api.js";
 import { startConfusion } from "./confusion.js";
 import { startCurves } from "./curves.js";
 import { startJobForm } from "./jobform.js";
-import { startJobs } from "./jobs.js";
+import { startRuns } from "./runs.js";
 import { notify } from "./notice.js";
 import { startPredict } from "./predict.js";
 import { askTokenDialog } from "./tokendialog.js";
@@ -16,7 +16,7 @@ try {
   startPredict();
   startCurves();
   startConfusion();
-  startJobs();
+  startRuns();
   startJobForm();
 } catch (err) {
   notify("start", `The dashboard failed to start: ${err.message}`);

@@ -1,57 +1,39 @@
-// jobform.js - the new-job form, built from one table of the API's job
-// options. Each field shows the server's default until the user changes
-// it, and only changed fields are sent, so an untouched field always gets
-// the server's own default. The server is the one validator: a 400 names
-// the field at fault and its message is shown beside that field.
+// jobform.js - the new-job form, built from GET /v1/job-options: one field
+// per option the server lists, with its label, its help as a tooltip, its
+// range and default rule beside it, and a select for every option with a
+// list of values. web/ holds no option, default or value of its own. Each
+// field shows the server's default until the user changes it (a default
+// another option picks follows that option's field), and only changed
+// fields are sent, so an untouched field always gets the server's own
+// default. The server is the one validator: a 400 names the field at
+// fault and its message is shown beside that field.
 
 import { api } from "./api.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { select, store } from "./store.js";
 
-/*
- * The options of POST /v1/jobs with their defaults (README, "Job options and
- * defaults"). The API has no route that lists them, so they are written
- * here; the browser test holds them to the effective configuration the
- * server echoes back. `auto` defaults depend on other fields.
- */
-const FIELDS = [
-  { name: "name", label: "Name", type: "text", def: "", help: "A label for people; empty: the job id." },
-  { name: "dataset", label: "Data set", type: "select", def: "digits", options: [] },
-  { name: "hidden", label: "Hidden layers", type: "list", def: "256", help: 'Units per layer: "256" or "128,64"; empty for none.' },
-  { name: "activation", label: "Activation", type: "select", def: "relu", options: ["relu", "sigmoid", "tanh"] },
-  { name: "output", label: "Output", type: "select", def: "softmax", options: ["softmax", "sigmoid"], auto: (v, dirty) => (dirty.loss ? (v.loss === "mse" ? "sigmoid" : "softmax") : "softmax") },
-  { name: "loss", label: "Loss", type: "select", def: "cross_entropy", options: ["cross_entropy", "mse"], auto: (v, dirty) => (dirty.output ? (v.output === "sigmoid" ? "mse" : "cross_entropy") : "cross_entropy") },
-  { name: "optimizer", label: "Optimizer", type: "select", def: "sgd", options: ["sgd", "momentum", "adam"] },
-  { name: "learning_rate", label: "Learning rate", type: "number", def: "0.1", auto: (v) => ({ sgd: "0.1", momentum: "0.01", adam: "0.001" })[v.optimizer] || "0.1", help: "Default depends on the optimizer." },
-  { name: "momentum", label: "Momentum", type: "number", def: "0.9" },
-  { name: "l2", label: "L2", type: "number", def: "0.0005" },
-  { name: "batch_size", label: "Batch size", type: "integer", def: "64" },
-  { name: "epochs", label: "Epochs", type: "integer", def: "30" },
-  { name: "workers", label: "Workers", type: "integer", def: "1", auto: () => String(store.serverWorkers || 1), help: "Threads sharing each minibatch." },
-  { name: "seed", label: "Seed", type: "integer", def: "1" },
-  { name: "init", label: "Init", type: "select", def: "auto", options: ["auto", "xavier", "he", "uniform"] },
-  { name: "augment", label: "Augment", type: "select", def: "shift", options: ["none", "shift"] },
-  { name: "lr_schedule", label: "LR schedule", type: "select", def: "constant", options: ["constant", "cosine"], help: "cosine decays the rate to 0 over the run." },
-];
-
 let form;
+let OPTIONS = []; // GET /v1/job-options, in the server's order
 const inputs = {}; // name -> element
 const dirty = {}; // name -> the user changed it
 
-function values() {
-  const v = {};
-  for (const f of FIELDS) v[f.name] = inputs[f.name].value;
-  return v;
+/* A value as the form writes it: lists as "128,64", null as "". */
+function shown(v) {
+  if (v === null || v === undefined) return "";
+  return Array.isArray(v) ? v.join(",") : String(v);
 }
 
-/* Puts every untouched field at its (possibly dependent) default. */
+/* Puts every untouched field at its default. A default another option
+ * picks ("default_by") follows that option as the form shows it, the user's
+ * value or its own default, as the server does for a job without the field. */
 function refreshDefaults() {
-  const v = values();
-  for (const f of FIELDS) {
-    if (dirty[f.name]) continue;
-    const def = f.auto ? f.auto(v, dirty) : f.def;
-    inputs[f.name].value = def;
-    v[f.name] = def;
+  const base = {};
+  for (const o of OPTIONS) base[o.name] = dirty[o.name] ? inputs[o.name].value : shown(o.default);
+  for (const o of OPTIONS) {
+    if (dirty[o.name]) continue;
+    const by = o.default_by;
+    const picked = by && Object.hasOwn(by.values, base[by.option]) ? by.values[base[by.option]] : o.default;
+    inputs[o.name].value = shown(picked);
   }
 }
 
@@ -60,55 +42,76 @@ function fieldError(name) {
 }
 
 function clearErrors() {
-  for (const f of FIELDS) {
-    fieldError(f.name).textContent = "";
-    inputs[f.name].removeAttribute("aria-invalid");
+  for (const o of OPTIONS) {
+    fieldError(o.name).textContent = "";
+    inputs[o.name].removeAttribute("aria-invalid");
   }
   document.getElementById("form-error").textContent = "";
 }
 
+/* What the server allows, in a few words, from the option's description. */
+function hint(o) {
+  const parts = [];
+  if (o.type === "integer" || o.type === "number") {
+    parts.push(o.min_exclusive ? `> ${o.min}, ≤ ${o.max}` : `${o.min}–${o.max}`);
+  } else if (o.type === "array") {
+    parts.push(`up to ${o.max_items} of ${o.items.min}–${o.items.max}`);
+  } else if (o.type === "string" && !o.values) {
+    parts.push(`up to ${o.max_length} characters`);
+  }
+  if (o.default_rule) parts.push(`default: ${o.default_rule}`);
+  return parts.join("; ");
+}
+
+function makeInput(o) {
+  let input;
+  if (o.values) {
+    input = document.createElement("select");
+    for (const v of o.values) input.append(new Option(v, v));
+  } else {
+    input = document.createElement("input");
+    input.type = "text";
+    if (o.type === "number") input.inputMode = "decimal";
+    if (o.type === "integer") input.inputMode = "numeric";
+    if (o.default === null && o.default_rule) input.placeholder = o.default_rule;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+  }
+  input.id = `f-${o.name}`;
+  input.name = o.name;
+  input.dataset.type = o.type;
+  input.title = o.help;
+  return input;
+}
+
 function build() {
   const grid = form.querySelector(".fields");
-  for (const f of FIELDS) {
+  grid.replaceChildren();
+  for (const o of OPTIONS) {
     const wrap = document.createElement("div");
-    wrap.className = `field field-${f.name}`;
+    wrap.className = `field field-${o.name}`;
+    if (o.type === "array" || o.type === "string") wrap.classList.add("field-wide");
     const label = document.createElement("label");
-    label.htmlFor = `f-${f.name}`;
-    label.textContent = f.label;
-    let input;
-    if (f.type === "select") {
-      input = document.createElement("select");
-      for (const o of f.options) input.append(new Option(o, o));
-    } else {
-      input = document.createElement("input");
-      input.type = "text";
-      if (f.type === "number") input.inputMode = "decimal";
-      if (f.type === "integer") input.inputMode = "numeric";
-      input.autocomplete = "off";
-      input.spellcheck = false;
-    }
-    input.id = `f-${f.name}`;
-    input.name = f.name;
+    label.htmlFor = `f-${o.name}`;
+    label.textContent = o.label;
+    label.title = o.help;
+    const input = makeInput(o);
     const err = document.createElement("p");
     err.className = "field-error";
-    err.id = `err-${f.name}`;
+    err.id = `err-${o.name}`;
     err.setAttribute("aria-live", "polite");
-    input.setAttribute("aria-describedby", err.id + (f.help ? ` help-${f.name}` : ""));
-    wrap.append(label, input);
-    if (f.help) {
-      const help = document.createElement("p");
-      help.className = "help";
-      help.id = `help-${f.name}`;
-      help.textContent = f.help;
-      wrap.append(help);
-    }
-    wrap.append(err);
+    const help = document.createElement("p");
+    help.className = "help";
+    help.id = `help-${o.name}`;
+    help.textContent = hint(o);
+    input.setAttribute("aria-describedby", `${err.id} ${help.id}`);
+    wrap.append(label, input, help, err);
     grid.append(wrap);
-    inputs[f.name] = input;
+    inputs[o.name] = input;
     const onEdit = () => {
-      dirty[f.name] = true;
+      dirty[o.name] = true;
       wrap.classList.add("changed");
-      fieldError(f.name).textContent = "";
+      fieldError(o.name).textContent = "";
       input.removeAttribute("aria-invalid");
       refreshDefaults();
     };
@@ -126,12 +129,12 @@ function number(text) {
 /* The request body: the changed fields only. */
 export function body() {
   const out = {};
-  for (const f of FIELDS) {
-    if (!dirty[f.name]) continue;
-    const raw = inputs[f.name].value;
-    if (f.type === "list") out[f.name] = raw.trim() === "" ? [] : raw.split(",").map(number);
-    else if (f.type === "number" || f.type === "integer") out[f.name] = number(raw);
-    else out[f.name] = raw;
+  for (const o of OPTIONS) {
+    if (!dirty[o.name]) continue;
+    const raw = inputs[o.name].value;
+    if (o.type === "array") out[o.name] = raw.trim() === "" ? [] : raw.split(",").map(number);
+    else if (o.type === "number" || o.type === "integer") out[o.name] = number(raw);
+    else out[o.name] = raw;
   }
   return out;
 }
@@ -171,30 +174,28 @@ async function submit(ev) {
 }
 
 function reset() {
-  for (const f of FIELDS) {
-    dirty[f.name] = false;
-    inputs[f.name].closest(".field").classList.remove("changed");
+  for (const o of OPTIONS) {
+    dirty[o.name] = false;
+    inputs[o.name].closest(".field").classList.remove("changed");
   }
   clearErrors();
   refreshDefaults();
 }
 
-async function loadDatasets() {
-  const select = inputs.dataset;
+/* The data sets' sizes beside their names, unavailable ones disabled. */
+async function describeDatasets() {
+  const choice = inputs.dataset;
+  if (!choice || choice.tagName !== "SELECT") return;
   try {
     const { datasets } = await api.datasets();
-    select.innerHTML = "";
     for (const d of datasets) {
-      const label = d.available === false ? `${d.name} (unavailable)` : `${d.name} (${d.train} train / ${d.test} test)`;
-      const o = new Option(label, d.name);
+      const o = [...choice.options].find((x) => x.value === d.name);
+      if (!o) continue;
+      o.textContent = d.available === false ? `${d.name} (unavailable)` : `${d.name} (${d.train} train / ${d.test} test)`;
       o.disabled = d.available === false;
       if (d.error) o.title = d.error;
-      select.append(o);
     }
-    refreshDefaults();
   } catch (err) {
-    select.innerHTML = "";
-    select.append(new Option("digits", "digits"));
     fieldError("dataset").textContent = `Cannot list the data sets: ${describe(err)}`;
   }
 }
@@ -203,17 +204,22 @@ export async function startJobForm() {
   form = document.getElementById("job-form");
   // On a phone the form starts folded, so the jobs and curves come first.
   if (window.matchMedia("(max-width: 640px)").matches) document.getElementById("form-details").open = false;
-  build();
-  refreshDefaults();
   form.addEventListener("submit", submit);
   form.querySelector("#form-reset").addEventListener("click", reset);
-  try {
-    const h = await api.health();
+  api.health().then((h) => {
     store.serverWorkers = h.workers;
     document.getElementById("server-version").textContent = `traind ${h.version} · ${h.workers} workers`;
+  }, (err) => notify("health", `Cannot reach the server: ${describe(err)}`));
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true; // until there is a form to send
+  try {
+    OPTIONS = (await api.jobOptions()).options;
   } catch (err) {
-    notify("health", `Cannot reach the server: ${describe(err)}`);
+    document.getElementById("form-error").textContent = `Cannot load the job options: ${describe(err)}`;
+    return;
   }
-  await loadDatasets();
+  build();
   refreshDefaults();
+  button.disabled = false;
+  await describeDatasets();
 }

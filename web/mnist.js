@@ -1,4 +1,4 @@
-// mnist.js - the server's image-to-input steps (src/image.c), ported line
+// mnist.js - the server's image-to-input steps (src/data/image.c), ported line
 // for line so the page can show the 28x28 image the model actually saw:
 // area resampling, the polarity rule for uploaded images, and MNIST's
 // preprocessing (crop to the ink, fit a 20x20 box, centre the mass).

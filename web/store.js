@@ -1,16 +1,20 @@
-// store.js - what the panels share: the jobs as last polled, the selected
-// job and the jobs overlaid for comparison. Panels read it and subscribe;
-// only the jobs table and the form change it.
+// store.js - what the panels share: the jobs as last polled (the pages the
+// runs table loaded), the selected job and the jobs overlaid for
+// comparison. Panels read it and subscribe; the runs table and the form
+// change it. Events: "jobs" (a poll), "selection", "summary" (a job's
+// best accuracy became known).
 
 export const FINISHED = new Set(["completed", "failed", "cancelled"]);
 
 const listeners = new Set();
 
 export const store = {
-  jobs: [], // newest first, as GET /v1/jobs returns them
+  jobs: [], // newest first, as GET /v1/jobs returns them: the pages loaded
+  total: 0, // jobs on the server (the list's "total")
+  more: false, // the server has jobs older than the loaded ones
   selected: null, // job id
   compared: new Set(), // job ids overlaid on the charts
-  serverWorkers: null, // from /healthz: the default and the maximum of `workers`
+  serverWorkers: null, // from /healthz: the pool's size
 
   job(id) {
     return this.jobs.find((j) => j.id === id) || null;
@@ -30,8 +34,10 @@ export const store = {
   },
 };
 
-export function setJobs(jobs) {
+export function setJobs(jobs, total = jobs.length, more = false) {
   store.jobs = jobs;
+  store.total = total;
+  store.more = more;
   const known = new Set(jobs.map((j) => j.id));
   if (store.selected && !known.has(store.selected)) store.selected = null;
   for (const id of [...store.compared]) if (!known.has(id)) store.compared.delete(id);

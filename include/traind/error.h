@@ -54,4 +54,9 @@ const char *td_strerror(int code);
 /* The HTTP status an API answers with for `code` (200 for TD_OK). */
 int td_http_status(int code);
 
+/* An option key as its table spells it: dashes become underscores
+ * (--batch-size and batch_size are one key). 0, or -1 when it does not
+ * fit in n bytes. Every option table (job, server) reads keys this way. */
+int td_key_norm(const char *key, char *out, size_t n);
+
 #endif

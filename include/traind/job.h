@@ -38,6 +38,8 @@ struct job {
 	int pause_requested, cancel_requested;
 	int busy; /* a runner holds it */
 	double created_at, started_at, finished_at; /* unix seconds, 0 = never */
+	double run_seconds; /* time spent running, pauses excluded, before run_since */
+	double run_since;   /* unix seconds this run started, 0 when not running */
 	char error[512];
 
 	struct trainer *trainer; /* while it can still train */
@@ -61,6 +63,9 @@ struct job {
 	int imported;
 	char stop_error[512];      /* set between steps (a failed write, a
 				    * non-finite loss): stops and fails the job */
+	int restarts;              /* ranks > 1: relaunches after a lost rank */
+	json_t *rank_list;         /* ranks > 1, running: [{rank, host, pid}] */
+	long launcher_pid;         /* ranks > 1, running: mpirun's pid */
 };
 
 struct runner {
@@ -128,7 +133,19 @@ void jobstore_remove(struct jobs *j, const char *id);
 /* Reads every job in the state dir back, before the runners start. */
 int jobstore_recover_all(struct jobs *j, struct td_error *e);
 
+/* The job's directory in the state dir; TD_EINVAL without a state dir. */
+int jobstore_job_dir(struct jobs *j, const struct job *job, char *out, size_t n,
+		     struct td_error *e);
+/* Does its checkpoint hold a training position to resume from? */
+int jobstore_has_position(struct jobs *j, const struct job *job);
+/* Curve and record, for a job whose checkpoints its ranks write. */
+void jobstore_save_history(struct jobs *j, struct job *job);
+
 /* runner.c */
 void *runner_main(void *arg);
+
+/* rankrun.c: trains a job with ranks > 1 under mpirun; 0 when done, 1
+ * when stopped on request, or an error (err, or the job's stop_error). */
+int rankrun_train(struct jobs *j, struct job *job, struct td_error *err);
 
 #endif

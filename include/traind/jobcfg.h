@@ -3,9 +3,10 @@
  *
  * Every option of a job - its JSON name in the API, its --flag in the CLI
  * (underscores become dashes), its type, bounds, default and help - is a
- * row of the table in jobcfg.c. Parsing JSON, parsing flags, validation,
- * `--help` and the effective configuration echoed back all read that table,
- * so they cannot disagree.
+ * row of the table in jobcfg.c. Defaults, parsing JSON, parsing flags,
+ * validation, `--help`, the effective configuration echoed back and the
+ * description GET /v1/job-options serves all read that table, so they
+ * cannot disagree.
  */
 #ifndef TRAIND_JOBCFG_H
 #define TRAIND_JOBCFG_H
@@ -26,10 +27,12 @@
  * deterministic pseudo-random offset of -2..2 pixels in x and y (zeros
  * enter at the edge), different every epoch. Evaluation never augments. */
 enum augment_kind { AUGMENT_NONE, AUGMENT_SHIFT };
+#define AUGMENT_COUNT 2
 
 /* Learning-rate schedule: constant, or cosine decay from learning_rate at
  * the first step to 0 after the last: lr * (1 + cos(pi * step / steps)) / 2. */
 enum lr_schedule { LR_CONSTANT, LR_COSINE };
+#define LR_SCHEDULE_COUNT 2
 
 struct job_config {
 	char name[JOBCFG_NAME_MAX];
@@ -46,6 +49,9 @@ struct job_config {
 	int batch_size;
 	int epochs;
 	int workers; /* 0 until jobcfg_finish fills in the default */
+	int ranks;        /* processes on Open MPI (dist.h); 1: in-process */
+	int max_restarts; /* ranks > 1: restarts from the last checkpoint after a lost rank */
+	int rank_timeout; /* ranks > 1: seconds without a step that count as a lost rank */
 	uint64_t seed;
 	enum init_kind init;
 	enum augment_kind augment;
@@ -58,6 +64,7 @@ struct job_config {
 /* Bounds that depend on the server (or the machine, for the CLI). */
 struct jobcfg_limits {
 	int max_workers;     /* the pool's size */
+	int max_ranks;       /* 1 without MPI in the build */
 	int default_workers; /* used when a job names none */
 	int max_batch_size;
 	int max_epochs;
@@ -80,6 +87,16 @@ int jobcfg_finish(struct job_config *c, const struct jobcfg_limits *lim, struct 
 
 /* The effective configuration, every option present. */
 json_t *jobcfg_to_json(const struct job_config *c);
+
+/* Every option as JSON objects, in table order: name, label, type
+ * ("string", "integer", "number", "enum" or "array"), default (what `{}`
+ * gets under `lim`), the allowed values or min/max (max lowered by `lim`;
+ * "items" and "max_items" for a list), help, and for defaults that depend
+ * on something else "default_rule" (words) and, when another option picks
+ * it, "default_by": {"option": ..., "values": {value of that option: default}}.
+ * A default set outside this module (a job's name: its id) is null.
+ * GET /v1/job-options serves it. `lim` must not be NULL. */
+json_t *jobcfg_describe(const struct jobcfg_limits *lim);
 
 /* Every option, its default and range, one line each, as `--flag`. */
 void jobcfg_print_help(FILE *f);

@@ -59,6 +59,10 @@ struct jobs_config {
 	 * checkpoint.bin), written atomically; jobs_create recovers them. */
 	const char *state_dir;
 	double checkpoint_seconds; /* checkpoint at least this often, and every epoch */
+	/* Jobs across ranks (rankrun.c): how to start them and the data their
+	 * ranks load. NULL or "" for mpirun means "mpirun" on the PATH. */
+	const char *mpirun, *mpi_hostfile, *mpi_args;
+	const char *data_dir, *fashion_dir;
 };
 
 struct jobs;
@@ -84,8 +88,12 @@ int jobs_delete(struct jobs *j, const char *id, struct td_error *e);
 
 /* The job object of the API (see api.md). */
 json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e);
-/* {"jobs": [...]} newest first; state < 0 for all; limit 1..1000. */
-json_t *jobs_list_json(struct jobs *j, int state, int limit);
+/* A page of the job list, newest first: {"jobs": [...], "next_cursor":
+ * the id to pass as `after` for the next page (null at the end), "total":
+ * the jobs of that state}. state < 0 for all; after NULL for the first
+ * page; limit >= 1. An `after` that names no job is TD_EINVAL ("cursor"). */
+json_t *jobs_list_json(struct jobs *j, int state, const char *after, int limit,
+		       struct td_error *e);
 /* {"points": [[step, unix_time, loss], ...], "epochs": [...], "next_step": N}
  * with points of step >= since_step, thinned evenly to at most max_points
  * (the newest always kept). */
@@ -117,6 +125,12 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 
 /* Jobs recovered from the state dir at start, and how many resume. */
 void jobs_recovered(struct jobs *j, int *records, int *resumed);
+
+/* GET /v1/cluster: {"hosts": [{"host", "slots"}], "jobs": [{"id", "name",
+ * "ranks", "launcher_pid", "rank_processes": [{rank, host, pid}],
+ * "samples_per_second", "restarts"}]} for the running jobs across ranks.
+ * The hosts are the mpi_hostfile's, or this host with its cores. */
+json_t *jobs_cluster_json(struct jobs *j);
 
 struct jobs_stats {
 	int by_state[JOB_STATE_COUNT];

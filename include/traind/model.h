@@ -151,6 +151,16 @@ void model_init_d(const struct model_shape *s, enum init_kind init, struct td_rn
  * digests have bit-identical weights. */
 void model_digest(const float *params, size_t n, char hex[17]);
 
+/* Enum names in enum order: the API's, the CLI's and the checkpoints'. */
+#define ACT_COUNT 3
+#define OUT_COUNT 2
+#define LOSS_COUNT 2
+#define INIT_COUNT 4
+extern const char *const activation_names[ACT_COUNT];
+extern const char *const output_names[OUT_COUNT];
+extern const char *const loss_names[LOSS_COUNT];
+extern const char *const init_names[INIT_COUNT];
+
 const char *activation_name(enum activation a);
 const char *output_name(enum output_kind o);
 const char *loss_name(enum loss_kind l);

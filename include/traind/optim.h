@@ -25,6 +25,9 @@ struct optim_hparams {
 /* How many moment buffers (each the size of the parameters) a rule keeps. */
 int optim_moments(enum optimizer kind);
 
+/* The rules' names in enum order (the job option "optimizer"). */
+#define OPT_COUNT 3
+extern const char *const optimizer_names[OPT_COUNT];
 const char *optimizer_name(enum optimizer kind);
 
 /* One step on n parameters. The batch's gradient sum is the sum of

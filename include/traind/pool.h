@@ -28,6 +28,9 @@ void pool_free(struct pool *p);
 
 int pool_size(const struct pool *p);
 
+/* The cores online (1..POOL_MAX_WORKERS): the default worker count. */
+int pool_online_cores(void);
+
 /* Runs fn on n_workers (1..pool_size) workers and waits for all of them. */
 void pool_run(struct pool *p, int n_workers, pool_task_fn fn, void *arg);
 

@@ -84,6 +84,27 @@ void trainer_evaluate(struct trainer *t, int on_test, double *loss, double *accu
  * floats). For tests of sharding; changes no weights. */
 double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n, float *grads);
 
+/* Training across processes (dist.h): the ranks of one job each compute
+ * the slots s with s % ranks == rank of every minibatch; `exchange`, on
+ * worker 0 after that phase, fills in every other slot's gradient (n
+ * floats at grads + s * stride), summed loss and hits from the ranks that
+ * computed them. Every rank then reduces all slots in slot order, exactly
+ * as one process does: the weights are bit-identical for any number of
+ * ranks and workers. A nonzero return stops the run with an error.
+ *
+ * Ranks stop at the same step boundary: *stop is this rank's wish on the
+ * way in (should_stop said so) and any rank's on the way out, and
+ * agree_stop does the same where a run starts or an epoch ends. */
+struct train_exchange {
+	void *arg;
+	int rank, ranks;
+	int (*exchange)(void *arg, float *grads, size_t stride, size_t n, int slots,
+			double *loss, long *correct, int *stop);
+	int (*agree_stop)(void *arg, int stop);
+};
+int trainer_set_exchange(struct trainer *t, const struct train_exchange *x,
+			 struct td_error *e);
+
 /* Applies a worker count to later steps (1..pool size). Results do not
  * depend on it. */
 int trainer_set_workers(struct trainer *t, int workers, struct td_error *e);

@@ -42,6 +42,17 @@ static size_t err_index(int code)
 	return (size_t)(-code);
 }
 
+int td_key_norm(const char *key, char *out, size_t n)
+{
+	size_t i;
+	for (i = 0; key[i] && i + 1 < n; i++)
+		out[i] = key[i] == '-' ? '_' : key[i];
+	if (key[i] || n == 0)
+		return -1;
+	out[i] = '\0';
+	return 0;
+}
+
 const char *td_strerror(int code)
 {
 	return err_table[err_index(code)].name;

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/csvexport.h"
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/instances.h"
@@ -249,6 +250,19 @@ static void h_metrics(struct http_request *r)
 		   "# TYPE traind_train_samples_per_second gauge\n"
 		   "traind_train_samples_per_second %.1f\n",
 		st.samples_total, st.samples_per_second);
+	json_t *cl = jobs_cluster_json(a->jobs), *job;
+	size_t i;
+	fprintf(f, "# HELP traind_job_ranks Ranks of each running job across ranks.\n"
+		   "# TYPE traind_job_ranks gauge\n"
+		   "# HELP traind_job_restarts Restarts after a lost rank, per running job.\n"
+		   "# TYPE traind_job_restarts counter\n");
+	json_array_foreach(json_object_get(cl, "jobs"), i, job) {
+		const char *id = json_string_value(json_object_get(job, "id"));
+		fprintf(f, "traind_job_ranks{job=\"%s\"} %lld\ntraind_job_restarts{job=\"%s\"} %lld\n",
+			id, (long long)json_integer_value(json_object_get(job, "ranks")), id,
+			(long long)json_integer_value(json_object_get(job, "restarts")));
+	}
+	json_decref(cl);
 	http_write_metrics(r->server, f);
 	if (fclose(f) || !buf) {
 		free(buf);
@@ -256,6 +270,12 @@ static void h_metrics(struct http_request *r)
 		return;
 	}
 	http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+}
+
+static void h_cluster(struct http_request *r)
+{
+	struct api *a = r->app;
+	http_reply_json(r, 200, jobs_cluster_json(a->jobs));
 }
 
 static void h_datasets(struct http_request *r)
@@ -287,6 +307,26 @@ static void h_datasets(struct http_request *r)
 
 /* ---- jobs ----------------------------------------------------------- */
 
+/* Every job option with the default `{}` gets from this server, read from
+ * the option table (jobcfg.c); the data set's allowed values are the
+ * registered names (GET /v1/datasets says which are available). */
+static void h_job_options(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *opts = jobcfg_describe(&a->limits);
+	size_t i;
+	json_t *o;
+	json_array_foreach(opts, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "name")), "dataset") != 0)
+			continue;
+		json_t *names = json_array();
+		for (size_t k = 0; k < registry_count(a->registry); k++)
+			json_array_append_new(names, json_string(registry_spec(a->registry, k)->name));
+		json_object_set_new(o, "values", names);
+	}
+	http_reply_json(r, 200, json_pack("{s:o}", "options", opts));
+}
+
 static void h_jobs_create(struct http_request *r)
 {
 	struct api *a = r->app;
@@ -317,12 +357,16 @@ static void h_jobs_create(struct http_request *r)
 	http_set_header(r, "Location", location);
 }
 
+/* The index of job `id` in a {"jobs": [...]} list, or -1. */
+/* GET /v1/jobs?state=&limit=&cursor=: a page of the jobs, newest first,
+ * with "next_cursor" (the id of its last job when more follow, else null)
+ * and "total" (the jobs of that state); see jobs_list_json. */
 static void h_jobs_list(struct http_request *r)
 {
 	struct api *a = r->app;
 	long limit;
 	int state = -1;
-	const char *sv = http_query(r, "state");
+	const char *sv = http_query(r, "state"), *cursor = http_query(r, "cursor");
 	if (sv && (state = job_state_parse(sv)) < 0) {
 		char list[128] = "";
 		for (int s = 0; s < JOB_STATE_COUNT; s++) {
@@ -335,7 +379,13 @@ static void h_jobs_list(struct http_request *r)
 	}
 	if (query_long(r, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &limit))
 		return;
-	http_reply_json(r, 200, jobs_list_json(a->jobs, state, (int)limit));
+	struct td_error e;
+	json_t *page = jobs_list_json(a->jobs, state, cursor, (int)limit, &e);
+	if (!page) {
+		fail(r, e.field[0] ? TD_EINVAL : TD_ENOMEM, &e);
+		return;
+	}
+	http_reply_json(r, 200, page);
 }
 
 static void h_job_get(struct http_request *r)
@@ -387,20 +437,47 @@ static void h_job_delete(struct http_request *r)
 	http_reply_empty(r, 204);
 }
 
+/* GET /v1/jobs/{id}/metrics: JSON by default; format=csv gives the same
+ * curve as a file (csvexport.h), every point the job keeps by default. */
 static void h_job_metrics(struct http_request *r)
 {
 	struct api *a = r->app;
 	struct td_error e;
 	long since, max_points;
+	const char *format = http_query(r, "format");
+	if (format && strcmp(format, "json") && strcmp(format, "csv")) {
+		http_reply_errorf(r, TD_EINVAL, "format", "format must be json or csv, not "
+				  "\"%.40s\"", format);
+		return;
+	}
+	int csv = format && strcmp(format, "csv") == 0;
 	if (query_long(r, "since_step", 0, LONG_MAX - 1, 0, &since) ||
-	    query_long(r, "max_points", 1, METRICS_POINTS_MAX, METRICS_POINTS_DEFAULT, &max_points))
+	    query_long(r, "max_points", 1, METRICS_POINTS_MAX,
+		       csv ? METRICS_POINTS_MAX : METRICS_POINTS_DEFAULT, &max_points))
 		return;
 	json_t *o = jobs_metrics_json(a->jobs, r->id, since, (int)max_points, &e);
 	if (!o) {
 		fail(r, TD_ENOTFOUND, &e);
 		return;
 	}
-	http_reply_json(r, 200, o);
+	if (!csv) {
+		http_reply_json(r, 200, o);
+		return;
+	}
+	json_t *job = jobs_get_json(a->jobs, r->id, &e);
+	char *buf = NULL;
+	size_t len = 0;
+	const char *name = json_string_value(json_object_get(job, "name"));
+	int rc = job ? csvexport_metrics(o, r->id, name ? name : "", &buf, &len, &e)
+		     : TD_ENOTFOUND; /* deleted since */
+	json_decref(o);
+	json_decref(job);
+	if (fail(r, rc, &e))
+		return;
+	char disposition[HTTP_ID_MAX + 48];
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s-metrics.csv\"", r->id);
+	if (http_reply_buffer(r, 200, "text/csv; charset=utf-8; header=present", buf, len) == 0)
+		http_set_header(r, "Content-Disposition", disposition);
 }
 
 /* ---- models and prediction ------------------------------------------ */
@@ -725,14 +802,16 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/healthz", NULL, h_healthz},
 	{HTTP_GET, "/metrics", NULL, h_metrics},
 	{HTTP_GET, "/v1/datasets", NULL, h_datasets},
+	{HTTP_GET, "/v1/cluster", NULL, h_cluster},
+	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
-	{HTTP_GET, "/v1/jobs", "state,limit", h_jobs_list},
+	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
 	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},
 	{HTTP_POST, "/v1/jobs/{id}:pause", NULL, h_job_pause},
 	{HTTP_POST, "/v1/jobs/{id}:resume", NULL, h_job_resume},
 	{HTTP_POST, "/v1/jobs/{id}:cancel", NULL, h_job_cancel},
-	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points", h_job_metrics},
+	{HTTP_GET, "/v1/jobs/{id}/metrics", "since_step,max_points,format", h_job_metrics},
 	{HTTP_GET, "/v1/models", NULL, h_models},
 	{HTTP_GET, "/v1/models/{id}", NULL, h_model_get},
 	{HTTP_POST, "/v1/models", NULL, h_model_import},

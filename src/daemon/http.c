@@ -49,6 +49,10 @@
  * predict in perf). 64 KiB reads a batch of predictions (about 3 KiB an
  * image) in pieces of tens of KiB - a 1024-image body in under a hundred
  * calls - and costs each small request little. */
+#ifndef TRAIND_DOCDIR
+#define TRAIND_DOCDIR "/usr/local/share/doc/traind"
+#endif
+
 #define CONNECTION_MEMORY (64 * 1024)
 #define CONNECTION_LIMIT 1000          /* simultaneous connections */
 #define MAX_STATUS 600
@@ -353,8 +357,9 @@ static int route(struct http_request_priv *p)
 	if (p->route)
 		return 0;
 	if (!allowed) {
-		http_reply_errorf(r, TD_ENOTFOUND, "", "no route %s %.200s; the API is described "
-				  "in docs/api.md", p->method, p->path);
+		http_reply_errorf(r, TD_ENOTFOUND, "", "no route %s %.200s; the routes are "
+				  "described in docs/api.md (installed as " TRAIND_DOCDIR
+				  "/api.md)", p->method, p->path);
 		return -1;
 	}
 	char allow[64];

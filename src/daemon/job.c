@@ -59,6 +59,7 @@ void job_free(struct job *job)
 	}
 	dataset_free(job->own_ds);
 	curve_free(&job->curve);
+	json_decref(job->rank_list);
 	free(job->epochs);
 	free(job);
 }

@@ -143,6 +143,10 @@ int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID
 	rc = model_describe_dataset(&shape, cfg, ds, j->cfg.limits.max_params, e);
 	if (rc)
 		return rc;
+	if (cfg->ranks > 1 && !jobstore_persistent(j))
+		return td_errorf(e, TD_EINVAL, "ranks", "ranks is %d, but a job across ranks needs "
+				 "the server's state_dir, where its ranks write their checkpoints",
+				 cfg->ranks);
 
 	struct job *job = job_alloc(cfg, j->cfg.max_curve_points);
 	if (!job)

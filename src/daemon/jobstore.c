@@ -77,8 +77,10 @@ static json_t *record_json_locked(const struct job *job)
 	json_object_set_new(o, "created_at", td_json_num(job->created_at));
 	json_object_set_new(o, "started_at", td_json_num(job->started_at));
 	json_object_set_new(o, "finished_at", td_json_num(job->finished_at));
+	json_object_set_new(o, "run_seconds", td_json_num(job->run_seconds));
 	json_object_set_new(o, "error", json_string(job->error));
 	json_object_set_new(o, "imported", json_boolean(job->imported));
+	json_object_set_new(o, "restarts", json_integer(job->restarts));
 	json_object_set_new(o, "epochs", epochs);
 	return o;
 }
@@ -168,6 +170,43 @@ int jobstore_save_progress(struct jobs *j, struct job *job, struct trainer *t)
 			 e.msg);
 	pthread_mutex_unlock(&j->lock);
 	return rc;
+}
+
+int jobstore_job_dir(struct jobs *j, const struct job *job, char *out, size_t n,
+		     struct td_error *e)
+{
+	if (!jobstore_persistent(j))
+		return td_errorf(e, TD_EINVAL, "ranks", "a job across ranks needs the server's "
+				 "state_dir, where its ranks write their checkpoints");
+	if (job_path(j, job->id, "", out, n))
+		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
+	return make_dirs(out, e);
+}
+
+int jobstore_has_position(struct jobs *j, const struct job *job)
+{
+	char path[PATH_MAX];
+	struct checkpoint ck;
+	if (job_path(j, job->id, "checkpoint.bin", path, sizeof(path)) ||
+	    checkpoint_load(path, &ck, NULL))
+		return 0;
+	int has = ck.has_state;
+	checkpoint_free(&ck);
+	return has;
+}
+
+void jobstore_save_history(struct jobs *j, struct job *job)
+{
+	struct td_error e;
+	if (!jobstore_persistent(j))
+		return;
+	int rc = write_curve(j, job, &e);
+	pthread_mutex_lock(&j->lock);
+	if (!rc)
+		rc = jobstore_write_record_locked(j, job, &e);
+	pthread_mutex_unlock(&j->lock);
+	if (rc)
+		fprintf(stderr, "traind: job %s: could not save its history: %s\n", job->id, e.msg);
 }
 
 int jobstore_write_checkpoint_locked(struct jobs *j, struct job *job, const void *buf,
@@ -275,7 +314,11 @@ static struct job *read_record(struct jobs *j, const char *id)
 		job->created_at = td_json_num_get(rec, "created_at");
 		job->started_at = td_json_num_get(rec, "started_at");
 		job->finished_at = td_json_num_get(rec, "finished_at");
+		job->run_seconds = td_json_num_get(rec, "run_seconds");
+		if (!(job->run_seconds >= 0))
+			job->run_seconds = 0; /* a record from before it was kept */
 		job->imported = json_is_true(json_object_get(rec, "imported"));
+		job->restarts = (int)json_integer_value(json_object_get(rec, "restarts"));
 		const char *err = json_string_value(json_object_get(rec, "error"));
 		snprintf(job->error, sizeof(job->error), "%s", err ? err : "");
 		json_t *epochs = json_object_get(rec, "epochs");

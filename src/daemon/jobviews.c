@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "traind/jsonnum.h"
+#include "traind/pool.h"
 
 static json_t *time_json(double t)
 {
@@ -39,6 +41,9 @@ struct job_view {
 	double latest_loss, rate;
 	int has_last;
 	struct epoch_stats last;
+	double best_test_accuracy;
+	double elapsed;
+	int restarts;
 	double created_at, started_at, finished_at;
 	char error[512];
 	int has_shape;            /* the model summary: layers, shapes, parameters */
@@ -58,6 +63,14 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 	v->has_last = job->n_epochs > 0;
 	if (v->has_last)
 		v->last = job->epochs[job->n_epochs - 1].st;
+	v->best_test_accuracy = NAN;
+	for (int i = 0; i < job->n_epochs; i++) {
+		double acc = job->epochs[i].st.test_accuracy;
+		if (isfinite(acc) && (isnan(v->best_test_accuracy) || acc > v->best_test_accuracy))
+			v->best_test_accuracy = acc;
+	}
+	v->restarts = job->restarts;
+	v->elapsed = job->run_seconds + (job->run_since > 0 ? job_unix_now() - job->run_since : 0);
 	v->created_at = job->created_at;
 	v->started_at = job->started_at;
 	v->finished_at = job->finished_at;
@@ -84,6 +97,7 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(latest, "train_accuracy", td_json_num(last ? last->train_accuracy : NAN));
 	json_object_set_new(latest, "test_accuracy", td_json_num(last ? last->test_accuracy : NAN));
 	json_object_set_new(latest, "test_loss", td_json_num(last ? last->test_loss : NAN));
+	json_object_set_new(latest, "best_test_accuracy", td_json_num(v->best_test_accuracy));
 	json_object_set_new(latest, "samples_per_second",
 			    td_json_num(v->state == JOB_RUNNING
 						? v->rate
@@ -92,6 +106,8 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "created_at", time_json(v->created_at));
 	json_object_set_new(o, "started_at", time_json(v->started_at));
 	json_object_set_new(o, "finished_at", time_json(v->finished_at));
+	json_object_set_new(o, "elapsed_seconds", td_json_num(v->elapsed));
+	json_object_set_new(o, "restarts", json_integer(v->restarts));
 	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
 	return o;
 }
@@ -115,22 +131,48 @@ json_t *jobs_get_json(struct jobs *j, const char *id, struct td_error *e)
 	return o;
 }
 
-json_t *jobs_list_json(struct jobs *j, int state, int limit)
+json_t *jobs_list_json(struct jobs *j, int state, const char *after, int limit,
+		       struct td_error *e)
 {
-	json_t *arr = json_array();
 	struct job_view *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
-	int n = 0;
-	if (v) {
-		pthread_mutex_lock(&j->lock);
-		for (int i = j->n_jobs - 1; i >= 0 && n < limit; i--)
-			if (state < 0 || (int)j->list[i]->state == state)
-				job_view_locked(j->list[i], &v[n++]);
-		pthread_mutex_unlock(&j->lock);
+	if (!v) {
+		td_errorf(e, TD_ENOMEM, "", "out of memory");
+		return NULL;
 	}
+	int n = 0, more = 0, found = after == NULL;
+	long total = 0;
+	pthread_mutex_lock(&j->lock);
+	/* Newest first; the cursor is placed among all jobs, so one that
+	 * changed state since is still a place to continue from. */
+	for (int i = j->n_jobs - 1; i >= 0; i--) {
+		const struct job *job = j->list[i];
+		int match = state < 0 || (int)job->state == state;
+		total += match;
+		if (!found) {
+			found = strcmp(job->id, after) == 0;
+			continue;
+		}
+		if (!match)
+			continue;
+		if (n < limit)
+			job_view_locked(job, &v[n++]);
+		else
+			more = 1;
+	}
+	pthread_mutex_unlock(&j->lock);
+	if (!found) {
+		free(v);
+		td_errorf(e, TD_EINVAL, "cursor", "cursor \"%.40s\" names no job (deleted since?); "
+			  "start again without a cursor", after);
+		return NULL;
+	}
+	json_t *arr = json_array();
 	for (int i = 0; i < n; i++)
 		json_array_append_new(arr, job_view_json(&v[i]));
+	json_t *next = more && n ? json_string(v[n - 1].id) : json_null();
 	free(v);
-	return json_pack("{s:o}", "jobs", arr);
+	return json_pack("{s:o, s:o, s:I}", "jobs", arr, "next_cursor", next, "total",
+			 (json_int_t)total);
 }
 
 static json_t *epoch_row_json(const struct epoch_row *r)
@@ -200,6 +242,56 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 	free(rows);
 	return json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs, "next_step",
 			 (json_int_t)next, "state", job_state_name(st));
+}
+
+/* The hosts of mpi_hostfile ("host slots=N", # comments), or this one. */
+static json_t *hosts_json(const struct jobs *j)
+{
+	json_t *hosts = json_array();
+	FILE *f = j->cfg.mpi_hostfile && *j->cfg.mpi_hostfile ? fopen(j->cfg.mpi_hostfile, "r")
+							      : NULL;
+	char line[512];
+	while (f && fgets(line, sizeof(line), f) && json_array_size(hosts) < 4096) {
+		char host[256];
+		int slots = 1;
+		line[strcspn(line, "#\n")] = '\0';
+		if (sscanf(line, "%255s", host) != 1)
+			continue;
+		const char *sl = strstr(line, "slots=");
+		if (sl)
+			slots = atoi(sl + 6);
+		json_array_append_new(hosts, json_pack("{s:s, s:i}", "host", host, "slots", slots));
+	}
+	if (f)
+		fclose(f);
+	else {
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		json_array_append_new(hosts, json_pack("{s:s, s:i}", "host", host, "slots",
+						       pool_online_cores()));
+	}
+	return hosts;
+}
+
+json_t *jobs_cluster_json(struct jobs *j)
+{
+	json_t *jobs = json_array();
+	pthread_mutex_lock(&j->lock);
+	for (int i = 0; i < j->n_jobs; i++) {
+		const struct job *job = j->list[i];
+		if (job->cfg.ranks < 2 || job->state != JOB_RUNNING)
+			continue;
+		json_array_append_new(
+			jobs, json_pack("{s:s, s:s, s:i, s:I, s:o, s:o, s:i}", "id", job->id, "name",
+					job->cfg.name, "ranks", job->cfg.ranks, "launcher_pid",
+					(json_int_t)job->launcher_pid, "rank_processes",
+					job->rank_list ? json_incref(job->rank_list) : json_array(),
+					"samples_per_second", td_json_num(job->rate), "restarts",
+					job->restarts));
+	}
+	pthread_mutex_unlock(&j->lock);
+	return json_pack("{s:o, s:o, s:s}", "hosts", hosts_json(j), "jobs", jobs, "mpirun",
+			 j->cfg.mpirun && *j->cfg.mpirun ? j->cfg.mpirun : "mpirun");
 }
 
 json_t *model_shape_json(const struct model_shape *s)

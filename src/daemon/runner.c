@@ -157,6 +157,8 @@ static int prepare(struct runner *r, struct job *job, struct td_error *err)
 static int train(struct runner *r, struct job *job, struct td_error *err)
 {
 	struct jobs *j = r->j;
+	if (job->cfg.ranks > 1)
+		return rankrun_train(j, job, err); /* its ranks hold the trainer */
 	int rc = prepare(r, job, err);
 	if (rc)
 		return rc;
@@ -211,6 +213,8 @@ static struct trainer *settle_locked(struct jobs *j, struct job *job, int rc,
 	}
 	job->rate = 0;
 	job->busy = 0;
+	job->run_seconds += job_unix_now() - job->run_since;
+	job->run_since = 0;
 	job_set_state(j, job, to, NULL);
 	return done;
 }
@@ -231,6 +235,7 @@ void *runner_main(void *arg)
 		job->rate_t0 = job_unix_now();
 		job->rate_samples = 0;
 		r->job = job;
+		job->run_since = job_unix_now();
 		job_set_state(j, job, JOB_RUNNING, NULL);
 		pthread_mutex_unlock(&j->lock);
 

@@ -24,8 +24,8 @@
 #include "traind/http.h"
 #include "traind/jobs.h"
 
-#ifndef TRAIND_SYSCONFDIR
-#define TRAIND_SYSCONFDIR "/etc"
+#ifndef TRAIND_DOCDIR
+#define TRAIND_DOCDIR "/usr/local/share/doc/traind"
 #endif
 
 struct server {
@@ -70,13 +70,8 @@ int server_start(const struct srvconf *c, struct server **out, struct td_error *
 		rc = td_errorf(e, TD_ENOMEM, "", "out of memory");
 		goto fail;
 	}
-	if ((rc = registry_add_defaults(s->registry, conf->data_dir, conf->fashion_dir))) {
-		td_errorf(e, rc, "", "cannot register the default data sets");
+	if ((rc = srvconf_register_datasets(conf, s->registry, e)))
 		goto fail;
-	}
-	for (int i = 0; i < conf->n_datasets; i++)
-		if ((rc = registry_add(s->registry, &conf->datasets[i], e)))
-			goto fail;
 
 	struct jobs_config jc = {
 		.registry = s->registry,
@@ -88,7 +83,17 @@ int server_start(const struct srvconf *c, struct server **out, struct td_error *
 		.snapshot_seconds = conf->snapshot_seconds,
 		.state_dir = conf->state_dir,
 		.checkpoint_seconds = conf->checkpoint_seconds,
+		.mpirun = conf->mpirun,
+		.mpi_hostfile = conf->mpi_hostfile,
+		.mpi_args = conf->mpi_args,
+		.data_dir = conf->data_dir,
+		.fashion_dir = conf->fashion_dir,
 	};
+	if (conf->mpi_hostfile[0] && access(conf->mpi_hostfile, R_OK) != 0) {
+		rc = td_errorf(e, TD_EINVAL, "mpi_hostfile", "mpi_hostfile %s cannot be read: %s",
+			       conf->mpi_hostfile, strerror(errno));
+		goto fail;
+	}
 	jobcfg_limits_default(&jc.limits, conf->workers);
 	jc.limits.max_workers = conf->workers;
 	jc.limits.default_workers = conf->workers;
@@ -129,10 +134,11 @@ void server_stop(struct server *s)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: traind serve [--config FILE] [--key value ...]\n\n"
-		   "Runs the HTTP daemon (docs/api.md). Settings come from the built-in\n"
-		   "defaults, then the config file (default %s/traind.conf when it\n"
+		   "Runs the HTTP daemon; docs/api.md (installed as " TRAIND_DOCDIR "/api.md)\n"
+		   "describes every route. Settings come from the built-in\n"
+		   "defaults, then the config file (default %s when it\n"
 		   "exists), then these flags, which are the file's keys with dashes:\n\n",
-		TRAIND_SYSCONFDIR);
+		SRVCONF_DEFAULT_FILE);
 	fprintf(f, "  %-22s %s\n", "--config FILE", "read this file instead of the default");
 	srvconf_print_help(f);
 }
@@ -195,14 +201,13 @@ static int configure(int argc, char **argv, struct srvconf *c)
 		fprintf(stderr, "traind: the built-in defaults are invalid\n");
 		return -1;
 	}
-	const char *path = config ? config : TRAIND_SYSCONFDIR "/traind.conf";
-	if (config || access(path, F_OK) == 0) {
-		if (srvconf_load_file(c, path, &e)) {
-			fprintf(stderr, "traind: %s\n", e.msg);
-			return -1;
-		}
-		fprintf(stderr, "traind: read %s\n", path);
+	const char *read;
+	if (srvconf_load_default(c, config, &read, &e)) {
+		fprintf(stderr, "traind: %s\n", e.msg);
+		return -1;
 	}
+	if (read)
+		fprintf(stderr, "traind: read %s\n", read);
 	for (int i = 2; i < argc; i++) {
 		int last = flag_at(argc, argv, i, key, sizeof(key), &value);
 		if (strcmp(key, "config") != 0 && srvconf_set(c, key, value, &e)) {
@@ -218,6 +223,18 @@ static int configure(int argc, char **argv, struct srvconf *c)
 	return 0;
 }
 
+/* The likeliest first failure of a new install, said at start rather than
+ * at the first job. */
+static void note_missing_digits(const struct srvconf *c)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof(p), "%s/digits/train-images-idx3-ubyte.gz", c->data_dir);
+	if (access(p, R_OK) != 0)
+		fprintf(stderr, "traind: note: %s is missing, so jobs on \"digits\" will fail: "
+			"make install-digits (installed) or scripts/fetch-digits.sh (a checkout) puts "
+			"the digits there, or set data_dir or TRAIND_DATA_DIR\n", p);
+}
+
 int serve_main(int argc, char **argv)
 {
 	struct srvconf c;
@@ -227,6 +244,7 @@ int serve_main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	srvconf_log(&c, stderr);
+	note_missing_digits(&c);
 
 	sigset_t stop;
 	sigemptyset(&stop);

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "traind/paths.h"
+#include "traind/pool.h"
 
 #ifndef TRAIND_DATADIR
 #define TRAIND_DATADIR "/usr/local/share/traind"
@@ -33,6 +35,7 @@
 
 enum conf_type {
 	C_PATH,    /* a path, up to the field's size */
+	C_DIR,     /* a path; "" = found by the rule of paths.h at srvconf_finish */
 	C_INT,     /* an integer in [min, max]; "auto" where the row allows it */
 	C_SIZE,    /* bytes, with an optional K, M or G suffix (powers of 1024) */
 	C_REAL,    /* a finite number in [min, max] */
@@ -57,11 +60,11 @@ struct conf_row {
 static const struct conf_row rows[] = {
 	{"listen", C_LISTEN, OFF(listen), 0, 65535, "127.0.0.1:8080",
 	 "address and port to listen on, host:port or [v6]:port; port 0 picks a free one"},
-	{"data_dir", C_PATH, OFF(data_dir), 0, 0, TRAIND_DATADIR,
+	{"data_dir", C_DIR, OFF(data_dir), 0, 0, "",
 	 "holds digits/ (made by traind convert-digits); relative dataset paths start here"},
 	{"state_dir", C_PATH, OFF(state_dir), 0, 0, TRAIND_STATEDIR,
 	 "where the daemon keeps its state"},
-	{"web_dir", C_PATH, OFF(web_dir), 0, 0, TRAIND_DATADIR "/web",
+	{"web_dir", C_DIR, OFF(web_dir), 0, 0, "",
 	 "the dashboard's files, served at / and /static/; nothing outside it is served"},
 	{"fashion_dir", C_PATH, OFF(fashion_dir), 0, 0, "/usr/share/datasets/fashion-mnist",
 	 "Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"},
@@ -93,6 +96,12 @@ static const struct conf_row rows[] = {
 	 "allow a non-loopback listen address without a token"},
 	{"http_threads", C_INT, OFF(http_threads), 1, 256, "2",
 	 "threads answering HTTP requests (predictions run on them)"},
+	{"mpirun", C_PATH, OFF(mpirun), 0, 0, "mpirun",
+	 "jobs with ranks > 1: Open MPI's launcher (a path, or a name on the PATH)"},
+	{"mpi_hostfile", C_PATH, OFF(mpi_hostfile), 0, 0, "",
+	 "jobs with ranks > 1: mpirun's --hostfile (\"\" = every rank on this host); must exist"},
+	{"mpi_args", C_PATH, OFF(mpi_args), 0, 0, "",
+	 "jobs with ranks > 1: more mpirun arguments, split at blanks (e.g. --oversubscribe)"},
 	{"access_log", C_BOOL, OFF(access_log), 0, 1, "true",
 	 "one line per request on stderr: method, path, status, microseconds"},
 	{"dataset", C_DATASET, 0, 0, 0, 0, NULL,
@@ -102,22 +111,12 @@ static const struct conf_row rows[] = {
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
 
-static int online_cores(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 256 ? 256 : (int)n;
-}
-
 /* The row for a key with dashes or underscores, or NULL. */
 static const struct conf_row *row_find(const char *key)
 {
 	char norm[64];
-	size_t i;
-	for (i = 0; key[i] && i < sizeof(norm) - 1; i++)
-		norm[i] = key[i] == '-' ? '_' : key[i];
-	if (key[i])
+	if (td_key_norm(key, norm, sizeof(norm)))
 		return NULL;
-	norm[i] = '\0';
 	for (size_t k = 0; k < N_ROWS; k++)
 		if (strcmp(rows[k].name, norm) == 0)
 			return &rows[k];
@@ -245,6 +244,101 @@ static const char *next_word(const char *s, char *buf, size_t len)
 	return n < len ? s : NULL;
 }
 
+/* ---- data set specifications ---------------------------------------
+ * The parts of a `dataset` line, each validated once here; the line's
+ * parser below and `traind train --train/--test` (cli.c) build a
+ * dataset_spec with them, so both accept and refuse the same things. */
+
+int srvconf_dataset_start(struct dataset_spec *s, const char *name, const char *format,
+			  struct td_error *e)
+{
+	memset(s, 0, sizeof(*s));
+	if (!name[0] || strlen(name) >= sizeof(s->name))
+		return td_errorf(e, TD_EINVAL, "dataset",
+				 "a dataset name must be 1..%zu characters", sizeof(s->name) - 1);
+	for (const char *q = name; *q; q++)
+		if (!isalnum((unsigned char)*q) && !strchr("_.-", *q))
+			return td_errorf(e, TD_EINVAL, "dataset",
+					 "dataset name \"%.60s\" may only hold letters, digits, '_', "
+					 "'-' and '.'", name);
+	memcpy(s->name, name, strlen(name) + 1);
+	if (strcmp(format, "idx") == 0)
+		s->format = DATASET_IDX;
+	else if (strcmp(format, "csv") == 0)
+		s->format = DATASET_CSV;
+	else
+		return td_errorf(e, TD_EINVAL, "dataset",
+				 "dataset %s: the format must be idx or csv, not \"%.20s\"", s->name,
+				 format);
+	return 0;
+}
+
+int srvconf_dataset_file_count(const struct dataset_spec *s)
+{
+	return s->format == DATASET_IDX ? 4 : 2;
+}
+
+/* The i-th file in a line's order: IDX train images, train labels, test
+ * images, test labels; CSV train, test. */
+static char *spec_file(struct dataset_spec *s, int i)
+{
+	char *idx[4] = {s->train_images, s->train_labels, s->test_images, s->test_labels};
+	char *csv[2] = {s->train_images, s->test_images};
+	return s->format == DATASET_IDX ? idx[i] : csv[i];
+}
+
+int srvconf_dataset_file(struct dataset_spec *s, int i, const char *path, struct td_error *e)
+{
+	static const char *const idx[] = {"train images", "train labels", "test images",
+					  "test labels"};
+	static const char *const csv[] = {"train CSV", "test CSV"};
+	if (i < 0 || i >= srvconf_dataset_file_count(s))
+		return td_errorf(e, TD_EINVAL, "dataset", "dataset %s: too many files", s->name);
+	const char *what = s->format == DATASET_IDX ? idx[i] : csv[i];
+	if (!path[0])
+		return td_errorf(e, TD_EINVAL, "dataset", "dataset %s: the %s file is missing",
+				 s->name, what);
+	if (strlen(path) >= PATH_MAX)
+		return td_errorf(e, TD_EINVAL, "dataset",
+				 "dataset %s: the %s path is longer than %d characters", s->name,
+				 what, PATH_MAX - 1);
+	memcpy(spec_file(s, i), path, strlen(path) + 1);
+	return 0;
+}
+
+int srvconf_dataset_option(struct dataset_spec *s, const char *key, const char *v,
+			   struct td_error *e)
+{
+	if (strcmp(key, "classes") == 0) {
+		if (strlen(v) >= sizeof(s->classes) || !*v)
+			return td_errorf(e, TD_EINVAL, "dataset",
+					 "dataset %s: classes must be 1..%zu characters of "
+					 "comma-separated names", s->name, sizeof(s->classes) - 1);
+		memcpy(s->classes, v, strlen(v) + 1);
+		return 0;
+	}
+	if (s->format == DATASET_CSV && (strcmp(key, "width") == 0 || strcmp(key, "height") == 0)) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || n < 1 || n > 256)
+			return td_errorf(e, TD_EINVAL, "dataset",
+					 "dataset %s: %s must be an integer from 1 to 256, not "
+					 "\"%.20s\"", s->name, key, v);
+		*(key[0] == 'w' ? &s->width : &s->height) = (int)n;
+		return 0;
+	}
+	return td_errorf(e, TD_EINVAL, "dataset",
+			 "dataset %s: unknown option \"%.40s\"; options are classes%s", s->name,
+			 key, s->format == DATASET_CSV ? ", width, height" : " (IDX files carry "
+			 "their width and height)");
+}
+
+void srvconf_dataset_source(struct dataset_spec *s, const char *origin)
+{
+	snprintf(s->source, sizeof(s->source), "%s files from %s (%.200s)",
+		 s->format == DATASET_IDX ? "IDX" : "CSV", origin, s->train_images);
+}
+
 /* dataset = NAME idx TI TL SI SL [classes=...] | NAME csv TRAIN TEST [width= height= classes=] */
 static int add_dataset(struct srvconf *c, const char *value, struct td_error *e)
 {
@@ -255,66 +349,32 @@ static int add_dataset(struct srvconf *c, const char *value, struct td_error *e)
 		return td_errorf(e, TD_EINVAL, "dataset", "at most %d dataset lines are allowed",
 				 SRVCONF_MAX_DATASETS);
 	struct dataset_spec s;
-	memset(&s, 0, sizeof(s));
-	char format[16];
-	const char *p = next_word(value, s.name, sizeof(s.name));
-	if (!p || !s.name[0])
+	char name[DATASET_NAME_MAX], format[16];
+	const char *p = next_word(value, name, sizeof(name));
+	if (!p || !name[0])
 		return td_errorf(e, TD_EINVAL, "dataset", "%s", usage);
-	for (const char *q = s.name; *q; q++)
-		if (!isalnum((unsigned char)*q) && !strchr("_.-", *q))
-			return td_errorf(e, TD_EINVAL, "dataset",
-					 "dataset name \"%s\" may only hold letters, digits, '_', "
-					 "'-' and '.'", s.name);
 	p = next_word(p, format, sizeof(format));
 	if (!p)
 		return td_errorf(e, TD_EINVAL, "dataset", "%s", usage);
-	char *files[4] = {s.train_images, s.train_labels, s.test_images, s.test_labels};
-	int n_files;
-	if (strcmp(format, "idx") == 0) {
-		s.format = DATASET_IDX;
-		n_files = 4;
-	} else if (strcmp(format, "csv") == 0) {
-		s.format = DATASET_CSV;
-		files[1] = s.test_images;
-		n_files = 2;
-	} else {
-		return td_errorf(e, TD_EINVAL, "dataset",
-				 "dataset %s: the format must be idx or csv, not \"%.20s\"", s.name,
-				 format);
-	}
-	for (int i = 0; i < n_files; i++) {
-		p = next_word(p, files[i], PATH_MAX);
-		if (!p || !files[i][0] || strchr(files[i], '='))
+	int rc = srvconf_dataset_start(&s, name, format, e);
+	if (rc)
+		return rc;
+	char word[PATH_MAX + 8];
+	for (int i = 0; i < srvconf_dataset_file_count(&s); i++) {
+		p = next_word(p, word, sizeof(word));
+		if (!p || !word[0] || strchr(word, '='))
 			return td_errorf(e, TD_EINVAL, "dataset", "dataset %s: %s", s.name, usage);
+		if ((rc = srvconf_dataset_file(&s, i, word, e)))
+			return rc;
 	}
-	char word[1100];
 	while ((p = next_word(p, word, sizeof(word))) && word[0]) {
 		char *eq = strchr(word, '=');
 		if (!eq)
 			return td_errorf(e, TD_EINVAL, "dataset",
 					 "dataset %s: unexpected \"%.60s\"; %s", s.name, word, usage);
 		*eq = '\0';
-		const char *v = eq + 1;
-		if (strcmp(word, "classes") == 0) {
-			if (strlen(v) >= sizeof(s.classes) || !*v)
-				return td_errorf(e, TD_EINVAL, "dataset",
-						 "dataset %s: classes must be 1..%zu characters of "
-						 "comma-separated names", s.name, sizeof(s.classes) - 1);
-			memcpy(s.classes, v, strlen(v) + 1);
-		} else if (s.format == DATASET_CSV &&
-			   (strcmp(word, "width") == 0 || strcmp(word, "height") == 0)) {
-			char *end;
-			long n = strtol(v, &end, 10);
-			if (end == v || *end || n < 1 || n > 256)
-				return td_errorf(e, TD_EINVAL, "dataset",
-						 "dataset %s: %s must be an integer from 1 to 256, "
-						 "not \"%.20s\"", s.name, word, v);
-			*(word[0] == 'w' ? &s.width : &s.height) = (int)n;
-		} else {
-			return td_errorf(e, TD_EINVAL, "dataset",
-					 "dataset %s: unknown option \"%.40s\"; options are classes%s",
-					 s.name, word, s.format == DATASET_CSV ? ", width, height" : "");
-		}
+		if ((rc = srvconf_dataset_option(&s, word, eq + 1, e)))
+			return rc;
 	}
 	if (!p)
 		return td_errorf(e, TD_EINVAL, "dataset", "dataset %s: a word is too long", s.name);
@@ -337,6 +397,7 @@ static int set_row(struct srvconf *c, const struct conf_row *r, const char *v,
 	char *dst = (char *)c + r->offset;
 	switch (r->type) {
 	case C_PATH:
+	case C_DIR:
 		if (strlen(v) >= r->size)
 			return td_errorf(e, TD_EINVAL, r->name, "%s is longer than %zu characters",
 					 r->name, r->size - 1);
@@ -369,7 +430,7 @@ static int set_row(struct srvconf *c, const struct conf_row *r, const char *v,
 		return 0;
 	case C_INT: {
 		if (strcmp(r->def, "auto") == 0 && strcmp(v, "auto") == 0) {
-			*(int *)dst = online_cores();
+			*(int *)dst = pool_online_cores();
 			return 0;
 		}
 		char *end;
@@ -496,6 +557,19 @@ int srvconf_load_file(struct srvconf *c, const char *path, struct td_error *e)
 	return rc;
 }
 
+int srvconf_load_default(struct srvconf *c, const char *path, const char **read,
+			 struct td_error *e)
+{
+	*read = NULL;
+	const char *p = path ? path : SRVCONF_DEFAULT_FILE;
+	if (!path && access(p, F_OK) != 0)
+		return 0;
+	int rc = srvconf_load_file(c, p, e);
+	if (!rc)
+		*read = p;
+	return rc;
+}
+
 static int read_token_file(struct srvconf *c, struct td_error *e)
 {
 	FILE *f = fopen(c->token_file, "r");
@@ -549,6 +623,44 @@ static int resolve_relative(char *path, const char *base, struct td_error *e)
 	return 0;
 }
 
+/* data_dir and web_dir by the rule of paths.h (a value from the file or a
+ * flag is step 2), then the dataset lines' relative paths from data_dir. */
+int srvconf_resolve_paths(struct srvconf *c, struct td_error *e)
+{
+	char dir[PATH_MAX];
+	c->data_dir_from = paths_resolve(PATHS_DATA, NULL, c->data_dir, dir, sizeof(dir));
+	if (!c->data_dir_from)
+		return td_errorf(e, TD_EINVAL, "data_dir", "the data dir's path is too long");
+	memcpy(c->data_dir, dir, strlen(dir) + 1);
+	c->web_dir_from = paths_resolve(PATHS_WEB, NULL, c->web_dir, dir, sizeof(dir));
+	if (!c->web_dir_from)
+		return td_errorf(e, TD_EINVAL, "web_dir", "the web dir's path is too long");
+	memcpy(c->web_dir, dir, strlen(dir) + 1);
+	for (int i = 0; i < c->n_datasets; i++) {
+		struct dataset_spec *s = &c->datasets[i];
+		char *files[4] = {s->train_images, s->train_labels, s->test_images, s->test_labels};
+		for (int k = 0; k < 4; k++) {
+			int rc = resolve_relative(files[k], c->data_dir, e);
+			if (rc)
+				return rc;
+		}
+		srvconf_dataset_source(s, "the configuration");
+	}
+	return 0;
+}
+
+int srvconf_register_datasets(const struct srvconf *c, struct dataset_registry *r,
+			      struct td_error *e)
+{
+	int rc = registry_add_defaults(r, c->data_dir, c->fashion_dir);
+	if (rc)
+		return td_errorf(e, rc, "", "cannot register the default data sets");
+	for (int i = 0; i < c->n_datasets; i++)
+		if ((rc = registry_add(r, &c->datasets[i], e)))
+			return rc;
+	return 0;
+}
+
 int srvconf_finish(struct srvconf *c, struct td_error *e)
 {
 	if (c->token_file[0]) {
@@ -569,16 +681,7 @@ int srvconf_finish(struct srvconf *c, struct td_error *e)
 				 "listen %s is not a loopback address and no token is set: set "
 				 "token or token_file, or allow_remote = true to serve anyone who "
 				 "can reach it", c->listen);
-	for (int i = 0; i < c->n_datasets; i++) {
-		struct dataset_spec *s = &c->datasets[i];
-		char *files[4] = {s->train_images, s->train_labels, s->test_images, s->test_labels};
-		for (int k = 0; k < 4; k++)
-			if ((rc = resolve_relative(files[k], c->data_dir, e)))
-				return rc;
-		snprintf(s->source, sizeof(s->source), "%s files from the configuration (%.200s)",
-			 s->format == DATASET_IDX ? "IDX" : "CSV", s->train_images);
-	}
-	return 0;
+	return srvconf_resolve_paths(c, e);
 }
 
 static const char *type_range(const struct conf_row *r, char *buf, size_t len)
@@ -608,6 +711,11 @@ static const char *type_range(const struct conf_row *r, char *buf, size_t len)
 	return buf;
 }
 
+static enum paths_kind dir_kind(const struct conf_row *r)
+{
+	return r->offset == offsetof(struct srvconf, web_dir) ? PATHS_WEB : PATHS_DATA;
+}
+
 void srvconf_print_help(FILE *f)
 {
 	for (size_t k = 0; k < N_ROWS; k++) {
@@ -618,7 +726,12 @@ void srvconf_print_help(FILE *f)
 			if (*p == '_')
 				*p = '-';
 		fprintf(f, "  %-22s %s\n", flag, r->help);
-		if (r->def)
+		if (r->type == C_DIR)
+			fprintf(f, "  %-22s default: $%s, else %s/ of a checkout (the binary's "
+				"folder, then the working dir), else %s\n", "",
+				paths_env_name(dir_kind(r)), dir_kind(r) == PATHS_WEB ? "web" : "data",
+				dir_kind(r) == PATHS_WEB ? TRAIND_DATADIR "/web" : TRAIND_DATADIR);
+		else if (r->def)
 			fprintf(f, "  %-22s default %s; %s\n", "", r->def[0] ? r->def : "(none)",
 				type_range(r, range, sizeof(range)));
 	}
@@ -634,6 +747,13 @@ void srvconf_log(const struct srvconf *c, FILE *f)
 		case C_LISTEN:
 			fprintf(f, "traind: config %s = %s\n", r->name, p);
 			break;
+		case C_DIR: {
+			const char *from =
+				dir_kind(r) == PATHS_WEB ? c->web_dir_from : c->data_dir_from;
+			fprintf(f, "traind: config %s = %s%s%s%s\n", r->name, p, from ? " (from " : "",
+				from ? from : "", from ? ")" : "");
+			break;
+		}
 		case C_TOKEN:
 			fprintf(f, "traind: config %s = %s\n", r->name, *p ? "(set, redacted)" : "");
 			break;

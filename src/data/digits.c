@@ -169,6 +169,41 @@ out:
 	return rc;
 }
 
+/* All digits into one buffer, digit 0 first (each px[d] is freed), and
+ * each digit's first t[d] of a seeded shuffle into the test set, the rest
+ * into the training set; both sets are shuffled once more. */
+static void split_digits(uint8_t *px[DIGITS_CLASSES], const size_t cnt[DIGITS_CLASSES],
+			 const size_t t[DIGITS_CLASSES], uint64_t seed, uint8_t *all_px,
+			 uint8_t *all_y, uint32_t *perm, uint32_t *train, size_t *n_train,
+			 uint32_t *test, size_t *n_test)
+{
+	struct td_rng rng;
+	size_t off = 0, n_tr = 0, n_te = 0;
+	rng_seed(&rng, seed);
+	for (int d = 0; d < DIGITS_CLASSES; d++) {
+		memcpy(all_px + off * DIGITS_PIXELS, px[d], cnt[d] * DIGITS_PIXELS);
+		memset(all_y + off, d, cnt[d]);
+		for (size_t i = 0; i < cnt[d]; i++)
+			perm[i] = (uint32_t)(off + i);
+		rng_shuffle_u32(&rng, perm, cnt[d]);
+		for (size_t i = 0; i < cnt[d]; i++) {
+			if (i < t[d])
+				test[n_te++] = perm[i];
+			else
+				train[n_tr++] = perm[i];
+		}
+		off += cnt[d];
+		free(px[d]);
+		px[d] = NULL;
+	}
+	rng_seed(&rng, seed);
+	rng_shuffle_u32(&rng, train, n_tr);
+	rng_seed(&rng, seed);
+	rng_shuffle_u32(&rng, test, n_te);
+	*n_train = n_tr;
+	*n_test = n_te;
+}
+
 int digits_convert(const char *digits_dir, const char *out_dir, double test_fraction,
 		   uint64_t seed, struct td_error *e)
 {
@@ -176,7 +211,6 @@ int digits_convert(const char *digits_dir, const char *out_dir, double test_frac
 	size_t cnt[DIGITS_CLASSES] = {0}, t[DIGITS_CLASSES], total = 0, n_test = 0;
 	uint8_t *all_px = NULL, *all_y = NULL;
 	uint32_t *perm = NULL, *train = NULL, *test = NULL;
-	struct td_rng rng;
 	int rc = 0;
 
 	if (!digits_dir || !*digits_dir)
@@ -217,28 +251,8 @@ int digits_convert(const char *digits_dir, const char *out_dir, double test_frac
 		rc = td_errorf(e, TD_ENOMEM, "", "out of memory converting %zu digits", total);
 		goto out;
 	}
-	size_t off = 0, n_tr = 0, n_te = 0;
-	rng_seed(&rng, seed);
-	for (int d = 0; d < DIGITS_CLASSES; d++) {
-		memcpy(all_px + off * DIGITS_PIXELS, px[d], cnt[d] * DIGITS_PIXELS);
-		memset(all_y + off, d, cnt[d]);
-		for (size_t i = 0; i < cnt[d]; i++)
-			perm[i] = (uint32_t)(off + i);
-		rng_shuffle_u32(&rng, perm, cnt[d]);
-		for (size_t i = 0; i < cnt[d]; i++) {
-			if (i < t[d])
-				test[n_te++] = perm[i];
-			else
-				train[n_tr++] = perm[i];
-		}
-		off += cnt[d];
-		free(px[d]);
-		px[d] = NULL;
-	}
-	rng_seed(&rng, seed);
-	rng_shuffle_u32(&rng, train, n_tr);
-	rng_seed(&rng, seed);
-	rng_shuffle_u32(&rng, test, n_te);
+	size_t n_tr = 0, n_te = 0;
+	split_digits(px, cnt, t, seed, all_px, all_y, perm, train, &n_tr, test, &n_te);
 
 	if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
 		rc = td_errorf(e, TD_EIO, "out", "cannot create the output directory %s: %s",

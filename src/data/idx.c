@@ -171,6 +171,33 @@ static int gz_cut_short(gzFile gz)
 	return zerr == Z_BUF_ERROR;
 }
 
+/* After the data: nothing may follow (counted up to the limit), and the
+ * gzip stream must end with its trailer. */
+static int check_trailer(gzFile gz, const char *path, size_t hdr, size_t count,
+			 size_t max_bytes, struct td_error *e)
+{
+	uint8_t scratch[4096];
+	size_t extra = 0, got;
+	int over = 0, rc;
+	for (;;) {
+		if ((rc = gz_read_full(gz, path, scratch, sizeof(scratch), &got, e)) < 0)
+			return rc;
+		extra += got;
+		if (extra > max_bytes - hdr - count) {
+			over = 1;
+			break;
+		}
+		if (got < sizeof(scratch))
+			break;
+	}
+	if (extra > 0)
+		return size_mismatch(path, hdr, count, hdr + count + extra, over, e);
+	if (gz_cut_short(gz))
+		return td_errorf(e, TD_EFORMAT, "", "%s is truncated: its gzip stream ends "
+				 "before the gzip trailer", path);
+	return 0;
+}
+
 int idx_load(const char *path, size_t max_bytes, struct idx_array *out, struct td_error *e)
 {
 	struct idx_array a;
@@ -233,30 +260,8 @@ int idx_load(const char *path, size_t max_bytes, struct idx_array *out, struct t
 		goto fail;
 	}
 
-	/* Nothing may follow the data: count what does, up to the limit. */
-	uint8_t scratch[4096];
-	size_t extra = 0;
-	int over = 0;
-	for (;;) {
-		if ((rc = gz_read_full(gz, path, scratch, sizeof(scratch), &got, e)) < 0)
-			goto fail;
-		extra += got;
-		if (extra > max_bytes - hdr - a.count) {
-			over = 1;
-			break;
-		}
-		if (got < sizeof(scratch))
-			break;
-	}
-	if (extra > 0) {
-		rc = size_mismatch(path, hdr, a.count, hdr + a.count + extra, over, e);
+	if ((rc = check_trailer(gz, path, hdr, a.count, max_bytes, e)) < 0)
 		goto fail;
-	}
-	if (gz_cut_short(gz)) {
-		rc = td_errorf(e, TD_EFORMAT, "", "%s is truncated: its gzip stream ends "
-			       "before the gzip trailer", path);
-		goto fail;
-	}
 	if (gzclose(gz) != Z_OK) {
 		gz = NULL;
 		rc = td_errorf(e, TD_EIO, "", "cannot read %s to its end", path);

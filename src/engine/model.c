@@ -13,10 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const activation_names[] = {"relu", "sigmoid", "tanh"};
-static const char *const output_names[] = {"softmax", "sigmoid"};
-static const char *const loss_names[] = {"cross_entropy", "mse"};
-static const char *const init_names[] = {"auto", "xavier", "he", "uniform"};
+/* The names of the enums, the one copy (the job options read them). */
+const char *const activation_names[ACT_COUNT] = {"relu", "sigmoid", "tanh"};
+const char *const output_names[OUT_COUNT] = {"softmax", "sigmoid"};
+const char *const loss_names[LOSS_COUNT] = {"cross_entropy", "mse"};
+const char *const init_names[INIT_COUNT] = {"auto", "xavier", "he", "uniform"};
+_Static_assert(ACT_TANH + 1 == ACT_COUNT && OUT_SIGMOID + 1 == OUT_COUNT &&
+		       LOSS_MSE + 1 == LOSS_COUNT && INIT_UNIFORM + 1 == INIT_COUNT,
+	       "a name for every enum value");
 
 const char *activation_name(enum activation a)
 {

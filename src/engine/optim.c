@@ -7,7 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const optimizer_names[] = {"sgd", "momentum", "adam"};
+const char *const optimizer_names[OPT_COUNT] = {"sgd", "momentum", "adam"};
+_Static_assert(OPT_ADAM + 1 == OPT_COUNT, "a name for every optimizer");
 
 const char *optimizer_name(enum optimizer kind)
 {

@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* How long a barrier's early arrival watches before sleeping; see above. */
@@ -150,6 +151,12 @@ void pool_free(struct pool *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->run_lock);
 	free(p);
+}
+
+int pool_online_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > POOL_MAX_WORKERS ? POOL_MAX_WORKERS : (int)n;
 }
 
 int pool_size(const struct pool *p)

@@ -96,6 +96,8 @@ struct trainer {
 
 	const struct train_hooks *hooks;
 	int error;
+	struct train_exchange xch; /* ranks > 1: the other ranks' slots */
+	int xch_failed;
 };
 
 /* ---- slots ---------------------------------------------------------- */
@@ -154,6 +156,7 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 	t->pool = pool;
 	t->workers = cfg->workers;
 	t->perm_epoch = -1;
+	t->xch.ranks = 1;
 	int rc = model_describe_dataset(&t->shape, cfg, ds, 0, e);
 	if (rc)
 		goto fail;
@@ -410,9 +413,23 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 	}
 }
 
+/* Worker 0, ranks > 1: slots this rank did not compute come from their
+ * ranks. A failed exchange ends the run (decide_next sees xch_failed). */
+static void exchange_slots(struct trainer *t, int S, int *stop)
+{
+	for (int s = 0; s < S; s++)
+		if (s % t->xch.ranks != t->xch.rank) {
+			t->slot_loss[s] = 0;
+			t->slot_correct[s] = 0;
+		}
+	if (t->xch.exchange(t->xch.arg, t->slot_grads, t->stride, t->n_params, S, t->slot_loss,
+			    t->slot_correct, stop))
+		t->xch_failed = 1;
+}
+
 static int decide_next(struct trainer *t, long next_step_in_epoch)
 {
-	if (next_step_in_epoch >= t->steps_per_epoch)
+	if (next_step_in_epoch >= t->steps_per_epoch || t->xch_failed)
 		return 0;
 	if (t->hooks && t->hooks->should_stop && t->hooks->should_stop(t->hooks->arg))
 		return 0;
@@ -445,10 +462,24 @@ static void train_task(void *arg, int w, int W)
 		 * not change its gradient. */
 		int slot;
 		while ((slot = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S)
-			slot_gradient(t, w, slot, S, batch, B);
+			if (slot % t->xch.ranks == t->xch.rank)
+				slot_gradient(t, w, slot, S, batch, B);
 		if (w == 0)
 			t->go[(k + 1) & 1] = decide_next(t, k + 1);
 		pool_barrier(t->pool);
+		if (t->xch.ranks > 1) {
+			/* The other ranks' slots, before anyone reduces; a stop any
+			 * rank asked for holds for all (go is read after the next
+			 * barrier but one). */
+			if (w == 0) {
+				int *go = &t->go[(k + 1) & 1];
+				int stop = !*go && k + 1 < t->steps_per_epoch;
+				exchange_slots(t, S, &stop);
+				if (stop)
+					*go = 0;
+			}
+			pool_barrier(t->pool);
+		}
 		if (w == 0) {
 			/* The next step's counter was last used two steps ago. */
 			__atomic_store_n(&t->slot_next[(k + 1) & 1], 0, __ATOMIC_RELAXED);
@@ -554,14 +585,21 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 		if (t->perm_epoch != t->epoch)
 			shuffle_for_epoch(t);
 		if (t->step_in_epoch < t->steps_per_epoch) {
-			if (!decide_next(t, t->step_in_epoch)) {
+			int go = decide_next(t, t->step_in_epoch);
+			if (t->xch.ranks > 1 && t->xch.agree_stop(t->xch.arg, !go))
+				go = 0;
+			if (!go) {
 				t->hooks = NULL;
-				return 1;
+				return t->xch_failed ? TD_EIO : 1;
 			}
 			double t0 = now_seconds();
 			t->slot_next[0] = t->slot_next[1] = 0;
 			pool_run(t->pool, t->workers, train_task, t);
 			t->epoch_seconds += now_seconds() - t0;
+			if (t->xch_failed) {
+				t->hooks = NULL;
+				return TD_EIO; /* another rank is gone */
+			}
 			if (t->step_in_epoch < t->steps_per_epoch) {
 				t->hooks = NULL;
 				return 1; /* stopped at a step boundary */
@@ -586,6 +624,16 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 			hooks->on_epoch(hooks->arg, t, &st);
 	}
 	t->hooks = NULL;
+	return 0;
+}
+
+int trainer_set_exchange(struct trainer *t, const struct train_exchange *x,
+			 struct td_error *e)
+{
+	if (x->ranks < 1 || x->rank < 0 || x->rank >= x->ranks || (x->ranks > 1 && !x->exchange))
+		return td_errorf(e, TD_EINVAL, "ranks", "rank %d of %d is not a rank", x->rank,
+				 x->ranks);
+	t->xch = *x;
 	return 0;
 }
 

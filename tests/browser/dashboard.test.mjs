@@ -1,7 +1,9 @@
 // dashboard.test.mjs - the dashboard as a person uses it: Debian's chromium
 // (driven by playwright-core) on a real `traind serve` started here on an
 // ephemeral port with a bearer token, a temporary state directory and the
-// repository's digits. One scenario, in order: the token dialog on the
+// repository's digits. One scenario, in order: the new-job form holding a
+// field for every option GET /v1/job-options lists, with its label, help,
+// values and default; the token dialog on the
 // first mutation, a 400 shown beside its field, a job created through the
 // form whose untouched fields match the server's defaults, its loss curve
 // growing while it trains, pause and resume with the buttons each state
@@ -191,6 +193,32 @@ after(async () => {
 test("the dashboard trains, plots, predicts and reports errors", { timeout: 240000 }, async () => {
   const page = await openPage(desktop, "desktop");
   const mobile = await openPage(phone, "phone");
+
+  // The form is built from GET /v1/job-options: a field for every option
+  // the server lists and no other, its label, help, values and default.
+  const { options } = await getJson("/v1/job-options");
+  const fields = await page.locator("#job-form .fields").evaluate((el) =>
+    [...el.querySelectorAll("input, select")].map((i) => ({
+      name: i.name, value: i.value, title: i.title,
+      label: document.querySelector(`label[for="${i.id}"]`)?.textContent,
+      values: i.tagName === "SELECT" ? [...i.options].map((o) => o.value) : null,
+    })));
+  assert.deepEqual(fields.map((f) => f.name), options.map((o) => o.name), "the form's fields");
+  for (const [i, o] of options.entries()) {
+    const f = fields[i];
+    assert.equal(f.label, o.label, `label of ${o.name}`);
+    assert.equal(f.title, o.help, `help of ${o.name}`);
+    if (o.values) assert.deepEqual(f.values, o.values, `values of ${o.name}`);
+    const def = o.default === null ? "" : Array.isArray(o.default) ? o.default.join(",") : String(o.default);
+    assert.equal(f.value, def, `default of ${o.name}`);
+  }
+  // A default another option picks follows that option's field.
+  const rate = options.find((o) => o.name === "learning_rate");
+  const [other, picked] = Object.entries(rate.default_by.values).find(([, v]) => v !== rate.default);
+  await page.selectOption(`#f-${rate.default_by.option}`, other);
+  assert.equal(Number(await page.inputValue("#f-learning_rate")), picked);
+  await page.click("#form-reset");
+  assert.equal(Number(await page.inputValue("#f-learning_rate")), rate.default);
 
   // The first mutation meets the token; the first body has a bad layer size.
   await page.fill("#f-hidden", "32,0");
