@@ -290,6 +290,8 @@ START_TEST(test_layers_field_parses_names_errors_and_reads_back)
 	ck_assert_str_eq(e.field, "layers[0].size");
 	ck_assert_int_eq(jobcfg_set(&c, "layers", "[{", &e), TD_EINVAL);
 	ck_assert_str_eq(e.field, "layers");
+	ck_assert_int_eq(jobcfg_set(&c, "layers", "none", &e), 0); /* as for hidden */
+	ck_assert_int_eq(c.n_layer_specs, 0);
 }
 END_TEST
 

@@ -37,7 +37,7 @@ struct layer_spec {
 /* Parses a JSON array of rows into specs[0..*n); at most MODEL_MAX_SPECS. */
 int layerspec_from_json(struct layer_spec *specs, int *n, const json_t *arr, struct td_error *e);
 
-/* The same from text (the CLI's --layers). */
+/* The same from text (the CLI's --layers); "" or "none" is no rows. */
 int layerspec_from_text(struct layer_spec *specs, int *n, const char *text, struct td_error *e);
 
 /* The rows as JSON, every default filled in (act: the job's activation). */

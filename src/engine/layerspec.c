@@ -152,6 +152,10 @@ int layerspec_from_json(struct layer_spec *specs, int *n, const json_t *arr, str
 
 int layerspec_from_text(struct layer_spec *specs, int *n, const char *text, struct td_error *e)
 {
+	if (!*text || strcmp(text, "none") == 0) { /* as for hidden: no rows */
+		*n = 0;
+		return 0;
+	}
 	json_error_t je;
 	json_t *v = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!v)
