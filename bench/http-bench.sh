@@ -25,8 +25,12 @@ usage: bench/http-bench.sh [--duration SECONDS] [--rounds N] [--connections N] [
 
 Measures, against a traind serve it starts on 127.0.0.1 (ephemeral port):
   1. single-image JSON predictions (POST /v1/models/ID:predict): requests/s,
-     p50 and p99 latency, with the server otherwise idle;
-  2. the same while a job trains;
+     p50 and p99 latency, with the server otherwise idle, and the same image
+     as an Open Inference Protocol binary infer (POST /v2/models/ID/infer,
+     FP32 [1, 784] after a JSON header, outputs in binary: what tritonclient
+     sends by default);
+  2. the same two while a job trains (v1 and v2 alternate, --rounds times
+     each, medians);
   3. training samples/s of a job with no HTTP clients;
   4. the same with a browser-like client polling the job and its metrics
      (since_step cursor) once a second; 3 and 4 alternate, a fresh job a round.
@@ -68,7 +72,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     log "installing wrk"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
 fi
-for tool in curl jq gzip od; do
+for tool in curl jq gzip od python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
 done
 [ -x "$TRAIND" ] || die "no traind binary at $TRAIND (build it, or set TRAIND)"
@@ -154,10 +158,31 @@ printf '{"pixel_range": 255, "instances": [[%s]]}' "$pixels" >"$work/body.json"
 curl -sS -f -X POST -H 'Content-Type: application/json' --data-binary @"$work/body.json" \
     "$base/v1/models/$model:predict" >/dev/null || die "the predict request fails"
 
-predict_bench() { # -> "rps p50 p99 non2xx errors"
+# The same digit as a v2 binary infer: JSON header, then 784 little-endian floats.
+python3 - "$work/body.json" "$work/infer.bin" "$work/infer.hlen" <<'PY'
+import json, struct, sys
+pixels = json.load(open(sys.argv[1]))["instances"][0]
+head = json.dumps({"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32",
+                               "parameters": {"binary_data_size": 784 * 4}}],
+                   "parameters": {"binary_data_output": True}}).encode()
+open(sys.argv[2], "wb").write(head + struct.pack("<784f", *[v / 255 for v in pixels]))
+open(sys.argv[3], "w").write(str(len(head)))
+PY
+hlen=$(cat "$work/infer.hlen")
+curl -sS -f -X POST -H 'Content-Type: application/octet-stream' \
+    -H "Inference-Header-Content-Length: $hlen" --data-binary @"$work/infer.bin" \
+    "$base/v2/models/$model/infer" >/dev/null || die "the v2 infer request fails"
+
+predict_bench() { # [v2] -> "rps p50 p99 non2xx errors"
     local line
-    line=$(BODY_FILE="$work/body.json" wrk -t"$threads" -c"$connections" -d"${duration}s" \
-           -s "$here/predict.lua" "$base/v1/models/$model:predict" | grep '^TRAIND_BENCH')
+    if [ "${1:-}" = v2 ]; then
+        line=$(BODY_FILE="$work/infer.bin" CONTENT_TYPE=application/octet-stream \
+               INFER_HEADER_LENGTH="$hlen" wrk -t"$threads" -c"$connections" -d"${duration}s" \
+               -s "$here/predict.lua" "$base/v2/models/$model/infer" | grep '^TRAIND_BENCH')
+    else
+        line=$(BODY_FILE="$work/body.json" wrk -t"$threads" -c"$connections" -d"${duration}s" \
+               -s "$here/predict.lua" "$base/v1/models/$model:predict" | grep '^TRAIND_BENCH')
+    fi
     echo "$line" | sed 's/.* rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) max_ms=[^ ]* non2xx=\([^ ]*\) socket_errors=\([^ ]*\)/\1 \2 \3 \4 \5/'
 }
 
@@ -197,15 +222,42 @@ train_rate() { # ID [poll] -> samples/s over the duration
     awk -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (s1 - s0) / (t1 - t0) }'
 }
 
-log "1/4 predictions, server idle (${duration}s, $connections connections)"
-read -r idle_rps idle_p50 idle_p99 idle_bad idle_err <<<"$(predict_bench)"
+median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# v1 JSON and v2 binary alternate, $rounds times each (the order swapping
+# every round), so that both see the same noise; medians of each figure,
+# failures summed. -> "v1: rps p50 p99 bad err" then "v2: ..." on two lines
+predict_pair() {
+    local a=() b=() r
+    for r in $(seq "$rounds"); do
+        if [ $((r % 2)) = 1 ]; then
+            a+=("$(predict_bench)"); b+=("$(predict_bench v2)")
+        else
+            b+=("$(predict_bench v2)"); a+=("$(predict_bench)")
+        fi
+    done
+    for set in a b; do
+        local -n rows=$set
+        local col out=
+        for col in 1 2 3; do
+            out="$out $(printf '%s\n' "${rows[@]}" | awk -v c=$col '{ print $c }' | tr '\n' ' ' | median)"
+        done
+        for col in 4 5; do
+            out="$out $(printf '%s\n' "${rows[@]}" | awk -v c=$col '{ s += $c } END { print s }')"
+        done
+        echo "$out"
+    done
+}
+
+log "1/4 predictions, server idle (v1 JSON and v2 binary alternating, $rounds rounds of ${duration}s, $connections connections)"
+{ read -r idle_rps idle_p50 idle_p99 idle_bad idle_err
+  read -r v2idle_rps v2idle_p50 v2idle_p99 v2idle_bad v2idle_err; } <<<"$(predict_pair)"
 
 log "2/4 predictions while a job trains"
 job=$(training_job)
-read -r busy_rps busy_p50 busy_p99 busy_bad busy_err <<<"$(predict_bench)"
+{ read -r busy_rps busy_p50 busy_p99 busy_bad busy_err
+  read -r v2busy_rps v2busy_p50 v2busy_p99 v2busy_bad v2busy_err; } <<<"$(predict_pair)"
 drop_job "$job"
-
-median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 log "3-4/4 training alone and with a browser polling once a second, $rounds rounds"
 # A fresh job each round (one outlives two measurements); the order
@@ -236,18 +288,34 @@ cat >"$root/bench/out/http-bench.json" <<JSON
                   "non_2xx": $idle_bad, "socket_errors": $idle_err},
  "predict_training": {"requests_per_second": $busy_rps, "p50_ms": $busy_p50, "p99_ms": $busy_p99,
                       "non_2xx": $busy_bad, "socket_errors": $busy_err},
+ "v2_binary_infer_idle": {"requests_per_second": $v2idle_rps, "p50_ms": $v2idle_p50,
+                          "p99_ms": $v2idle_p99, "non_2xx": $v2idle_bad, "socket_errors": $v2idle_err},
+ "v2_binary_infer_training": {"requests_per_second": $v2busy_rps, "p50_ms": $v2busy_p50,
+                              "p99_ms": $v2busy_p99, "non_2xx": $v2busy_bad,
+                              "socket_errors": $v2busy_err},
  "train_samples_per_second": {"alone": $alone, "browser_polling": $polled,
                               "rounds_alone": [$(echo $alone_all | tr ' ' ',')],
                               "rounds_browser_polling": [$(echo $polled_all | tr ' ' ',')]}}
 JSON
 
-printf '\ntraind HTTP bench: %s cores, workers %s, http_threads %s; wrk -t%s -c%s, %ss each\n\n' \
-    "$(nproc)" "$workers" "$HTTP_THREADS" "$threads" "$connections" "$duration"
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+isa=$(grep -o -w -E 'avx512f|avx2|sse4_2' /proc/cpuinfo | sort -u | tr '\n' ' ')
+printf '\ntraind HTTP bench: %s (%s), %s cores, workers %s, http_threads %s; wrk -t%s -c%s, %ss each\n\n' \
+    "$cpu" "$isa" "$(nproc)" "$workers" "$HTTP_THREADS" "$threads" "$connections" "$duration"
 printf '%-44s %10s %9s %9s %8s\n' "single-image JSON predict" "req/s" "p50 ms" "p99 ms" "non-2xx"
 printf '%-44s %10s %9s %9s %8s\n' "  server otherwise idle" "$idle_rps" "$idle_p50" "$idle_p99" \
     "$((idle_bad + idle_err))"
 printf '%-44s %10s %9s %9s %8s\n' "  while a job trains" "$busy_rps" "$busy_p50" "$busy_p99" \
     "$((busy_bad + busy_err))"
+printf '%-44s %10s %9s %9s %8s\n' "single-image v2 binary infer (FP32)" "req/s" "p50 ms" "p99 ms" \
+    "non-2xx"
+printf '%-44s %10s %9s %9s %8s\n' "  server otherwise idle" "$v2idle_rps" "$v2idle_p50" \
+    "$v2idle_p99" "$((v2idle_bad + v2idle_err))"
+printf '%-44s %10s %9s %9s %8s\n' "  while a job trains" "$v2busy_rps" "$v2busy_p50" \
+    "$v2busy_p99" "$((v2busy_bad + v2busy_err))"
+printf '%-44s %10s\n' "  v2 binary / v1 JSON req/s, idle | training" \
+    "$(awk -v a="$v2idle_rps" -v b="$idle_rps" -v c="$v2busy_rps" -v d="$busy_rps" \
+        'BEGIN { printf "%.2fx | %.2fx", a / b, c / d }')"
 printf '\n%-44s %10s\n' "training, default digits model (median of $rounds)" "samples/s"
 printf '%-44s %10s\n' "  no HTTP clients" "$alone"
 printf '%-44s %10s %s\n' "  a browser polling status + metrics 1/s" "$polled" \

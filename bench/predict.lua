@@ -1,7 +1,9 @@
--- predict.lua - wrk script for bench/http-bench.sh: POSTs one JSON body
--- (read once from $BODY_FILE) to the URL wrk was given, and at the end
--- prints one machine-readable line with throughput, latency percentiles
--- and every answer that was not a 200.
+-- predict.lua - wrk script for bench/http-bench.sh: POSTs one body (read
+-- once from $BODY_FILE, labelled $CONTENT_TYPE, default application/json)
+-- to the URL wrk was given, and at the end prints one machine-readable line
+-- with throughput, latency percentiles and every answer that was not a 200.
+-- $INFER_HEADER_LENGTH, when set, is sent as Inference-Header-Content-Length
+-- (the Open Inference Protocol's binary tensors).
 --
 --   BODY_FILE=body.json wrk -t2 -c16 -d10s -s bench/predict.lua URL
 
@@ -9,7 +11,11 @@ local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
+local hlen = os.getenv("INFER_HEADER_LENGTH")
+if hlen and hlen ~= "" then
+	wrk.headers["Inference-Header-Content-Length"] = hlen
+end
 local token = os.getenv("TOKEN")
 if token and token ~= "" then
 	wrk.headers["Authorization"] = "Bearer " .. token

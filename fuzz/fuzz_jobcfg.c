@@ -11,7 +11,8 @@
  * or number member is also offered to jobcfg_set, the CLI's text path for
  * the same option table.
  *
- * fuzz-sources: src/core/ src/engine/jobcfg.c src/engine/model.c src/engine/optim.c
+ * fuzz-sources: src/core/ src/data/ src/engine/
+ * fuzz-pkg: openblas
  */
 #include <jansson.h>
 #include <stdint.h>

@@ -158,6 +158,34 @@ START_TEST(test_dense_forward_and_backward_orientation)
 }
 END_TEST
 
+/* One row (the single-image path: the rows of w of its nonzero inputs)
+ * gives what the same row gives inside a batch, to float rounding. */
+START_TEST(test_dense_forward_one_row_matches_batch)
+{
+	enum { IN = 50, OUT = 7 };
+	float w[IN * OUT], b[OUT], x[2 * IN], one[OUT], two[2 * OUT];
+	uint32_t seed = 3;
+	for (int i = 0; i < IN * OUT; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		w[i] = (float)((int)(seed >> 9) % 2001 - 1000) / 1000.0f;
+	}
+	for (int j = 0; j < OUT; j++)
+		b[j] = 0.25f * (float)j - 0.5f;
+	for (int i = 0; i < IN; i++) /* two thirds of the inputs are 0 */
+		x[i] = x[IN + i] = i % 3 == 1 ? (float)i / IN : 0.0f;
+	dense_forward_f(one, x, w, b, 1, IN, OUT);
+	dense_forward_f(two, x, w, b, 2, IN, OUT);
+	for (int j = 0; j < OUT; j++) {
+		double want = b[j];
+		for (int i = 0; i < IN; i++)
+			want += (double)x[i] * w[i * OUT + j];
+		ck_assert_msg(fabs(one[j] - want) < 1e-5, "unit %d: %g, not %g", j, one[j], want);
+		ck_assert_msg(fabs(one[j] - two[j]) < 1e-5 && fabs(one[j] - two[OUT + j]) < 1e-5,
+			      "unit %d: one row %g, in a batch %g", j, one[j], two[j]);
+	}
+}
+END_TEST
+
 Suite *suite_nn(void)
 {
 	Suite *s = suite_create("nn");
@@ -170,6 +198,7 @@ Suite *suite_nn(void)
 	tcase_add_test(k, test_activation_derivatives_match_differences);
 	tcase_add_test(k, test_softmax_is_stable_for_huge_logits);
 	tcase_add_test(k, test_dense_forward_and_backward_orientation);
+	tcase_add_test(k, test_dense_forward_one_row_matches_batch);
 	suite_add_tcase(s, k);
 	return s;
 }

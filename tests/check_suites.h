@@ -29,5 +29,7 @@ Suite *suite_http(void);
 Suite *suite_apidoc(void);
 Suite *suite_instances(void);
 Suite *suite_conv(void);
+Suite *suite_oip(void);
+Suite *suite_connguard(void);
 
 #endif

@@ -92,11 +92,19 @@ void http_set_header(struct http_request *r, const char *name, const char *value
  * web_dir, symbolic links included. */
 void http_serve_static(struct http_request *r);
 
+/* For http_static.c: a reply of `size` bytes read from fd (taken), and
+ * the realpath of web_dir ("" when it does not exist) and web_dir as set. */
+int http_reply_fd(struct http_request *r, int status, const char *content_type, int fd,
+		  size_t size);
+const char *http_web_root(const struct http_server *s);
+const char *http_web_dir(const struct http_server *s);
+
 /* Counters for /metrics (atomics; any thread). */
 void http_observe_predict(struct http_server *s, double seconds, long instances);
 /* Writes traind_http_requests_total, traind_predict_duration_seconds,
- * traind_http_body_bytes (and its budget) and traind_predictions_total in
- * Prometheus text format 0.0.4. */
+ * traind_http_body_bytes (and its budget), traind_predictions_total and
+ * the connection guard's gauges and counters (connguard.h) in Prometheus
+ * text format 0.0.4. */
 void http_write_metrics(struct http_server *s, FILE *f);
 
 #endif

@@ -95,6 +95,9 @@ struct jobs {
 
 double job_unix_now(void);
 
+/* An epoch row as JSON, the same in the record and in the metrics view. */
+json_t *job_epoch_json(const struct epoch_row *r);
+
 /* A new record in state queued with its buffers; NULL when out of memory. */
 struct job *job_alloc(const struct job_config *cfg, size_t max_points);
 void job_free(struct job *job);

@@ -60,6 +60,12 @@ struct srvconf {
 	char mpi_hostfile[PATH_MAX]; /* "" = the ranks run on this host */
 	char mpi_args[1024];         /* more mpirun arguments, split at blanks */
 
+	/* Connection limits and deadlines (connguard.h). */
+	int max_connections;             /* in all; auto: from RLIMIT_NOFILE */
+	int max_connections_per_address;
+	int header_timeout;              /* seconds for the request line and headers */
+	size_t min_body_rate;            /* bytes a second; 0 = none */
+
 	/* `dataset = ...` lines, in order; registered after the defaults. */
 	int n_datasets;
 	struct dataset_spec *datasets; /* owned; srvconf_free */

@@ -1,5 +1,6 @@
 /*
- * api.c - the HTTP API v1: the route table and its handlers (see api.h).
+ * api.c - the HTTP API v1: the route table and its handlers (see api.h);
+ * the table also routes the Open Inference Protocol's /v2 to oip.c.
  *
  * Every handler runs on an HTTP thread (http.c) with the whole body in
  * hand, validates what it was sent, calls the job manager (thread-safe,
@@ -28,6 +29,8 @@
 #include "traind/image.h"
 #include "traind/instances.h"
 #include "traind/jobcfg.h"
+#include "traind/oip.h"
+#include "traind/predict.h"
 
 #define LIST_LIMIT_DEFAULT 50
 #define LIST_LIMIT_MAX 1000
@@ -488,6 +491,8 @@ static void h_models(struct http_request *r)
 	http_reply_json(r, 200, jobs_models_json(a->jobs));
 }
 
+/* One model, with TF Serving's model_version_status beside our fields:
+ * the version is the training step of the weights served now. */
 static void h_model_get(struct http_request *r)
 {
 	struct api *a = r->app;
@@ -497,7 +502,51 @@ static void h_model_get(struct http_request *r)
 		fail(r, TD_ENOTFOUND, &e);
 		return;
 	}
+	char version[32];
+	snprintf(version, sizeof(version), "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(o, "step")));
+	json_object_set_new(o, "model_version_status",
+			    json_pack("[{s:s, s:O, s:{s:s, s:s}}]", "version", version, "state",
+				      json_object_get(o, "state"), "status", "error_code", "OK",
+				      "error_message", ""));
 	http_reply_json(r, 200, o);
+}
+
+/* A TF Serving tensor_info: dtype and shape, -1 for the batch. */
+static json_t *tf_tensor(const char *name, const char *dtype, int d1)
+{
+	json_t *dims = json_pack("[{s:s, s:s}]", "size", "-1", "name", "");
+	if (d1 > 0) {
+		char size[16];
+		snprintf(size, sizeof(size), "%d", d1);
+		json_array_append_new(dims, json_pack("{s:s, s:s}", "size", size, "name", ""));
+	}
+	return json_pack("{s:s, s:{s:o, s:b}, s:s}", "dtype", dtype, "tensor_shape", "dim", dims,
+			 "unknown_rank", 0, "name", name);
+}
+
+/* GET /v1/models/{name}/metadata: TF Serving's signature_def of predict. */
+static void h_model_metadata(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct model_snapshot *snap;
+	struct td_error e;
+	if (fail(r, jobs_snapshot(a->jobs, r->id, &snap, &e), &e))
+		return;
+	const struct dataset *ds = snap->ds;
+	char version[32];
+	snprintf(version, sizeof(version), "%ld", snap->step);
+	json_t *sig = json_pack(
+		"{s:{s:o}, s:{s:o, s:o, s:o}, s:s}", "inputs", "instances",
+		tf_tensor("instances", "DT_FLOAT", ds->features), "outputs", "probabilities",
+		tf_tensor("probabilities", "DT_FLOAT", ds->n_classes), "label",
+		tf_tensor("label", "DT_INT64", 0), "class", tf_tensor("class", "DT_STRING", 0),
+		"method_name", "tensorflow/serving/predict");
+	http_reply_json(r, 200, json_pack("{s:{s:s, s:s, s:s}, s:{s:{s:{s:o}}}}", "model_spec",
+					  "name", snap->job_id, "signature_name", "", "version",
+					  version, "metadata", "signature_def", "signature_def",
+					  "serving_default", sig));
+	snapshot_release(snap);
 }
 
 /* {"model", "step", "dataset", "classes", "matrix", "accuracy", "samples"}:
@@ -565,33 +614,15 @@ static int parse_predict_image(struct http_request *r, int png, const struct dat
 	return 0;
 }
 
-/* probabilities per class from the output units (see api.md): softmax as
- * is; one sigmoid unit of a binary model as [1-p, p]; several sigmoid
- * units normalised to sum to 1. */
+/* {"label", "class", "probabilities"} for one instance (predict.h). */
 static json_t *prediction_json(const struct model_snapshot *s, const float *out)
 {
 	const struct dataset *ds = s->ds;
-	int units = s->shape.sizes[s->shape.n_layers];
-	int classes = ds->n_classes;
 	double p[DATASET_MAX_CLASSES];
-	if (units == 1 && classes == 2) {
-		p[1] = out[0];
-		p[0] = 1.0 - out[0];
-	} else {
-		double sum = 0;
-		for (int k = 0; k < units && k < classes; k++)
-			sum += p[k] = out[k];
-		if (s->shape.out == OUT_SIGMOID && sum > 0)
-			for (int k = 0; k < classes; k++)
-				p[k] /= sum;
-	}
-	int best = 0;
+	int best = predict_probabilities(s, out, p);
 	json_t *probs = json_array();
-	for (int k = 0; k < classes; k++) {
-		if (p[k] > p[best])
-			best = k;
+	for (int k = 0; k < ds->n_classes; k++)
 		json_array_append_new(probs, json_real(p[k]));
-	}
 	return json_pack("{s:i, s:s, s:o}", "label", best, "class", ds->class_names[best],
 			 "probabilities", probs);
 }
@@ -796,6 +827,30 @@ static void h_gradcheck(struct http_request *r)
 	http_reply_json(r, 200, gradcheck_json(&cfg, &res));
 }
 
+/* ---- the Open Inference Protocol (oip.c) ---------------------------- */
+
+static void h_v2_model(struct http_request *r)
+{
+	oip_model_metadata(r, ((struct api *)r->app)->jobs);
+}
+
+static void h_v2_ready(struct http_request *r)
+{
+	oip_model_ready(r, ((struct api *)r->app)->jobs);
+}
+
+static void h_v2_infer(struct http_request *r)
+{
+	struct api *a = r->app;
+	oip_infer(r, a->jobs, a->c->max_instances);
+}
+
+static void h_v2_versioned(struct http_request *r)
+{
+	struct api *a = r->app;
+	oip_versioned(r, a->jobs, a->c->max_instances);
+}
+
 /* ---- the table ------------------------------------------------------ */
 
 static const struct http_route routes[] = {
@@ -818,7 +873,15 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/models/{id}/download", NULL, h_model_download},
 	{HTTP_GET, "/v1/models/{id}/confusion", NULL, h_model_confusion},
 	{HTTP_POST, "/v1/models/{id}:predict", "preprocess", h_predict},
+	{HTTP_GET, "/v1/models/{id}/metadata", NULL, h_model_metadata},
 	{HTTP_POST, "/v1/gradcheck", NULL, h_gradcheck},
+	{HTTP_GET, "/v2", NULL, oip_server_metadata},
+	{HTTP_GET, "/v2/health/live", NULL, oip_health_live},
+	{HTTP_GET, "/v2/health/ready", NULL, oip_health_ready},
+	{HTTP_GET, "/v2/models/{id}", NULL, h_v2_model},
+	{HTTP_GET, "/v2/models/{id}/ready", NULL, h_v2_ready},
+	{HTTP_POST, "/v2/models/{id}/infer", NULL, h_v2_infer},
+	{HTTP_GET | HTTP_POST, "/v2/models/{id}/versions/*", NULL, h_v2_versioned},
 	{HTTP_GET, "/", NULL, http_serve_static},
 	{HTTP_GET, "/static/*", NULL, http_serve_static},
 	{0, NULL, NULL, NULL},

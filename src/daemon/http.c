@@ -25,6 +25,12 @@
  * flood of slow uploads is answered 503 instead of exhausting memory. A
  * request whose Content-Length is over the limit is answered 413 before
  * any of its body is read.
+ *
+ * Connections: the guard (connguard.c) is told of every connection's
+ * opening, request line, headers, body and close through MHD's accept
+ * policy, connection notification, URI log and access callbacks, and
+ * refuses or closes the ones over its limits or deadlines (those callbacks
+ * are in connguard_mhd.c). Static files are served by http_static.c.
  */
 #include "traind/http.h"
 
@@ -43,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "traind/connguard.h" /* after microhttpd.h: the guard's MHD callbacks */
+
 /* MHD's per-connection pool holds the headers and the read buffer, and a
  * body reaches us in pieces the size of what is left of it. It is also
  * cleared for every request (a 256 KiB pool was 7% of a single-image
@@ -54,7 +62,6 @@
 #endif
 
 #define CONNECTION_MEMORY (64 * 1024)
-#define CONNECTION_LIMIT 1000          /* simultaneous connections */
 #define MAX_STATUS 600
 
 /* Upper bounds of the predict latency histogram, in seconds. */
@@ -78,6 +85,7 @@ struct http_server {
 	char web_root[PATH_MAX];     /* realpath of web_dir, "" when it does not exist */
 	char web_dir[PATH_MAX];
 	int access_log;
+	struct connguard *guard;     /* connection limits and deadlines */
 
 	atomic_ulong by_status[MAX_STATUS];
 	atomic_ulong predict_bucket[N_BUCKETS + 1]; /* the last is +Inf */
@@ -89,6 +97,7 @@ struct http_request_priv {
 	struct http_request req;
 	struct http_server *s;
 	struct MHD_Connection *conn;
+	struct conn *track;  /* the connection's record in the guard */
 	const struct http_route *route;
 	char method[16];
 	char *path;
@@ -585,9 +594,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct http_server *s = cls;
 	struct http_request_priv *p = *req_cls;
 	if (!p) {
+		struct conn *track = connguard_mhd_conn(conn);
+		if (connguard_refused(track))
+			return MHD_NO; /* refused at connection, or the guard ran out of memory */
+		connguard_headers_done(s->guard, track);
 		p = request_new(s, conn, url, method);
 		if (!p)
 			return MHD_NO;
+		p->track = track;
 		*req_cls = p;
 		if (begin(p))
 			return queue(p);
@@ -596,6 +610,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
+		connguard_body(s->guard, p->track, n);
 		if (!p->resp && !p->queued)
 			accept_body(p, upload_data, n);
 		else if ((p->discarded += n) > s->body_limit)
@@ -604,6 +619,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			queue(p); /* answer early where MHD allows it; else after the body */
 		return MHD_YES;
 	}
+	connguard_body_done(s->guard, p->track);
 	if (!p->resp && !p->queued)
 		dispatch(p);
 	return queue(p);
@@ -625,9 +641,9 @@ static void log_path(char *out, size_t len, const char *path)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	struct http_server *s = cls;
 	struct http_request_priv *p = *req_cls;
+	connguard_request_done(s->guard, p ? p->track : connguard_mhd_conn(conn));
 	if (!p)
 		return;
 	*req_cls = NULL;
@@ -677,100 +693,31 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
-/* ---- static files --------------------------------------------------- */
+/* ---- what the static file handler (http_static.c) needs ------------- */
 
-static const struct {
-	const char *ext;
-	const char *type;
-} content_types[] = {
-	{".html", "text/html; charset=utf-8"},
-	{".htm", "text/html; charset=utf-8"},
-	{".js", "text/javascript; charset=utf-8"},
-	{".mjs", "text/javascript; charset=utf-8"},
-	{".css", "text/css; charset=utf-8"},
-	{".json", "application/json; charset=utf-8"},
-	{".map", "application/json; charset=utf-8"},
-	{".svg", "image/svg+xml"},
-	{".png", "image/png"},
-	{".jpg", "image/jpeg"},
-	{".jpeg", "image/jpeg"},
-	{".gif", "image/gif"},
-	{".ico", "image/x-icon"},
-	{".pgm", "image/x-portable-graymap"},
-	{".txt", "text/plain; charset=utf-8"},
-	{".woff2", "font/woff2"},
-	{".woff", "font/woff"},
-	{".wasm", "application/wasm"},
-};
-
-static const char *content_type_for(const char *path)
+int http_reply_fd(struct http_request *r, int status, const char *content_type, int fd,
+		  size_t size)
 {
-	const char *dot = strrchr(path, '.');
-	const char *slash = strrchr(path, '/');
-	if (dot && (!slash || dot > slash))
-		for (size_t i = 0; i < sizeof(content_types) / sizeof(content_types[0]); i++)
-			if (strcasecmp(dot, content_types[i].ext) == 0)
-				return content_types[i].type;
-	return "application/octet-stream";
-}
-
-/* A relative path we are willing to look up: no NUL (encoded or not), no
- * control characters or backslashes, no empty, "." or ".." segments and
- * no hidden files. */
-static int static_path_ok(const char *rel)
-{
-	if (!*rel || strstr(rel, "%00"))
-		return 0;
-	for (const char *c = rel; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
-			return 0;
-	for (const char *seg = rel; *seg;) {
-		size_t n = strcspn(seg, "/");
-		if (n == 0 || seg[0] == '.')
-			return 0;
-		seg += n + (seg[n] == '/');
-	}
-	return rel[strlen(rel) - 1] != '/';
-}
-
-void http_serve_static(struct http_request *r)
-{
-	struct http_server *s = r->server;
-	const char *rel = strcmp(r->path, "/") == 0 ? "index.html" : r->rest;
-	if (!s->web_root[0]) {
-		http_reply_errorf(r, TD_ENOTFOUND, "", "the dashboard is not installed here: "
-				  "web_dir %.200s does not exist", s->web_dir);
-		return;
-	}
-	if (!static_path_ok(rel)) {
-		http_reply_errorf(r, TD_EINVAL, "path", "the path %.200s is not one a static file "
-				  "can have", r->path);
-		return;
-	}
-	char full[PATH_MAX], real[PATH_MAX];
-	size_t root_len = strlen(s->web_root);
-	int fd = -1;
-	struct stat st;
-	if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->web_root, rel) >= sizeof(full) ||
-	    !realpath(full, real) || strncmp(real, s->web_root, root_len) != 0 ||
-	    real[root_len] != '/' ||
-	    (fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) ||
-	    !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		http_reply_errorf(r, TD_ENOTFOUND, "", "no file %.200s", r->path);
-		return;
-	}
-	struct MHD_Response *resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
+	struct MHD_Response *resp = MHD_create_response_from_fd(size, fd);
 	if (!resp) {
 		close(fd);
 		set_reply(r, 500, NULL);
-		return;
+		return TD_ENOMEM;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type_for(real));
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	set_reply(r, 200, resp);
+	return set_reply(r, status, resp);
+}
+
+const char *http_web_root(const struct http_server *s)
+{
+	return s->web_root;
+}
+
+const char *http_web_dir(const struct http_server *s)
+{
+	return s->web_dir;
 }
 
 /* ---- metrics -------------------------------------------------------- */
@@ -824,6 +771,7 @@ void http_write_metrics(struct http_server *s, FILE *f)
 		   "# TYPE traind_predictions_total counter\n"
 		   "traind_predictions_total %lu\n",
 		atomic_load_explicit(&s->predictions, memory_order_relaxed));
+	connguard_write_metrics(s->guard, f);
 }
 
 /* ---- life cycle ----------------------------------------------------- */
@@ -891,9 +839,21 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 	if (!realpath(c->web_dir, s->web_root))
 		s->web_root[0] = '\0';
 
+	struct connguard_limits lim = {
+		.max_connections = c->max_connections,
+		.per_address = c->max_connections_per_address,
+		.header_timeout = c->header_timeout,
+		.idle_timeout = c->connection_timeout,
+		.min_body_rate = (double)c->min_body_rate,
+	};
+	if (connguard_create(&lim, &s->guard)) {
+		free(s);
+		return td_errorf(e, TD_ENOMEM, "", "out of memory or threads");
+	}
 	int family = AF_INET;
 	int fd = open_listener(c->listen, &family, &s->port, e);
 	if (fd < 0) {
+		connguard_free(s->guard);
 		free(s);
 		return fd;
 	}
@@ -902,19 +862,31 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	int epoll = MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES;
+	/* The guard enforces the limits and deadlines (connguard.h). MHD
+	 * shares its connection limit among its threads, so its own is set so
+	 * that no thread's share is ever what refuses; its idle timeout, a
+	 * second after the guard's, remains for clients that read an answer
+	 * too slowly. */
+	unsigned mhd_limit = (unsigned)c->max_connections * (unsigned)c->http_threads +
+			     (unsigned)c->http_threads;
 	for (int attempt = epoll ? 0 : 1; attempt < 2 && !s->daemon; attempt++)
 		s->daemon = MHD_start_daemon(
-			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, NULL, NULL, on_request, s,
+			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, connguard_mhd_accept, s->guard,
+			on_request, s,
+			MHD_OPTION_EXTERNAL_LOGGER, connguard_mhd_log, s->guard,
 			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 			MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout + 1,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+			MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_NOTIFY_CONNECTION, connguard_mhd_connection, s->guard,
+			MHD_OPTION_URI_LOG_CALLBACK, connguard_mhd_request_line, s->guard,
 			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 			MHD_OPTION_END);
 	if (!s->daemon) {
 		close(fd);
+		connguard_free(s->guard);
 		free(s);
 		return td_errorf(e, TD_EIO, "listen", "libmicrohttpd could not start on %s",
 				 c->listen);
@@ -941,5 +913,6 @@ void http_stop(struct http_server *s)
 	MHD_stop_daemon(s->daemon);
 	if (s->quiesced_fd >= 0)
 		close(s->quiesced_fd);
+	connguard_free(s->guard);
 	free(s);
 }

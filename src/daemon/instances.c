@@ -403,119 +403,121 @@ static int instance_list(struct reader *r, int max, size_t *count)
 	return 0;
 }
 
+/* What the body's fields said, as the object is read. */
+struct body {
+	int seen_instances, seen_range, seen_pre;
+	double range;
+	size_t count;
+	int mnist;
+};
+
+/* One "key": value of the body's object. */
+static int body_field(struct reader *r, struct body *b, int max_instances)
+{
+	char key[64], word[16];
+	struct td_error *e = r->e;
+	int rc;
+	ws(r);
+	if ((rc = string(r, key, sizeof(key))))
+		return rc;
+	if (peek(r) != ':')
+		return syntax(r, "':'");
+	r->p++;
+	int *seen = strcmp(key, "instances") == 0     ? &b->seen_instances
+		    : strcmp(key, "pixel_range") == 0 ? &b->seen_range
+		    : strcmp(key, "preprocess") == 0  ? &b->seen_pre
+						      : NULL;
+	if (!seen)
+		return td_errorf(e, TD_EINVAL, key, "unknown field \"%s\"; fields are "
+				 "instances, pixel_range, preprocess", key);
+	if (*seen)
+		return td_errorf(e, TD_EINVAL, key, "the field \"%s\" is given twice", key);
+	*seen = 1;
+	if (seen == &b->seen_instances)
+		return instance_list(r, max_instances, &b->count);
+	if (seen == &b->seen_range) {
+		int c = peek(r);
+		double d = 0;
+		if (c == '-' || (c >= '0' && c <= '9'))
+			rc = number(r, &d);
+		if (!rc && d != 1 && d != 255)
+			rc = td_errorf(e, TD_EINVAL, "pixel_range", "pixel_range must be "
+				       "1 (values in [0,1]) or 255 (values in [0,255])");
+		b->range = d;
+		return rc;
+	}
+	if (peek(r) != '"' || string(r, word, sizeof(word)) ||
+	    (strcmp(word, "none") && strcmp(word, "mnist")))
+		return td_errorf(e, TD_EINVAL, "preprocess", "preprocess must be \"none\" or \"mnist\"");
+	b->mnist = strcmp(word, "mnist") == 0;
+	return 0;
+}
+
+/* The body's object, to its closing brace and nothing after it. */
+static int body_object(struct reader *r, struct body *b, int max_instances)
+{
+	struct td_error *e = r->e;
+	if (peek(r) < 0)
+		return td_errorf(e, TD_EINVAL, "", "the body is empty; send a JSON object");
+	if (*r->p != '{')
+		return td_errorf(e, TD_EINVAL, "", "the body must be a JSON object");
+	r->p++;
+	if (peek(r) == '}')
+		r->p++;
+	else
+		for (;;) {
+			int rc = body_field(r, b, max_instances);
+			if (rc)
+				return rc;
+			int c = peek(r);
+			r->p += c == '}' || c == ',';
+			if (c == '}')
+				break;
+			if (c != ',')
+				return syntax(r, "',' or '}'");
+		}
+	if (peek(r) >= 0)
+		return td_errorf(e, TD_EINVAL, "", "the body is not valid JSON: it goes on after the "
+				 "object, at byte %zu", (size_t)(r->p - r->start));
+	return 0;
+}
+
 int instances_parse(const char *buf, size_t len, int width, int height, int max_instances,
 		    struct instances *out, struct td_error *e)
 {
 	memset(out, 0, sizeof(*out));
 	struct reader r = {.start = buf, .p = buf, .end = buf + len, .e = e, .w = width,
 			   .h = height, .features = (size_t)width * (size_t)height};
-	int seen_instances = 0, seen_range = 0, seen_pre = 0, rc = 0;
-	double range = 1;
-	size_t count = 0;
-	char key[64], word[16];
-	if (peek(&r) < 0) {
-		rc = td_errorf(e, TD_EINVAL, "", "the body is empty; send a JSON object");
-		goto fail;
-	}
-	if (*r.p != '{') {
-		rc = td_errorf(e, TD_EINVAL, "", "the body must be a JSON object");
-		goto fail;
-	}
-	r.p++;
-	if (peek(&r) == '}') {
-		r.p++;
-	} else {
-		for (;;) {
-			ws(&r);
-			if ((rc = string(&r, key, sizeof(key))))
-				goto fail;
-			if (peek(&r) != ':') {
-				rc = syntax(&r, "':'");
-				goto fail;
-			}
-			r.p++;
-			int *seen = strcmp(key, "instances") == 0     ? &seen_instances
-				    : strcmp(key, "pixel_range") == 0 ? &seen_range
-				    : strcmp(key, "preprocess") == 0  ? &seen_pre
-								      : NULL;
-			if (!seen) {
-				rc = td_errorf(e, TD_EINVAL, key, "unknown field \"%s\"; fields are "
-					       "instances, pixel_range, preprocess", key);
-				goto fail;
-			}
-			if (*seen) {
-				rc = td_errorf(e, TD_EINVAL, key, "the field \"%s\" is given twice", key);
-				goto fail;
-			}
-			*seen = 1;
-			if (seen == &seen_instances) {
-				rc = instance_list(&r, max_instances, &count);
-			} else if (seen == &seen_range) {
-				int c = peek(&r);
-				double d = 0;
-				if (c == '-' || (c >= '0' && c <= '9'))
-					rc = number(&r, &d);
-				if (!rc && d != 1 && d != 255)
-					rc = td_errorf(e, TD_EINVAL, "pixel_range", "pixel_range must be "
-						       "1 (values in [0,1]) or 255 (values in [0,255])");
-				range = d;
-			} else {
-				if (peek(&r) != '"' || string(&r, word, sizeof(word)) ||
-				    (strcmp(word, "none") && strcmp(word, "mnist")))
-					rc = td_errorf(e, TD_EINVAL, "preprocess",
-						       "preprocess must be \"none\" or \"mnist\"");
-				out->mnist = strcmp(word, "mnist") == 0;
-			}
-			if (rc)
-				goto fail;
-			int c = peek(&r);
-			if (c == '}') {
-				r.p++;
-				break;
-			}
-			if (c != ',') {
-				rc = syntax(&r, "',' or '}'");
-				goto fail;
-			}
-			r.p++;
-		}
-	}
-	if (peek(&r) >= 0) {
-		rc = td_errorf(e, TD_EINVAL, "", "the body is not valid JSON: it goes on after the "
-			       "object, at byte %zu", (size_t)(r.p - r.start));
-		goto fail;
-	}
-	if (!seen_instances || count == 0) {
+	struct body b = {.range = 1};
+	int rc = body_object(&r, &b, max_instances);
+	if (!rc && (!b.seen_instances || b.count == 0))
 		rc = td_errorf(e, TD_EINVAL, "instances", "instances must be a non-empty array of "
 			       "images, each %zu numbers or %d rows of %d", r.features, height,
 			       width);
-		goto fail;
-	}
-	if (count > (size_t)max_instances) {
+	if (!rc && b.count > (size_t)max_instances)
 		rc = td_errorf(e, TD_ETOOBIG, "instances", "%zu instances are more than the %d one "
-			       "request may hold", count, max_instances);
-		goto fail;
-	}
-	if ((range == 1 && r.over1) || r.over255) {
-		const struct place *at = range == 1 ? &r.at1 : &r.at255;
+			       "request may hold", b.count, max_instances);
+	if (!rc && ((b.range == 1 && r.over1) || r.over255)) {
+		const struct place *at = b.range == 1 ? &r.at1 : &r.at255;
 		char field[80];
 		name_place(field, sizeof(field), at);
 		rc = td_errorf(e, TD_EINVAL, field, "%s must be a number from 0 to %g (pixel_range "
-			       "%g), not %g", field, range, range, range == 1 ? r.val1 : r.val255);
-		goto fail;
+			       "%g), not %g", field, b.range, b.range,
+			       b.range == 1 ? r.val1 : r.val255);
 	}
-	size_t total = count * r.features;
-	if (range != 1)
+	if (rc) {
+		free(r.x);
+		return rc;
+	}
+	size_t total = b.count * r.features;
+	if (b.range != 1)
 		for (size_t k = 0; k < total; k++)
-			r.x[k] = (float)(r.x[k] / range);
+			r.x[k] = (float)(r.x[k] / b.range);
 	out->x = r.x;
-	out->n = (int)count;
-	out->pixel_range = range;
+	out->n = (int)b.count;
+	out->pixel_range = b.range;
+	out->mnist = b.mnist;
 	return 0;
-fail:
-	free(r.x);
-	out->mnist = 0;
-	return rc;
 }
 
 void instances_free(struct instances *in)

@@ -9,6 +9,8 @@
  */
 #include "traind/job.h"
 
+#include "traind/jsonnum.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,4 +127,18 @@ int job_set_state(struct jobs *j, struct job *job, enum job_state to, const char
 		pthread_cond_broadcast(&j->work);
 	pthread_cond_broadcast(&j->changed);
 	return 0;
+}
+
+json_t *job_epoch_json(const struct epoch_row *r)
+{
+	json_t *x = json_object();
+	json_object_set_new(x, "epoch", json_integer(r->st.epoch));
+	json_object_set_new(x, "step", json_integer(r->step));
+	json_object_set_new(x, "train_loss", td_json_num(r->st.train_loss));
+	json_object_set_new(x, "train_accuracy", td_json_num(r->st.train_accuracy));
+	json_object_set_new(x, "test_loss", td_json_num(r->st.test_loss));
+	json_object_set_new(x, "test_accuracy", td_json_num(r->st.test_accuracy));
+	json_object_set_new(x, "seconds", td_json_num(r->st.seconds));
+	json_object_set_new(x, "samples_per_second", td_json_num(r->st.samples_per_second));
+	return x;
 }

@@ -48,25 +48,11 @@ static int job_path(const struct jobs *j, const char *id, const char *file, char
 	return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
-static json_t *epoch_json(const struct epoch_row *r)
-{
-	json_t *x = json_object();
-	json_object_set_new(x, "epoch", json_integer(r->st.epoch));
-	json_object_set_new(x, "step", json_integer(r->step));
-	json_object_set_new(x, "train_loss", td_json_num(r->st.train_loss));
-	json_object_set_new(x, "train_accuracy", td_json_num(r->st.train_accuracy));
-	json_object_set_new(x, "test_loss", td_json_num(r->st.test_loss));
-	json_object_set_new(x, "test_accuracy", td_json_num(r->st.test_accuracy));
-	json_object_set_new(x, "seconds", td_json_num(r->st.seconds));
-	json_object_set_new(x, "samples_per_second", td_json_num(r->st.samples_per_second));
-	return x;
-}
-
 static json_t *record_json_locked(const struct job *job)
 {
 	json_t *epochs = json_array();
 	for (int i = 0; i < job->n_epochs; i++)
-		json_array_append_new(epochs, epoch_json(&job->epochs[i]));
+		json_array_append_new(epochs, job_epoch_json(&job->epochs[i]));
 	json_t *o = json_object();
 	json_object_set_new(o, "format", json_string("traind job"));
 	json_object_set_new(o, "version", json_integer(RECORD_VERSION));

@@ -175,20 +175,6 @@ json_t *jobs_list_json(struct jobs *j, int state, const char *after, int limit,
 			 (json_int_t)total);
 }
 
-static json_t *epoch_row_json(const struct epoch_row *r)
-{
-	json_t *x = json_object();
-	json_object_set_new(x, "epoch", json_integer(r->st.epoch));
-	json_object_set_new(x, "step", json_integer(r->step));
-	json_object_set_new(x, "train_loss", td_json_num(r->st.train_loss));
-	json_object_set_new(x, "test_loss", td_json_num(r->st.test_loss));
-	json_object_set_new(x, "train_accuracy", td_json_num(r->st.train_accuracy));
-	json_object_set_new(x, "test_accuracy", td_json_num(r->st.test_accuracy));
-	json_object_set_new(x, "seconds", td_json_num(r->st.seconds));
-	json_object_set_new(x, "samples_per_second", td_json_num(r->st.samples_per_second));
-	return x;
-}
-
 json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int max_points,
 			  struct td_error *e)
 {
@@ -237,7 +223,7 @@ json_t *jobs_metrics_json(struct jobs *j, const char *id, long since_step, int m
 	}
 	json_t *epochs = json_array();
 	for (int i = 0; i < n_rows; i++)
-		json_array_append_new(epochs, epoch_row_json(&rows[i]));
+		json_array_append_new(epochs, job_epoch_json(&rows[i]));
 	free(pts);
 	free(rows);
 	return json_pack("{s:o, s:o, s:I, s:s}", "points", points, "epochs", epochs, "next_step",

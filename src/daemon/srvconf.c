@@ -25,6 +25,7 @@
 #include "config.h"
 #include "traind/paths.h"
 #include "traind/pool.h"
+#include "traind/connguard.h"
 
 #ifndef TRAIND_DATADIR
 #define TRAIND_DATADIR "/usr/local/share/traind"
@@ -81,7 +82,7 @@ static const struct conf_row rows[] = {
 	{"max_instances", C_INT, OFF(max_instances), 1, 65536, "1024",
 	 "instances in one predict request; more is 413"},
 	{"connection_timeout", C_INT, OFF(connection_timeout), 1, 3600, "30",
-	 "seconds an idle connection is kept"},
+	 "seconds an idle kept-alive connection is kept"},
 	{"max_curve_points", C_INT, OFF(max_curve_points), 16, 10000000, "20000",
 	 "loss curve points kept per job; older ones are thinned evenly"},
 	{"snapshot_seconds", C_REAL, OFF(snapshot_seconds), 0.05, 3600, "2",
@@ -104,12 +105,32 @@ static const struct conf_row rows[] = {
 	 "jobs with ranks > 1: more mpirun arguments, split at blanks (e.g. --oversubscribe)"},
 	{"access_log", C_BOOL, OFF(access_log), 0, 1, "true",
 	 "one line per request on stderr: method, path, status, microseconds"},
+	/* Connection limits and deadlines against clients that hold
+	 * connections without using them (connguard.h). */
+	{"max_connections", C_INT, OFF(max_connections), 16, 1000000, "auto",
+	 "connections open at once in all (auto: RLIMIT_NOFILE less 128); more are closed"},
+	{"max_connections_per_address", C_INT, OFF(max_connections_per_address), 1, 1000000, "32",
+	 "connections one client address may hold open; more are closed"},
+	{"header_timeout", C_INT, OFF(header_timeout), 1, 3600, "10",
+	 "seconds a client has for a request line and headers (from connecting, or from the "
+	 "request line on a kept-alive connection)"},
+	{"min_body_rate", C_SIZE, OFF(min_body_rate), 0, 1024 * MIB, "1K",
+	 "bytes a second a request body must average, from a second after its headers; 0: "
+	 "no minimum"},
 	{"dataset", C_DATASET, 0, 0, 0, 0, NULL,
 	 "repeatable: NAME idx TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS "
 	 "[classes=a,b,...] or NAME csv TRAIN.csv TEST.csv [width=28 height=28 classes=...]"},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
+
+/* What "auto" means for a C_INT row: the cores, but for max_connections. */
+static int auto_value(const struct conf_row *r)
+{
+	if (strcmp(r->name, "max_connections") == 0)
+		return connguard_auto_max_connections();
+	return pool_online_cores();
+}
 
 /* The row for a key with dashes or underscores, or NULL. */
 static const struct conf_row *row_find(const char *key)
@@ -430,7 +451,7 @@ static int set_row(struct srvconf *c, const struct conf_row *r, const char *v,
 		return 0;
 	case C_INT: {
 		if (strcmp(r->def, "auto") == 0 && strcmp(v, "auto") == 0) {
-			*(int *)dst = pool_online_cores();
+			*(int *)dst = auto_value(r);
 			return 0;
 		}
 		char *end;

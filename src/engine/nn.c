@@ -16,6 +16,7 @@
 #define R float
 #define S f
 #define GEMM cblas_sgemm
+#define AXPY cblas_saxpy
 #define EXP expf
 #define TANH tanhf
 #define MIN_NORMAL FLT_MIN
@@ -23,6 +24,7 @@
 #undef R
 #undef S
 #undef GEMM
+#undef AXPY
 #undef EXP
 #undef TANH
 #undef MIN_NORMAL
@@ -30,6 +32,7 @@
 #define R double
 #define S d
 #define GEMM cblas_dgemm
+#define AXPY cblas_daxpy
 #define EXP exp
 #define TANH tanh
 #define MIN_NORMAL DBL_MIN
