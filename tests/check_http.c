@@ -1054,6 +1054,12 @@ START_TEST(test_cnn_job)
 	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(tensors, 0), "count")),
 			 2 * 2 * 9);
 	resp_free(&r);
+	/* few parameters, but a large map to check: its work is bounded too */
+	ck_assert_int_eq(post_json("/v1/gradcheck", "{\"layers\": [{\"type\": \"conv\", "
+				   "\"filters\": 64, \"kernel\": 5, \"padding\": 2}], \"inputs\": 32, "
+				   "\"height\": 32, \"samples\": 64}", &r), 400);
+	ck_error(&r, 400, "more work", "layers");
+	resp_free(&r);
 
 	char id[32], path[160];
 	create_job("{\"dataset\": \"synth\", \"layers\": " CNN_LAYERS ", \"epochs\": 3, "

@@ -38,8 +38,9 @@
 #define METRICS_POINTS_MAX 100000
 #define SMALL_BODY_VALUES 4096 /* values in a job or gradcheck body, at most */
 #define IMAGE_MAX_PIXELS (4096u * 4096u)
-/* A gradient check costs about parameters^2 * samples multiply-adds; this
- * keeps one request to a second or so on an HTTP thread. */
+/* A gradient check costs about (parameters + inputs) * samples forward
+ * passes of flops/2 multiply-adds each (parameters^2 * samples for an
+ * MLP); this keeps one request to a second or so on an HTTP thread. */
 #define GRADCHECK_HTTP_WORK 4e9
 
 struct api {
@@ -813,8 +814,9 @@ static void h_gradcheck(struct http_request *r)
 	struct model_shape shape;
 	if (!rc && gradcheck_describe(&cfg, &opt, &shape, NULL) == 0) {
 		double p = (double)model_param_count(&shape);
-		if (p * p * opt.samples > GRADCHECK_HTTP_WORK)
-			rc = td_errorf(&e, TD_EINVAL, "hidden",
+		double probes = p + (double)shape.sizes[0] * opt.samples; /* W, b and x */
+		if (probes * opt.samples * (shape.flops / 2) > GRADCHECK_HTTP_WORK)
+			rc = td_errorf(&e, TD_EINVAL, cfg.n_layer_specs ? "layers" : "hidden",
 				       "this check (%.0f parameters, %d samples) is more work than one "
 				       "request may ask for; use fewer units or samples, or run "
 				       "traind gradcheck", p, opt.samples);
