@@ -211,6 +211,16 @@ START_TEST(test_shapes_are_checked_naming_the_field_and_input_size)
 	struct layer_spec c[1] = {conv(1024, 3, 1, 1)};
 	ck_assert_int_eq(describe_error(c, 1, 28, 28, field, msg), TD_EINVAL);
 	ck_assert_str_eq(field, "layers[0].filters");
+	/* a conv whose patches would make a huge im2col buffer */
+	struct layer_spec big[2] = {conv(512, 3, 1, 1), conv(8, 15, 1, 7)};
+	ck_assert_int_eq(describe_error(big, 2, 16, 16, field, msg), TD_EINVAL);
+	ck_assert_str_eq(field, "layers[1].kernel");
+	/* too many values out of all layers together */
+	struct layer_spec many[6] = {conv(128, 3, 1, 1), conv(128, 3, 1, 1), conv(128, 3, 1, 1),
+				     conv(128, 3, 1, 1), conv(128, 3, 1, 1), conv(128, 3, 1, 1)};
+	ck_assert_int_eq(describe_error(many, 6, 28, 28, field, msg), TD_EINVAL);
+	ck_assert_str_eq(field, "layers");
+	ck_assert_msg(strstr(msg, "values per sample"), "%s", msg);
 	/* the parameter limit names layers */
 	struct layer_spec d[2] = {conv(64, 3, 1, 1), dense(4096)};
 	ck_assert_int_eq(describe_error(d, 2, 28, 28, field, msg), TD_EINVAL);

@@ -47,6 +47,8 @@
 #define MODEL_MAX_INPUTS (1 << 16)
 #define MODEL_MAX_WIDTH (1 << 17)    /* values one layer outputs per sample */
 #define MODEL_MAX_FLOPS 2e10         /* flops of one forward pass of one sample */
+#define MODEL_MAX_COL (1 << 21)      /* a conv's im2col values per sample (k*k*in_c x positions) */
+#define MODEL_MAX_ACTS (1 << 19)     /* values all layers output per sample, together */
 
 /* Hidden-layer activations. */
 enum activation { ACT_RELU, ACT_SIGMOID, ACT_TANH };

@@ -133,6 +133,15 @@ static int spec_row(struct model_layer *L, const struct layer_spec *sp, int i, i
 		L->out_w = (pw - L->kernel) / L->stride + 1;
 		L->n_w = (size_t)sp->units * (size_t)c * (size_t)L->kernel * (size_t)L->kernel;
 		L->n_b = (size_t)sp->units;
+		long long col = (long long)c * L->kernel * L->kernel * L->out_h * L->out_w;
+		if (col > MODEL_MAX_COL) { /* bounds each worker's im2col buffer */
+			snprintf(field, sizeof(field), "layers[%d].kernel", i);
+			return td_errorf(e, TD_EINVAL, field,
+					 "layer %d's %dx%d patches of its %dx%dx%d input at %dx%d "
+					 "places are %lld values per sample; at most %d",
+					 i, L->kernel, L->kernel, c, h, w, L->out_h, L->out_w, col,
+					 MODEL_MAX_COL);
+		}
 		snprintf(field, sizeof(field), "layers[%d].filters", i);
 		break;
 	}
@@ -201,6 +210,14 @@ static int describe_specs(struct model_shape *s, const struct job_config *cfg,
 	s->n_layers = n + 1;
 	s->sizes[n + 1] = outputs;
 	s->n_params = off;
+	long long acts = 0;
+	for (int l = 0; l <= s->n_layers; l++)
+		acts += s->sizes[l];
+	if (acts > MODEL_MAX_ACTS) /* bounds each worker's activations */
+		return td_errorf(e, TD_EINVAL, "layers",
+				 "this model's layers output %lld values per sample for %dx%dx%d "
+				 "inputs; at most %d",
+				 acts, in->width, in->height, in->channels, MODEL_MAX_ACTS);
 	if (s->flops > MODEL_MAX_FLOPS)
 		return td_errorf(e, TD_EINVAL, "layers",
 				 "this model takes %.3g flops per sample for %dx%dx%d inputs; "
