@@ -113,6 +113,20 @@ static double central_difference(struct problem *p, double *w, double *v, size_t
 	return (j[0] - 8 * j[1] + 8 * j[2] - j[3]) / (12 * h);
 }
 
+/* One element's analytic (a) and numeric (num) derivative into its tensor's maxima. */
+static void tally(struct gradcheck_tensor *tt, double a, double num, size_t at)
+{
+	double abs_err = fabs(a - num);
+	double scale = fmax(fmax(fabs(a), fabs(num)), GRADCHECK_FLOOR);
+	double rel = abs_err / scale;
+	if (rel > tt->max_rel_error || at == 0) {
+		tt->max_rel_error = rel;
+		tt->worst = at;
+	}
+	if (abs_err > tt->max_abs_error)
+		tt->max_abs_error = abs_err;
+}
+
 int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_options *opt,
 		       struct model_shape *s, struct td_error *e)
 {
@@ -201,15 +215,7 @@ int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *
 			double a = is_x ? gx[i] / p.n
 					: optim_objective_grad(g[i], 1.0 / p.n, p.l2, w[i], k == 0);
 			double num = central_difference(&p, w, is_x ? p.x : w, i, opt->step, base);
-			double abs_err = fabs(a - num);
-			double scale = fmax(fmax(fabs(a), fabs(num)), GRADCHECK_FLOOR);
-			double rel = abs_err / scale;
-			if (rel > tt->max_rel_error || i == lo) {
-				tt->max_rel_error = rel;
-				tt->worst = i - lo;
-			}
-			if (abs_err > tt->max_abs_error)
-				tt->max_abs_error = abs_err;
+			tally(tt, a, num, i - lo);
 		}
 		if (tt->max_rel_error > res->max_rel_error)
 			res->max_rel_error = tt->max_rel_error;
