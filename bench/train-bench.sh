@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Training benchmark: traind (1 and 2 workers) against numpy and PyTorch
 # training the same 784-128-10 network on Fashion-MNIST on this machine,
-# interleaved, median of --rounds. See bench/README.md.
+# interleaved, median of --rounds; plus traind at 2 workers on every
+# instruction-set tier the CPU has (TRAIND_ISA) with the first layer auto,
+# sparse and dense (TRAIND_FIRST_LAYER), and the machine's dense FP32 limit
+# (sgemm). See bench/README.md.
 #
 #   bench/train-bench.sh [--rounds N] [--quick]
 #
 # Environment: TRAIND (default ./traind at the repo root), FASHION_DIR
 # (default /usr/share/datasets/fashion-mnist; when set, it is also passed to
 # traind as --fashion-dir), RUN_TIMEOUT (seconds per run, default 900),
-# REF_THREADS (OpenBLAS threads for numpy and torch, default nproc).
+# REF_THREADS (OpenBLAS threads for numpy and torch, default nproc),
+# BLAS_CORE (OPENBLAS_CORETYPE for every run: auto (default), default, or a
+# core name), TIERS (the tiers to force, default: all the CPU has).
 set -euo pipefail
 
 usage() {
@@ -21,13 +26,19 @@ usage: bench/train-bench.sh [--rounds N] [--quick]
 Compares, per batch size (32 64 128 256), the training samples/s of
   traind --workers 1, traind --workers 2, numpy (bench/ref_numpy.py) and
   PyTorch (bench/ref_torch.py)
-on one epoch of the 60k Fashion-MNIST training set, 784-128-10, SGD lr 0.1.
-Prints a table and writes bench/out/train-bench.json.
+on one epoch of the 60k Fashion-MNIST training set, 784-128-10, SGD lr 0.1;
+and traind --workers 2 per instruction-set tier (TRAIND_ISA) and first-layer
+path (TRAIND_FIRST_LAYER=auto|sparse|dense). Measures the dense FP32 limit
+(sgemm 2048^3 GFLOP/s x cores / FLOP per sample). Prints tables and writes
+bench/out/train-bench.json.
 
 Environment: TRAIND=path/to/traind (default: ./traind at the repo root),
 FASHION_DIR=dir (default /usr/share/datasets/fashion-mnist),
 RUN_TIMEOUT=seconds per run (default 900),
-REF_THREADS=OpenBLAS threads for numpy and torch (default: nproc).
+REF_THREADS=OpenBLAS threads for numpy and torch (default: nproc),
+BLAS_CORE=auto|default|NAME: OPENBLAS_CORETYPE for every run; auto (default)
+  sets the best core for the CPU's ISA when OpenBLAS picked a weaker one,
+TIERS="avx512 avx2 generic": the tiers to force (default: all the CPU has).
 USAGE
 }
 
@@ -118,6 +129,69 @@ if [ -n "${FASHION_DIR:-}" ]; then
 fi
 configs=(traind_1w traind_2w numpy torch)
 
+# ---- the CPU's tiers and the BLAS core ---------------------------------------
+# The tiers traind can run here (isa.h): from the CPU's flags, as traind's
+# own cpuid check sees them.
+cpu_flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+has_flag() { case " $cpu_flags " in *" $1 "*) return 0 ;; esac; return 1; }
+cpu_tiers=()
+if has_flag avx512f && has_flag avx512bw && has_flag avx512dq && has_flag avx512vl; then
+    cpu_tiers+=(avx512)
+fi
+if has_flag avx2 && has_flag fma; then cpu_tiers+=(avx2); fi
+cpu_tiers+=(generic)
+isa_flags=
+for f in sse4_2 avx fma avx2 avx512f avx512bw avx512dq avx512vl; do
+    has_flag "$f" && isa_flags+="$f "
+done
+isa_flags=${isa_flags% }
+tiers=(${TIERS:-${cpu_tiers[*]}})
+for t in "${tiers[@]}"; do
+    case " ${cpu_tiers[*]} " in *" $t "*) ;; *) die "TIERS: this CPU has no $t tier (it has ${cpu_tiers[*]})" ;; esac
+done
+# OpenBLAS picks its kernels from its own CPU table; one older than the CPU
+# runs a baseline core (0.3.21 runs Prescott's SSE3 kernels on Emerald
+# Rapids), which would slow the references and traind's GEMMs alike. auto
+# sets the core for the CPU's ISA when OpenBLAS picked a weaker one, for
+# every run, and says so.
+blas_detected=$(OPENBLAS_NUM_THREADS=1 "$PY" - <<'PYEOF' 2>/dev/null || echo unknown
+import ctypes, ctypes.util
+for n in ("openblas", "blas"):
+    lib = ctypes.util.find_library(n)
+    if not lib:
+        continue
+    try:
+        h = ctypes.CDLL(lib); h.openblas_get_corename.restype = ctypes.c_char_p
+        print(h.openblas_get_corename().decode().strip()); break
+    except (OSError, AttributeError):
+        continue
+else:
+    print("unknown")
+PYEOF
+)
+core_for_tier() {
+    case $1 in avx512) echo SkylakeX ;; avx2) echo Haswell ;; *) echo "" ;; esac
+}
+blas_core=${BLAS_CORE:-auto}
+case $blas_core in
+auto)
+    want=$(core_for_tier "${cpu_tiers[0]}")
+    case $(printf '%s' "$blas_detected" | tr 'A-Z' 'a-z') in
+    *skylakex*|*cooperlake*|*sapphirerapids*) want= ;;            # already AVX-512
+    *haswell*|*zen*) [ "${cpu_tiers[0]}" = avx512 ] || want= ;;    # AVX2 on an AVX2 CPU
+    esac
+    blas_core=$want ;;
+default) blas_core= ;;
+esac
+if [ -n "$blas_core" ]; then
+    export OPENBLAS_CORETYPE=$blas_core
+else
+    unset OPENBLAS_CORETYPE
+fi
+for t in "${tiers[@]}"; do
+    for path in auto sparse dense; do configs+=("tier_${t}_${path}"); done
+done
+
 # run_config CONFIG BATCH OUTFILE: one epoch, its stdout into OUTFILE.
 # traind is run with the OpenBLAS/OpenMP thread variables unset, so its own
 # threading policy applies; the references get OpenBLAS at REF_THREADS
@@ -129,8 +203,20 @@ run_config() {
     traind_1w|traind_2w)
         w=${cfg#traind_}
         env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS -u GOTO_NUM_THREADS \
+            -u TRAIND_ISA -u TRAIND_FIRST_LAYER \
             timeout "$run_timeout" "$traind" "${traind_args[@]}" \
             --batch-size "$b" --workers "${w%w}" ;;
+    tier_*)
+        # 2 workers, the tier and first-layer path forced. The avx2 tier on
+        # an AVX-512 CPU stands in for an AVX2-only CPU, so its BLAS runs
+        # the AVX2 (Haswell) kernels too.
+        local rest=${cfg#tier_} tier path core
+        tier=${rest%_*}; path=${rest##*_}; core=${OPENBLAS_CORETYPE:-}
+        if [ "$tier" = avx2 ] && [ "${cpu_tiers[0]}" = avx512 ]; then core=Haswell; fi
+        env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS -u GOTO_NUM_THREADS \
+            ${core:+OPENBLAS_CORETYPE=$core} TRAIND_ISA=$tier TRAIND_FIRST_LAYER=$path \
+            timeout "$run_timeout" "$traind" "${traind_args[@]}" \
+            --batch-size "$b" --workers 2 ;;
     numpy)
         timeout "$run_timeout" "$PY" "$here/ref_numpy.py" \
             --batch-size "$b" --threads "$ref_threads" "${ref_args[@]}" ;;
@@ -155,14 +241,34 @@ else
 fi
 pkgs=$(dpkg-query -W -f '${Package}=${Version} ' python3-numpy python3-torch \
        libopenblas0-pthread dataset-fashion-mnist 2>/dev/null || true)
-settings="traind: --workers 1|2, OpenBLAS env unset; numpy: OPENBLAS_NUM_THREADS=$ref_threads; torch: set_num_threads(1), OPENBLAS_NUM_THREADS=$ref_threads"
+settings="traind: --workers 1|2, OpenBLAS thread env unset; numpy: OPENBLAS_NUM_THREADS=$ref_threads; torch: set_num_threads(1), OPENBLAS_NUM_THREADS=$ref_threads; OPENBLAS_CORETYPE=${blas_core:-unset} (OpenBLAS picked ${blas_detected})"
+# ---- the dense FP32 limit: sgemm 2048^3 on one core, best of 3 -------------
+log "train-bench: measuring sgemm 2048^3 (1 thread) for the dense FP32 limit"
+sgemm_gflops=$(OPENBLAS_NUM_THREADS=1 "$PY" - <<'PYEOF' 2>/dev/null || echo nan
+import time
+import numpy as np
+n = 2048
+a = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+b = a.T.copy(); c = np.empty_like(a)
+np.matmul(a, b, out=c)
+best = min(
+    (lambda t0: (np.matmul(a, b, out=c), time.perf_counter() - t0)[1])(time.perf_counter())
+    for _ in range(3))
+print("%.2f" % (2.0 * n ** 3 / best / 1e9))
+PYEOF
+)
 NPROC=$nproc TRAIND=$traind TRAIND_VERSION="${traind_version:-traind (version unknown)}" \
 BENCH_PKGS=${pkgs% } BENCH_ROUNDS=$rounds BENCH_BATCHES="${batches[*]}" \
 BENCH_SETTINGS=$settings BENCH_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+BENCH_CPU_FLAGS=$isa_flags BENCH_CPU_TIERS="${cpu_tiers[*]}" BENCH_TIERS="${tiers[*]}" \
+BENCH_BLAS_CORE=${blas_core:-} BENCH_BLAS_DETECTED=$blas_detected \
+BENCH_SGEMM_GFLOPS=$sgemm_gflops \
 OPENBLAS_NUM_THREADS=1 "$PY" "$here/train_bench_report.py" meta >"$work/meta.json"
 
 log "train-bench: $nproc CPU(s), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+log "train-bench: ISA flags: $isa_flags; traind tiers here: ${cpu_tiers[*]}"
 log "train-bench: traind=$traind (${traind_version:-version unknown})"
+log "train-bench: OpenBLAS picked $blas_detected; OPENBLAS_CORETYPE=${blas_core:-unset}; sgemm 2048^3 1 thread: $sgemm_gflops GFLOP/s"
 log "train-bench: $rounds round(s), batch sizes ${batches[*]}, configs ${configs[*]}"
 
 # ---- interleaved rounds: A B C D A B C D ... --------------------------------

@@ -18,8 +18,9 @@ import statistics
 import sys
 
 FLOP_PER_SAMPLE = 409088     # 784-128-10, see bench/README.md
-CONFIGS = ["traind_1w", "traind_2w", "numpy", "torch"]
+BASE = ["traind_1w", "traind_2w", "numpy", "torch"]
 HEADERS = ["traind 1w", "traind 2w", "numpy", "torch"]
+PATHS = ["auto", "sparse", "dense"]
 
 
 def json_lines(path):
@@ -133,6 +134,23 @@ def module_version(name):
         return "unavailable (%s)" % type(e).__name__
 
 
+def num_or_none(s):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
+
+
+def traind_tier(version):
+    """The tier `traind --version` names ("... isa avx512 ...")."""
+    words = (version or "").replace("=", " ").replace(",", " ").split()
+    for i, w in enumerate(words[:-1]):
+        if w == "isa":
+            return words[i + 1]
+    return "unknown"
+
+
 def cmd_meta():
     env = os.environ
     meta = {
@@ -151,6 +169,12 @@ def cmd_meta():
         "batches": [int(b) for b in env.get("BENCH_BATCHES", "").split()],
         "settings": env.get("BENCH_SETTINGS", ""),
         "started": env.get("BENCH_STARTED", ""),
+        "cpu_flags": env.get("BENCH_CPU_FLAGS", ""),
+        "cpu_tiers": env.get("BENCH_CPU_TIERS", "").split(),
+        "tiers_forced": env.get("BENCH_TIERS", "").split(),
+        "openblas_detected_core": env.get("BENCH_BLAS_DETECTED", ""),
+        "openblas_coretype": env.get("BENCH_BLAS_CORE", ""),
+        "sgemm_gflops_1thread": num_or_none(env.get("BENCH_SGEMM_GFLOPS")),
         "loadavg_at_start": loadavg(),
         "cpu_busy_before": cpu_busy(),
     }
@@ -166,55 +190,78 @@ def fmt_ratio(v):
     return "n/a" if v is None else "%.2fx" % v
 
 
-def cmd_report(raw_path, meta_path, out_path):
-    with open(meta_path) as f:
-        meta = json.load(f)
-    runs = []
-    with open(raw_path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        for line in f:
-            row = dict(zip(header, line.rstrip("\n").split("\t")))
-            runs.append(row)
+def fmt_pct(v):
+    return "n/a" if v is None else "%.0f%%" % (100 * v)
 
-    def flt(s):
-        try:
-            v = float(s)
-        except (TypeError, ValueError):
-            return None
-        return None if v != v else v       # NaN -> None
 
+def print_table(cols, rows):
+    width = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows
+             else len(cols[i]) for i in range(len(cols))]
+    print(" | ".join(c.rjust(w) for c, w in zip(cols, width)))
+    print("-|-".join("-" * w for w in width))
+    for r in rows:
+        print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
+
+
+def flt(s):
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return None
+    return None if v != v else v       # NaN -> None
+
+
+def configs_and_tiers(runs):
+    """Every configuration in run order (the four base ones first) and the
+    tiers of the tier_<tier>_<path> ones."""
+    configs = list(BASE)
+    for r in runs:
+        if r["config"] not in configs:
+            configs.append(r["config"])
+    tiers = []
+    for c in configs:
+        if c.startswith("tier_"):
+            t = c[len("tier_"):].rsplit("_", 1)[0]
+            if t not in tiers:
+                tiers.append(t)
+
+    return configs, tiers
+
+
+def config_entry(runs, b, c, limit):
+    """One configuration at one batch size: its median and every run."""
+    mine = [r for r in runs if int(r["batch_size"]) == b and r["config"] == c]
+    ok = [r for r in mine if r["status"] == "ok"]
+    sps = [flt(r["samples_per_second"]) for r in ok]
+    m = statistics.median(sps) if sps else None
+    loss = [flt(r["train_loss"]) for r in ok]
+    loss = [x for x in loss if x is not None]
+    secs = [flt(r["seconds"]) for r in ok if flt(r["seconds"]) is not None]
+    return {
+        "median_samples_per_second": m,
+        "samples_per_second": sps,
+        "median_seconds": statistics.median(secs or [float("nan")]) if ok else None,
+        "train_loss": statistics.median(loss) if loss else None,
+        "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9) if m else None,
+        "share_of_dense_limit": m / limit if m and limit else None,
+        "runs": len(mine),
+        "failed": len(mine) - len(ok),
+    }
+
+
+def batch_results(runs, configs, tiers, limit):
+    """Per batch size: every configuration's entry and the ratios."""
     batches = []
     for r in runs:
         b = int(r["batch_size"])
         if b not in batches:
             batches.append(b)
-
     results = []
     for b in batches:
         entry = {"batch_size": b}
-        med = {}
-        for c in CONFIGS:
-            mine = [r for r in runs
-                    if int(r["batch_size"]) == b and r["config"] == c]
-            ok = [r for r in mine if r["status"] == "ok"]
-            sps = [flt(r["samples_per_second"]) for r in ok]
-            m = statistics.median(sps) if sps else None
-            med[c] = m
-            loss = [flt(r["train_loss"]) for r in ok]
-            loss = [x for x in loss if x is not None]
-            entry[c] = {
-                "median_samples_per_second": m,
-                "samples_per_second": sps,
-                "median_seconds": statistics.median(
-                    [flt(r["seconds"]) for r in ok
-                     if flt(r["seconds"]) is not None] or [float("nan")])
-                if ok else None,
-                "train_loss": statistics.median(loss) if loss else None,
-                "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9)
-                if m else None,
-                "runs": len(mine),
-                "failed": len(mine) - len(ok),
-            }
+        for c in configs:
+            entry[c] = config_entry(runs, b, c, limit)
+        med = {c: entry[c]["median_samples_per_second"] for c in configs}
         refs = [med[c] for c in ("numpy", "torch") if med[c]]
         best = max(refs) if refs else None
         entry["best_reference"] = (
@@ -225,18 +272,38 @@ def cmd_report(raw_path, meta_path, out_path):
         entry["traind_scaling_2w_vs_1w"] = (
             med["traind_2w"] / med["traind_1w"]
             if med["traind_2w"] and med["traind_1w"] else None)
+        for t in tiers:
+            auto = med.get("tier_%s_auto" % t)
+            forced = [med.get("tier_%s_%s" % (t, p)) for p in ("sparse", "dense")]
+            forced = [x for x in forced if x]
+            entry["tier_%s_auto_vs_best_forced" % t] = (
+                auto / max(forced) if auto and forced else None)
+            entry["tier_%s_auto_vs_best_reference" % t] = (
+                auto / best if auto and best else None)
         results.append(entry)
+    return results
 
-    meta["loadavg_at_end"] = loadavg()
+
+def print_header(meta, limit):
     ob = meta.get("openblas", {})
     print()
     print("machine : %s CPU(s), %s, Linux %s"
           % (meta.get("nproc"), meta.get("cpu_model"), meta.get("kernel")))
+    print("ISA     : %s; traind tiers here: %s; traind's tier: %s"
+          % (meta.get("cpu_flags") or "?", " ".join(meta.get("cpu_tiers", [])),
+             traind_tier(meta.get("traind"))))
     print("versions: %s | python %s | numpy %s | torch %s"
           % (meta.get("traind"), meta.get("python"), meta.get("numpy"),
              meta.get("torch")))
-    print("openblas: %s (core %s)"
-          % (ob.get("config", "unknown"), ob.get("core", "unknown")))
+    print("openblas: %s (core %s; it picked %s, OPENBLAS_CORETYPE=%s)"
+          % (ob.get("config", "unknown"), ob.get("core", "unknown"),
+             meta.get("openblas_detected_core") or "?",
+             meta.get("openblas_coretype") or "unset"))
+    if limit:
+        print("limit   : sgemm 2048^3 %.1f GFLOP/s on 1 thread x %d core(s) / "
+              "%d FLOP per sample = %s samples/s (the dense FP32 limit)"
+              % (meta.get("sgemm_gflops_1thread"), meta.get("nproc") or 1,
+                 FLOP_PER_SAMPLE, fmt_int(limit)))
     print("settings: %s" % meta.get("settings", ""))
     la0, la1 = meta.get("loadavg_at_start"), meta.get("loadavg_at_end")
     busy = meta.get("cpu_busy_before")
@@ -248,26 +315,68 @@ def cmd_report(raw_path, meta_path, out_path):
             print("WARNING: the machine was not idle; other processes "
                   "compete for the %s core(s) and the figures are low and "
                   "noisy. Rerun on a quiet machine." % meta.get("nproc"))
+
+
+def print_tables(meta, results, tiers):
     print()
     print("median training samples/s over %s round(s), one epoch of the "
           "60k Fashion-MNIST training set, 784-128-10:" % meta.get("rounds"))
     print()
     cols = ["batch"] + HEADERS + ["traind2w / best(numpy,torch)",
-                                  "2w/1w scaling"]
+                                  "2w/1w scaling",
+                                  "% of limit: traind2w", "numpy", "torch"]
     rows = []
     for e in results:
         rows.append([str(e["batch_size"])]
                     + [fmt_int(e[c]["median_samples_per_second"])
-                       for c in CONFIGS]
+                       for c in BASE]
                     + [fmt_ratio(e["traind_2w_vs_best_reference"]),
-                       fmt_ratio(e["traind_scaling_2w_vs_1w"])])
-    width = [max(len(cols[i]), *(len(r[i]) for r in rows)) if rows
-             else len(cols[i]) for i in range(len(cols))]
-    print(" | ".join(c.rjust(w) for c, w in zip(cols, width)))
-    print("-|-".join("-" * w for w in width))
-    for r in rows:
-        print(" | ".join(c.rjust(w) for c, w in zip(r, width)))
-    failed = sum(e[c]["failed"] for e in results for c in CONFIGS)
+                       fmt_ratio(e["traind_scaling_2w_vs_1w"])]
+                    + [fmt_pct(e[c]["share_of_dense_limit"])
+                       for c in ("traind_2w", "numpy", "torch")])
+    print_table(cols, rows)
+    if tiers:
+        print()
+        print("traind --workers 2 per tier (TRAIND_ISA) and first layer "
+              "(TRAIND_FIRST_LAYER), median samples/s; the avx2 rows on an "
+              "AVX-512 CPU run OpenBLAS's Haswell kernels too:")
+        print()
+        cols = ["tier", "first layer"] + ["batch %d" % e["batch_size"]
+                                          for e in results]
+        rows = []
+        for t in tiers:
+            for p in PATHS:
+                c = "tier_%s_%s" % (t, p)
+                rows.append([t, p] + [fmt_int(e[c]["median_samples_per_second"])
+                                      if c in e else "n/a" for e in results])
+            rows.append([t, "auto/best forced"]
+                        + [fmt_ratio(e["tier_%s_auto_vs_best_forced" % t])
+                           for e in results])
+            rows.append([t, "auto/best ref"]
+                        + [fmt_ratio(e["tier_%s_auto_vs_best_reference" % t])
+                           for e in results])
+        print_table(cols, rows)
+
+
+def cmd_report(raw_path, meta_path, out_path):
+    with open(meta_path) as f:
+        meta = json.load(f)
+    runs = []
+    with open(raw_path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            row = dict(zip(header, line.rstrip("\n").split("\t")))
+            runs.append(row)
+
+    configs, tiers = configs_and_tiers(runs)
+    sgemm = meta.get("sgemm_gflops_1thread")
+    limit = sgemm * 1e9 * (meta.get("nproc") or 1) / FLOP_PER_SAMPLE if sgemm else None
+    meta["dense_fp32_limit_samples_per_second"] = limit
+    results = batch_results(runs, configs, tiers, limit)
+    meta["loadavg_at_end"] = loadavg()
+    print_header(meta, limit)
+    print_tables(meta, results, tiers)
+    failed = sum(e[c]["failed"] for e in results for c in configs)
     if failed:
         print("\n%d run(s) failed; their configurations use the remaining "
               "rounds (n/a if none)." % failed)

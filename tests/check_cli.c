@@ -17,6 +17,7 @@
 #include "traind/cli.h"
 #include "traind/dataset.h"
 #include "traind/srvconf.h"
+#include "traind/isa.h"
 
 /* Runs `traind ARGS...` in-process with stdout captured to a file. */
 static int run_cli(const char *out_path, int argc, char **argv)
@@ -32,6 +33,25 @@ static int run_cli(const char *out_path, int argc, char **argv)
 	fclose(f);
 	return rc;
 }
+
+/* --version names the kernels' tier and first-layer mode. */
+START_TEST(test_version_names_the_isa_tier)
+{
+	char *dir = test_tmpdir(), *out = test_path(dir, "out");
+	char *argv[] = {"traind", "--version"};
+	ck_assert_int_eq(run_cli(out, 2, argv), 0);
+	char line[256] = "", want[64];
+	FILE *f = fopen(out, "r");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	fclose(f);
+	snprintf(want, sizeof(want), " isa %s ", isa_tier_name(isa_tier()));
+	ck_assert_msg(strstr(line, want) != NULL, "%s", line);
+	ck_assert_ptr_nonnull(strstr(line, "first-layer "));
+	free(out);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
 
 START_TEST(test_train_save_then_predict_a_digit_image)
 {
@@ -341,6 +361,7 @@ Suite *suite_cli(void)
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_version_names_the_isa_tier);
 	tcase_add_test(tc, test_train_save_then_predict_a_digit_image);
 	tcase_add_test(tc, test_train_on_own_idx_and_csv_files);
 	tcase_add_test(tc, test_own_files_errors_match_the_config);

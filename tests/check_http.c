@@ -36,6 +36,7 @@
 #include "config.h"
 #include "testutil.h"
 #include "traind/idx.h"
+#include "traind/isa.h"
 #include "traind/serve.h"
 #include "traind/srvconf.h"
 
@@ -385,6 +386,7 @@ START_TEST(test_healthz_metrics_datasets)
 	ck_assert_str_eq(jstr(r.json, "version"), PACKAGE_VERSION);
 	ck_assert(json_is_number(json_object_get(r.json, "uptime_seconds")));
 	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "workers")), 2);
+	ck_assert_str_eq(jstr(r.json, "isa"), isa_tier_name(isa_tier()));
 	resp_free(&r);
 
 	ck_assert_int_eq(get("/v1/datasets", &r), 200);
@@ -417,8 +419,11 @@ START_TEST(test_healthz_metrics_datasets)
 	ck_assert_int_eq(get("/metrics", &r), 200);
 	ck_assert_str_eq(header(&r, "Content-Type", ct, sizeof(ct)),
 			 "text/plain; version=0.0.4; charset=utf-8");
+	char build_info[128];
+	snprintf(build_info, sizeof(build_info), "traind_build_info{version=\"%s\",isa=\"%s\"} 1",
+		 PACKAGE_VERSION, isa_tier_name(isa_tier()));
 	const char *names[] = {
-		"traind_build_info{version=\"" PACKAGE_VERSION "\"} 1",
+		build_info,
 		"traind_jobs{state=\"running\"} ",
 		"traind_jobs{state=\"completed\"} 1",
 		"traind_train_samples_total ",

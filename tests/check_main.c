@@ -12,9 +12,9 @@ int main(void)
 {
 	Suite *(*const suites[])(void) = {
 		suite_error, suite_paths, suite_rng, suite_idx, suite_csv, suite_dataset, suite_digits,
-		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_pool, suite_train,
-		suite_checkpoint, suite_curve, suite_jobs, suite_cli, suite_srvconf, suite_instances,
-		suite_http, suite_apidoc, suite_oip, suite_connguard, suite_conv,
+		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_isa, suite_pool,
+		suite_train, suite_checkpoint, suite_curve, suite_jobs, suite_cli, suite_srvconf,
+		suite_instances, suite_http, suite_apidoc, suite_oip, suite_connguard, suite_conv,
 	};
 	SRunner *sr = srunner_create(suites[0]());
 	for (size_t i = 1; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -1,13 +1,16 @@
 /*
- * check_sparse.c - the first layer over lit pixels equals the dense GEMMs,
+ * check_sparse.c - the first layer over lit pixels equals the dense layer
+ * computed in double precision (the gradient check's reference path),
  * for widths that use every block size and tail, empty rows and columns,
- * and both the vector and the scalar gather.
+ * on every instruction-set tier this CPU supports (isa_force), each
+ * tier's gather and kernels.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_suites.h"
+#include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/rng.h"
 #include "traind/sparse.h"
@@ -23,7 +26,8 @@ static void random_bytes(uint8_t *x, int n, int F, struct td_rng *r)
 		x[i * F + 5] = 0; /* an empty column */
 }
 
-static double rel_diff(const float *a, const float *b, size_t n)
+/* ||a - b|| / ||b||: the float kernels against the double reference. */
+static double rel_diff(const float *a, const double *b, size_t n)
 {
 	double num = 0, den = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -33,10 +37,17 @@ static double rel_diff(const float *a, const float *b, size_t n)
 	return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-/* _i: the width index; the gather runs once with SIMD, once without. */
+#define N_WIDTHS ((int)(sizeof(widths) / sizeof(widths[0])))
+
+/* _i: tier * N_WIDTHS + width index. A tier the CPU lacks is skipped
+ * (isa_force refuses it, which check_isa holds). */
 START_TEST(test_sparse_matches_dense)
 {
-	const int n = 23, F = 790, H = widths[_i];
+	/* F odd: the AVX-512 forward's last pixel has no pair. */
+	const int n = 23, F = 789, H = widths[_i % N_WIDTHS];
+	const enum isa_tier tier = (enum isa_tier)(_i / N_WIDTHS);
+	if (!isa_supported(tier))
+		return;
 	struct td_rng r;
 	rng_seed(&r, (uint64_t)_i + 1);
 	uint8_t *x = malloc((size_t)n * F);
@@ -57,41 +68,59 @@ START_TEST(test_sparse_matches_dense)
 		b[i] = (float)rng_normal(&r);
 	for (int i = 0; i < n * H; i++)
 		dz[i] = (float)rng_normal(&r);
-	float *z1 = malloc(sizeof(float) * n * H), *z2 = malloc(sizeof(float) * n * H);
-	float *dw1 = malloc(sizeof(float) * F * H), *dw2 = calloc((size_t)F * H, sizeof(float));
-	float db1[256], db2[256] = {0};
-	dense_forward_f(z2, dense_x, w, b, n, F, H);
-	dense_backward_f(NULL, dw2, db2, dz, dense_x, w, n, F, H);
-	for (int simd = 1; simd >= 0; simd--) {
-		sparse_set_simd(simd);
+	float *z1 = malloc(sizeof(float) * n * H), *dw1 = malloc(sizeof(float) * F * H);
+	float db1[256];
+	/* The reference: the same inputs, widened, through the double layer. */
+	double *xd = malloc(sizeof(double) * n * F), *wd = malloc(sizeof(double) * F * H);
+	double *bd = malloc(sizeof(double) * H), *dzd = malloc(sizeof(double) * n * H);
+	double *z2 = malloc(sizeof(double) * n * H), *dw2 = calloc((size_t)F * H, sizeof(double));
+	double db2[256] = {0};
+	for (int i = 0; i < n * F; i++)
+		xd[i] = dense_x[i];
+	for (int i = 0; i < F * H; i++)
+		wd[i] = w[i];
+	for (int i = 0; i < H; i++)
+		bd[i] = b[i];
+	for (int i = 0; i < n * H; i++)
+		dzd[i] = dz[i];
+	dense_forward_d(z2, xd, wd, bd, n, F, H);
+	dense_backward_d(NULL, dw2, db2, dzd, xd, wd, n, F, H);
+	enum isa_tier native = isa_tier();
+	ck_assert_int_eq(isa_force(tier, NULL), 0);
+	{
 		struct sparse_cols c;
 		ck_assert_int_eq(sparse_cols_init(&c, n, F), 0);
 		double density = sparse_cols_gather(&c, x, idx, n, lut);
 		ck_assert_double_gt(density, 0.4);
 		ck_assert_double_lt(density, 0.5);
-		/* Both layouts hold exactly the lit pixels. */
+		/* The count without the gather is the same number. */
+		ck_assert_double_eq(sparse_density(x, idx, n, F), density);
+		/* The columns hold exactly the lit pixels. */
 		uint32_t lit = 0;
 		for (int i = 0; i < n * F; i++)
 			lit += x[i] != 0;
 		ck_assert_uint_eq(c.nnz, lit);
 		ck_assert_uint_eq(c.start[F], lit);
-		for (int rr = 0; rr < n; rr++)
-			for (uint32_t k = c.row_start[rr]; k < c.row_start[rr + 1]; k++)
-				ck_assert_float_eq(c.row_val[k], dense_x[rr * F + c.col[k]]);
 		for (int p = 0; p < F; p++)
-			for (uint32_t k = c.start[p]; k < c.start[p + 1]; k++)
+			for (uint32_t k = c.start[p]; k < c.start[p + 1]; k++) {
 				ck_assert_float_eq(c.val[k], dense_x[c.row[k] * F + p]);
+				if (k > c.start[p]) /* rows in increasing order */
+					ck_assert_uint_lt(c.row[k - 1], c.row[k]);
+			}
 		memset(dw1, 0x7f, sizeof(float) * F * H); /* every row must be written */
 		sparse_dense_forward(z1, &c, w, b, H);
 		sparse_dense_backward(dw1, db1, dz, &c, H);
-		ck_assert_msg(rel_diff(z1, z2, (size_t)n * H) < 1e-6, "forward H=%d", H);
-		ck_assert_msg(rel_diff(dw1, dw2, (size_t)F * H) < 1e-6, "backward H=%d", H);
-		ck_assert_msg(rel_diff(db1, db2, (size_t)H) < 1e-6, "bias H=%d", H);
+		ck_assert_msg(rel_diff(z1, z2, (size_t)n * H) < 1e-6, "%s forward H=%d",
+			      isa_tier_name(tier), H);
+		ck_assert_msg(rel_diff(dw1, dw2, (size_t)F * H) < 1e-6, "%s backward H=%d",
+			      isa_tier_name(tier), H);
+		ck_assert_msg(rel_diff(db1, db2, (size_t)H) < 1e-6, "%s bias H=%d",
+			      isa_tier_name(tier), H);
 		for (int t = 0; t < H; t++)
 			ck_assert_float_eq(dw1[5 * H + t], 0.0f); /* the empty column */
 		sparse_cols_free(&c);
 	}
-	sparse_set_simd(1);
+	ck_assert_int_eq(isa_force(native, NULL), 0);
 	free(x);
 	free(dense_x);
 	free(w);
@@ -101,6 +130,10 @@ START_TEST(test_sparse_matches_dense)
 	free(z2);
 	free(dw1);
 	free(dw2);
+	free(xd);
+	free(wd);
+	free(bd);
+	free(dzd);
 }
 END_TEST
 
@@ -108,7 +141,7 @@ Suite *suite_sparse(void)
 {
 	Suite *s = suite_create("sparse");
 	TCase *tc = tcase_create("core");
-	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, (int)(sizeof(widths) / sizeof(widths[0])));
+	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	suite_add_tcase(s, tc);
 	return s;
 }

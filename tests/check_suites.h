@@ -20,6 +20,7 @@ Suite *suite_model(void);
 Suite *suite_pool(void);
 Suite *suite_train(void);
 Suite *suite_sparse(void);
+Suite *suite_isa(void);
 Suite *suite_checkpoint(void);
 Suite *suite_jobs(void);
 Suite *suite_curve(void);

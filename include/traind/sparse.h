@@ -8,14 +8,15 @@
  * and the first layer runs on that list:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
- *             (by rows: z[r] is accumulated in registers while the rows of
- *             W of r's lit pixels stream past)
+ *             (by columns: a block of W[p] is held in registers and added
+ *             into the slot's rows of z where p is lit, z staying in L1)
  *   backward  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
  *             (accumulated in registers, written once; rows of unlit
  *             pixels are written as zeros) and db = column sums of dz.
  *
  * The result equals the dense GEMMs' up to the order of float additions,
- * and is itself deterministic. Float only: the gradient check runs the
+ * and is itself deterministic for a given instruction-set tier (isa.h): the
+ * gather and both kernels exist per tier and dispatch on isa_tier(). Float only: the gradient check runs the
  * dense path in double, and a test holds the two paths to each other.
  */
 #ifndef TRAIND_SPARSE_H
@@ -24,17 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A slot's lit pixels, by column and by row. */
+/* A slot's lit pixels by column, rows in increasing order in each. */
 struct sparse_cols {
 	int rows, cols, cap_rows;
 	uint32_t *start; /* cols + 1: pixel p's entries are [start[p], start[p+1]) */
 	uint16_t *row;   /* sample index of each entry */
 	float *val;      /* its value in (0, 1] */
 	uint32_t nnz;
-	/* The same entries by rows (sample-major), which the forward uses. */
-	uint32_t *row_start; /* rows + 1 */
-	uint16_t *col;       /* pixel of each entry */
-	float *row_val;
+	const uint8_t **src; /* cap_rows: the gather's row pointers */
 };
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols);
@@ -45,6 +43,10 @@ void sparse_cols_free(struct sparse_cols *c);
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
 			  const float lut[256]);
 
+/* The share of the bytes of rows x[idx[r]], r < n, of F bytes each that
+ * are not 0: what sparse_cols_gather returns, without gathering. */
+double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F);
+
 /* z[rows x H] = X . W + b, X given by columns; W is cols x H. */
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
 			  int H);
@@ -53,9 +55,5 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
  * sums of dz (overwritten). */
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H);
-
-/* Allows (1, the default) or forbids the AVX-512 gather, so tests can hold
- * the vector and scalar paths to each other. */
-void sparse_set_simd(int enabled);
 
 #endif

@@ -25,6 +25,7 @@
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/infer.h"
+#include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/jobcfg.h"
 #include "traind/pool.h"
@@ -335,7 +336,10 @@ static int ranks_agree(struct dist *d, const struct job_config *cfg, const struc
 	snprintf(data, sizeof(data), "%s %zu/%zu %016llx", ds->name, ds->n_train, ds->n_test,
 		 (unsigned long long)h);
 	int rc = dist_agree(d, "configuration", conf, e);
-	return rc ? rc : dist_agree(d, "data set", data, e);
+	if (!rc)
+		rc = dist_agree(d, "data set", data, e);
+	/* Another kernel tier computes other (equally right) bits: no mixing. */
+	return rc ? rc : dist_agree(d, "kernel tier (TRAIND_ISA)", isa_tier_name(isa_tier()), e);
 }
 
 /* The last line of a run: the test figures, the weights' digest and, for
@@ -829,8 +833,16 @@ int cli_main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(argc, argv) == 0 && argc >= 2 ? 0 : (argc < 2 ? 2 : 0);
+	/* The kernels' tier (TRAIND_ISA, TRAIND_FIRST_LAYER) is fixed here. */
+	struct td_error ie;
+	if (isa_init(&ie)) {
+		fprintf(stderr, "traind: %s\n", ie.msg);
+		return 2;
+	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("traind %s\n", PACKAGE_VERSION);
+		printf("traind %s isa %s (cpu best %s) first-layer %s blas %s\n", PACKAGE_VERSION,
+		       isa_tier_name(isa_tier()), isa_tier_name(isa_best()),
+		       first_layer_name(isa_first_layer()), isa_blas_core());
 		printf("mpi: %s\n", dist_built_with_mpi() ? "yes (Open MPI)" : "no");
 		return 0;
 	}

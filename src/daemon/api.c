@@ -28,6 +28,7 @@
 #include "traind/gradcheck.h"
 #include "traind/image.h"
 #include "traind/instances.h"
+#include "traind/isa.h"
 #include "traind/jobcfg.h"
 #include "traind/oip.h"
 #include "traind/predict.h"
@@ -224,9 +225,9 @@ static void h_healthz(struct http_request *r)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	double up = (double)(t.tv_sec - a->started.tv_sec) +
 		    1e-9 * (double)(t.tv_nsec - a->started.tv_nsec);
-	http_reply_json(r, 200, json_pack("{s:s, s:s, s:f, s:i}", "status", "ok", "version",
+	http_reply_json(r, 200, json_pack("{s:s, s:s, s:f, s:i, s:s}", "status", "ok", "version",
 					  PACKAGE_VERSION, "uptime_seconds", up, "workers",
-					  a->c->workers));
+					  a->c->workers, "isa", isa_tier_name(isa_tier())));
 }
 
 static void h_metrics(struct http_request *r)
@@ -241,9 +242,11 @@ static void h_metrics(struct http_request *r)
 	}
 	struct jobs_stats st;
 	jobs_stats(a->jobs, &st);
-	fprintf(f, "# HELP traind_build_info The running version of traind.\n"
+	fprintf(f, "# HELP traind_build_info The running version of traind and its kernels' "
+		   "instruction-set tier.\n"
 		   "# TYPE traind_build_info gauge\n"
-		   "traind_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+		   "traind_build_info{version=\"%s\",isa=\"%s\"} 1\n", PACKAGE_VERSION,
+		isa_tier_name(isa_tier()));
 	fprintf(f, "# HELP traind_jobs Jobs by state.\n# TYPE traind_jobs gauge\n");
 	for (int s = 0; s < JOB_STATE_COUNT; s++)
 		fprintf(f, "traind_jobs{state=\"%s\"} %d\n", job_state_name(s), st.by_state[s]);

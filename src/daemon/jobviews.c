@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "traind/isa.h"
 #include "traind/jsonnum.h"
 #include "traind/pool.h"
 
@@ -108,6 +109,9 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "finished_at", time_json(v->finished_at));
 	json_object_set_new(o, "elapsed_seconds", td_json_num(v->elapsed));
 	json_object_set_new(o, "restarts", json_integer(v->restarts));
+	/* The kernels that train it (chosen once at start, isa.h). */
+	json_object_set_new(o, "isa", json_string(isa_tier_name(isa_tier())));
+	json_object_set_new(o, "first_layer", json_string(first_layer_name(isa_first_layer())));
 	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
 	return o;
 }

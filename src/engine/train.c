@@ -36,17 +36,13 @@
 
 #include "config.h"
 #include "traind/infer.h"
+#include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/optim.h"
 #include "traind/rng.h"
 #include "traind/sparse.h"
 
 #define EVAL_BLOCK INFER_BLOCK /* samples per evaluation block */
-
-/* A slot whose pixels are lit at most this often runs the first layer on
- * the lit pixels only (sparse.h); denser slots use the GEMM. The choice
- * depends on the data alone, so it is the same for any worker count. */
-#define SPARSE_MAX_DENSITY 0.6
 
 struct worker_state {
 	struct nn_ws_f ws;
@@ -341,11 +337,12 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, n,
 					     t->cfg.augment == AUGMENT_SHIFT, &rows);
 	long correct = 0;
-	/* A conv first layer takes the generic path (density 1). */
-	double density = sh->layer[0].kind == LAYER_DENSE
-				 ? sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut)
-				 : 1.0;
-	if (density <= SPARSE_MAX_DENSITY) {
+	/* Sparse up to a density measured per tier (isa.h): a function of the
+	 * data, the slot size and the tier, the same for any worker count. A
+	 * conv first layer always takes the generic path. */
+	if (sh->layer[0].kind == LAYER_DENSE &&
+	    isa_first_layer_sparse(sparse_density(bytes, rows, n, t->ds->features), n)) {
+		sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut);
 		/* Layer 0 on lit pixels; the rest of the net as usual. The
 		 * sparse backward writes all of W1's and b1's gradient, so only
 		 * the layers above need zeroing. */
