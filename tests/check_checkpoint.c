@@ -153,7 +153,7 @@ START_TEST(test_damage_is_refused_by_name)
 	ck_assert_int_eq(checkpoint_parse(copy, len, &back, &e), TD_EFORMAT);
 	ck_assert_str_eq(e.field, "magic");
 	memcpy(copy, b, len);
-	copy[8] = 2;
+	copy[8] = CHECKPOINT_VERSION + 1;
 	ck_assert_int_eq(checkpoint_parse(copy, len, &back, &e), TD_EFORMAT);
 	ck_assert_str_eq(e.field, "version");
 	memcpy(copy, b, len);

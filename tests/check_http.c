@@ -1029,6 +1029,100 @@ START_TEST(test_predict)
 }
 END_TEST
 
+/* A CNN job: shape errors at submission name the field and the input
+ * size; the job and model views show the rows; it trains, predicts a PNG,
+ * and its download imports to a model that predicts the same. */
+#define CNN_LAYERS "[{\"type\": \"conv\", \"filters\": 4, \"kernel\": 5, \"stride\": 2, " \
+		   "\"padding\": 2}, {\"type\": \"maxpool\", \"size\": 2}, " \
+		   "{\"type\": \"dense\", \"units\": 16}]"
+START_TEST(test_cnn_job)
+{
+	struct resp r;
+	ck_assert_int_eq(post_json("/v1/jobs", "{\"dataset\": \"synth\", \"layers\": ["
+				   "{\"type\": \"conv\", \"filters\": 4, \"kernel\": 5}, "
+				   "{\"type\": \"maxpool\", \"size\": 4}, "
+				   "{\"type\": \"conv\", \"filters\": 4, \"kernel\": 7}]}", &r), 400);
+	ck_error(&r, 400, "4x6x6", "layers[2].kernel");
+	resp_free(&r);
+	ck_assert_int_eq(post_json("/v1/jobs", "{\"dataset\": \"synth\", \"hidden\": [8], "
+				   "\"layers\": " CNN_LAYERS "}", &r), 400);
+	ck_error(&r, 400, "not both", "layers");
+	resp_free(&r);
+	/* the gradient-check route takes the same rows on an image */
+	ck_assert_int_eq(post_json("/v1/gradcheck", "{\"layers\": [{\"type\": \"conv\", "
+				   "\"filters\": 2, \"kernel\": 3, \"padding\": 1}, {\"type\": "
+				   "\"maxpool\", \"size\": 2}], \"activation\": \"tanh\", "
+				   "\"inputs\": 6, \"height\": 6, \"channels\": 2}", &r), 200);
+	ck_assert(json_is_true(json_object_get(r.json, "passed")));
+	json_t *tensors = json_object_get(r.json, "tensors");
+	ck_assert_str_eq(jstr(json_array_get(tensors, json_array_size(tensors) - 1), "name"), "x");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(tensors, 0), "count")),
+			 2 * 2 * 9);
+	resp_free(&r);
+	/* few parameters, but a large map to check: its work is bounded too */
+	ck_assert_int_eq(post_json("/v1/gradcheck", "{\"layers\": [{\"type\": \"conv\", "
+				   "\"filters\": 64, \"kernel\": 5, \"padding\": 2}], \"inputs\": 32, "
+				   "\"height\": 32, \"samples\": 64}", &r), 400);
+	ck_error(&r, 400, "more work", "layers");
+	resp_free(&r);
+
+	char id[32], path[160];
+	create_job("{\"dataset\": \"synth\", \"layers\": " CNN_LAYERS ", \"epochs\": 3, "
+		   "\"batch_size\": 32, \"augment\": \"none\", \"workers\": 2, "
+		   "\"optimizer\": \"momentum\", \"learning_rate\": 0.05}", id);
+	snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	json_t *rows = json_object_get(json_object_get(r.json, "model"), "layers");
+	ck_assert_int_eq(json_array_size(rows), 4);
+	ck_assert_str_eq(jstr(json_array_get(rows, 0), "type"), "conv");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(rows, 0), "parameters")),
+			 4 * 25 + 4);
+	json_t *out = json_object_get(json_array_get(rows, 1), "output");
+	ck_assert_int_eq(json_integer_value(json_array_get(out, 0)), 4);
+	ck_assert_int_eq(json_integer_value(json_array_get(out, 1)), 7);
+	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(r.json, "config"), "layers")), 3);
+	resp_free(&r);
+	wait_state(id, "completed", 300);
+	snprintf(path, sizeof(path), "/v1/models/%s", id);
+	ck_assert_int_eq(get(path, &r), 200);
+	rows = json_object_get(json_object_get(r.json, "model"), "layers");
+	ck_assert_str_eq(jstr(json_array_get(rows, 1), "type"), "maxpool");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(rows, 2), "parameters")),
+			 4 * 7 * 7 * 16 + 16);
+	resp_free(&r);
+
+	uint8_t img[PIXELS];
+	uint32_t seed = 9;
+	synth_image(3, &seed, img);
+	size_t len;
+	unsigned char *png = png_of(img, SIDE, SIDE, &len);
+	snprintf(path, sizeof(path), "/v1/models/%s:predict", id);
+	struct req q = {.method = "POST", .path = path, .ctype = "image/png", .body = png, .len = len};
+	request(&q, &r);
+	ck_assert_msg(r.status == 200, "%s", r.body);
+	ck_assert_int_eq(check_prediction(json_array_get(json_object_get(r.json, "predictions"), 0)), 3);
+	char *first = strdup(r.body);
+	resp_free(&r);
+
+	struct resp dl, imp;
+	snprintf(path, sizeof(path), "/v1/models/%s/download", id);
+	ck_assert_int_eq(get(path, &dl), 200);
+	struct req iq = {.method = "POST", .path = "/v1/models",
+			 .ctype = "application/octet-stream", .body = dl.body, .len = dl.len};
+	request(&iq, &imp);
+	ck_assert_msg(imp.status == 201, "%s", imp.body);
+	snprintf(path, sizeof(path), "/v1/models/%s:predict", jstr(imp.json, "name"));
+	q.path = path;
+	request(&q, &r);
+	ck_assert_str_eq(r.body, first);
+	resp_free(&r);
+	resp_free(&imp);
+	resp_free(&dl);
+	free(first);
+	free(png);
+}
+END_TEST
+
 START_TEST(test_predict_errors)
 {
 	char id[32], path[128];
@@ -1685,7 +1779,7 @@ START_TEST(test_gradcheck)
 				   "\"inputs\": 5, \"classes\": 3, \"samples\": 4}", &r), 200);
 	ck_assert(json_is_true(json_object_get(r.json, "passed")));
 	json_t *t = json_object_get(r.json, "tensors");
-	ck_assert_int_eq(json_array_size(t), 6);
+	ck_assert_int_eq(json_array_size(t), 7); /* W1 b1 W2 b2 W3 b3 x */
 	ck_assert_str_eq(jstr(json_array_get(t, 0), "name"), "W1");
 	ck_assert(json_number_value(json_object_get(json_array_get(t, 0), "max_relative_error")) <
 		  1e-6);
@@ -1935,6 +2029,7 @@ Suite *suite_http(void)
 	tcase_add_test(tc, test_gradcheck);
 	tcase_add_test(tc, test_explain);
 	tcase_add_test(tc, test_job_layers);
+	tcase_add_test(tc, test_cnn_job);
 	tcase_add_test(tc, test_concurrency);
 	suite_add_tcase(s, tc);
 	return s;

@@ -55,10 +55,11 @@ START_TEST(test_empty_object_gives_documented_defaults)
 	ck_assert_str_eq(json_string_value(json_object_get(o, "init")), "auto");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "augment")), "shift");
 	ck_assert_str_eq(json_string_value(json_object_get(o, "lr_schedule")), "constant");
+	ck_assert_int_eq(json_array_size(json_object_get(o, "layers")), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "ranks")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "max_restarts")), 3);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "rank_timeout")), 60);
-	ck_assert_int_eq(json_object_size(o), 20);
+	ck_assert_int_eq(json_object_size(o), 21);
 	json_decref(o);
 }
 END_TEST
@@ -398,6 +399,16 @@ static void check_bounds(json_t *o)
 		ck_assert_int_eq(from_pair(name, json_pack("[I]", hi + 1), &c, &e), TD_EINVAL);
 		ck_assert_int_eq(from_pair(name, json_pack("[I]", lo - 1), &c, &e), TD_EINVAL);
 		ck_assert_ptr_nonnull(strstr(e.field, name));
+	} else if (strcmp(type, "layers") == 0) {
+		json_int_t n = json_integer_value(json_object_get(o, "max_items"));
+		json_t *a = json_array();
+		for (json_int_t i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:s, s:i}", "type", "dense", "units", 1));
+		ck_assert_msg(from_pair(name, json_deep_copy(a), &c, &e) == 0, "%s", e.msg);
+		json_array_append_new(a, json_pack("{s:s, s:i}", "type", "dense", "units", 1));
+		ck_assert_int_eq(from_pair(name, a, &c, &e), TD_EINVAL);
+		ck_assert_str_eq(e.field, name);
+		ck_assert_ptr_nonnull(json_object_get(json_object_get(o, "rows"), "conv"));
 	} else {
 		ck_assert_str_eq(type, "string");
 		json_int_t lo = json_integer_value(json_object_get(o, "min_length"));

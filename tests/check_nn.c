@@ -36,7 +36,7 @@ START_TEST(test_gradcheck_every_combination)
 	gradcheck_options_default(&opt);
 	struct gradcheck_result r;
 	ck_assert_int_eq(gradcheck_run(&c, &opt, &r, &e), 0);
-	ck_assert_int_eq(r.n_tensors, 2 * (d + 2));
+	ck_assert_int_eq(r.n_tensors, 2 * (d + 2) + 1); /* and x */
 	for (int t = 0; t < r.n_tensors; t++)
 		ck_assert_msg(r.tensor[t].max_rel_error < 1e-6, "%s %s/%s hidden %s l2 %d: %s error %g",
 			      acts[a], out_loss[o][0], out_loss[o][1], depths[d], l2,

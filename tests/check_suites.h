@@ -29,6 +29,7 @@ Suite *suite_srvconf(void);
 Suite *suite_http(void);
 Suite *suite_apidoc(void);
 Suite *suite_instances(void);
+Suite *suite_conv(void);
 Suite *suite_oip(void);
 Suite *suite_connguard(void);
 Suite *suite_explain(void);

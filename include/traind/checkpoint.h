@@ -6,12 +6,19 @@
  *
  *   offset  size  field
  *   0       8     magic "TRAINDCK"
- *   8       4     format version (CHECKPOINT_VERSION; bumped on any
- *                 incompatible change; a newer file is refused by name)
+ *   8       4     format version (CHECKPOINT_VERSION, 2; bumped on any
+ *                 incompatible change; a newer file is refused by name;
+ *                 version 1 files, dense stacks only, still load)
  *   12      4     H, the header's length in bytes (at most 1 MiB)
  *   16      H     header: a UTF-8 JSON object -
  *                   "job", "config" (the job options, as the API shows them),
- *                   "layers", "activation", "output", "loss",
+ *                   "layers" (the flattened widths, input first),
+ *                   "model" (version 2: the layer rows of model_layer_json -
+ *                     type, input and output [c, h, w], kernel/size,
+ *                     stride, padding, activation, parameters; the model
+ *                     is what "config" describes for width x height, and
+ *                     a file whose rows differ is refused),
+ *                   "activation", "output", "loss",
  *                   "dataset", "width", "height", "classes",
  *                   "parameters" (P), "moments" (K: 0 sgd, 1 momentum, 2 adam),
  *                   "state": {"epoch", "step_in_epoch", "global_step",
@@ -19,7 +26,12 @@
  *                             "epoch_samples", "epoch_seconds"} or null
  *                             for a weights-only export,
  *                   "test_accuracy" (or null)
- *   16+H    4P    parameters, float32, in model.h's layout
+ *   16+H    4P    parameters, float32, in model.h's layout: layer by
+ *                 layer W then b; a dense W is [in][out], a conv W
+ *                 [filters][in_channels][k][k] and b [filters] (PyTorch's
+ *                 Conv2d weight as is; a dense W is the transpose of
+ *                 Linear's, its input the map flattened in (channel, row,
+ *                 column) order as torch.nn.Flatten gives it)
  *   ...     4PK   optimizer moments, K buffers of P float32
  *   end-4   4     CRC-32 (zlib's) of every byte before it
  *
@@ -39,7 +51,7 @@
 #include "traind/train.h"
 
 #define CHECKPOINT_MAGIC "TRAINDCK"
-#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_VERSION 2
 #define CHECKPOINT_MAX_HEADER (1u << 20)
 #define CHECKPOINT_MAX_BYTES ((size_t)1 << 31)
 

@@ -5,7 +5,8 @@
  * parameter, the analytic gradient of the objective (mean loss plus the L2
  * term) computed by the training code (nn.h in double precision) with
  * central differences (fourth order, see gradcheck.c). It reports, for every
- * tensor (W1, b1, W2, ...), the largest relative error
+ * tensor (W1, b1, W2, ..., numbered by layer row; a pool has none) and for
+ * the gradient of the input ("x", last), the largest relative error
  * |analytic - numeric| / max(|analytic|, |numeric|, GRADCHECK_FLOOR).
  */
 #ifndef TRAIND_GRADCHECK_H
@@ -25,7 +26,9 @@
 #define GRADCHECK_MAX_SAMPLES 64
 
 struct gradcheck_options {
-	int inputs;  /* features per sample */
+	int inputs;  /* features per sample: the input's width */
+	int height;  /* the input's height (1: a vector) */
+	int channels; /* the input's channels */
 	int classes; /* output classes (a sigmoid output with 2 classes has 1 unit) */
 	int samples; /* random samples in the batch */
 	double step; /* h */
@@ -44,7 +47,7 @@ struct gradcheck_result {
 	struct model_shape shape;
 	size_t n_params;
 	int n_tensors;
-	struct gradcheck_tensor tensor[2 * MODEL_MAX_LAYERS];
+	struct gradcheck_tensor tensor[2 * MODEL_MAX_LAYERS + 1];
 	double max_rel_error;
 	double tolerance;
 	int passed;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "traind/error.h"
+#include "traind/layerspec.h"
 #include "traind/model.h"
 #include "traind/optim.h"
 
@@ -55,6 +56,8 @@ struct job_config {
 	enum init_kind init;
 	enum augment_kind augment;
 	enum lr_schedule lr_schedule;
+	int n_layer_specs; /* `layers`: 0 for a dense stack from `hidden` */
+	struct layer_spec layer_specs[MODEL_MAX_SPECS];
 	unsigned set_mask; /* bit i: option i was given explicitly */
 };
 

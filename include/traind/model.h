@@ -9,7 +9,10 @@
  * its kind, its input and output shapes (channels x height x width; a dense
  * layer's are C x 1 x 1), its parameter offsets and its activation. Every
  * layer today is dense; a convolution or a pooling layer is a new kind of
- * row with its own shapes and offsets, not a special case elsewhere.
+ * row with its own shapes and offsets, not a special case elsewhere:
+ * LAYER_CONV (filters x k x k over a padded input, with a stride) and
+ * LAYER_MAXPOOL (k x k windows, a stride, no parameters, no activation)
+ * are built from the job field `layers` (see layerspec.h).
  *
  * The rows chain: layer[l].out == layer[l+1].in, and sizes[l] is the
  * flattened width between layers (sizes[0] inputs ... sizes[n_layers]
@@ -23,6 +26,10 @@
  * W[i * out + j] connects input i to unit j. Gradients, optimizer moments,
  * every worker's gradient buffers, checkpoints and prediction snapshots use
  * this same layout, so averaging, updating and copying are one loop each.
+ * A convolution's W is [filters][in_channels][k][k] row-major and its b
+ * [filters] - PyTorch's Conv2d layout; a map's activations are (channel,
+ * row, column) row-major, so a dense layer after a map reads it flattened
+ * as torch.nn.Flatten does (its W is still in x out, as above).
  */
 #ifndef TRAIND_MODEL_H
 #define TRAIND_MODEL_H
@@ -35,8 +42,13 @@
 
 #define MODEL_MAX_HIDDEN 8
 #define MODEL_MAX_UNITS 4096
-#define MODEL_MAX_LAYERS (MODEL_MAX_HIDDEN + 1)
+#define MODEL_MAX_SPECS 16 /* rows of the job field `layers` */
+#define MODEL_MAX_LAYERS (MODEL_MAX_SPECS + 1)
 #define MODEL_MAX_INPUTS (1 << 16)
+#define MODEL_MAX_WIDTH (1 << 17)    /* values one layer outputs per sample */
+#define MODEL_MAX_FLOPS 2e10         /* flops of one forward pass of one sample */
+#define MODEL_MAX_COL (1 << 21)      /* a conv's im2col values per sample (k*k*in_c x positions) */
+#define MODEL_MAX_ACTS (1 << 19)     /* values all layers output per sample, together */
 
 /* Hidden-layer activations. */
 enum activation { ACT_RELU, ACT_SIGMOID, ACT_TANH };
@@ -54,8 +66,8 @@ enum loss_kind { LOSS_CROSS_ENTROPY, LOSS_MSE };
  * uniform: U(-r, r), r = sqrt(6/(fan_in+fan_out)). */
 enum init_kind { INIT_AUTO, INIT_XAVIER, INIT_HE, INIT_UNIFORM };
 
-/* The kinds of layer row. A convolution and a pooling layer join here. */
-enum layer_kind { LAYER_DENSE, LAYER_KIND_COUNT };
+/* The kinds of layer row. */
+enum layer_kind { LAYER_DENSE, LAYER_CONV, LAYER_MAXPOOL, LAYER_KIND_COUNT };
 
 struct model_layer {
 	enum layer_kind kind;
@@ -65,11 +77,12 @@ struct model_layer {
 	size_t w_off, n_w;       /* weights: offset in the parameter buffer, count */
 	size_t b_off, n_b;       /* biases */
 	int is_output;           /* the output layer: shape.out applies, not act */
-	enum activation act;     /* hidden layers' activation */
+	enum activation act;     /* hidden layers' activation (none for maxpool) */
+	int kernel, stride, pad; /* conv and maxpool: window k x k, stride, zero padding */
 };
 
 struct model_shape {
-	int n_layers;                    /* weight layers: hidden + 1 */
+	int n_layers;                    /* rows, the output layer included */
 	struct model_layer layer[MODEL_MAX_LAYERS];
 	int sizes[MODEL_MAX_LAYERS + 1]; /* flattened widths: sizes[l] = layer[l].in */
 	enum activation act;
@@ -88,8 +101,11 @@ struct model_input {
 };
 
 /* The model a job configuration describes for that input: the layer
- * list, with the output rule above. With `max_params` nonzero, a model
- * with more parameters is an error naming the field "hidden". */
+ * list, with the output rule above - from `hidden` (a dense stack) or
+ * from `layers` (any rows; shapes checked here, errors naming the field,
+ * e.g. "layers[2].kernel", and the input size at that layer). With
+ * `max_params` nonzero, a model with more parameters is an error naming
+ * the field "hidden" (or "layers"). */
 struct job_config;
 int model_describe(struct model_shape *s, const struct job_config *cfg,
 		   const struct model_input *in, size_t max_params, struct td_error *e);
@@ -108,8 +124,17 @@ int model_shape_make(struct model_shape *s, int inputs, const int *hidden, int n
 
 /* Number of classes a shape predicts (2 for a one-unit sigmoid output). */
 int model_classes(const struct model_shape *s);
-/* The name of a layer kind ("dense"). */
+/* The name of a layer kind ("dense", "conv", "maxpool"). */
 const char *layer_kind_name(enum layer_kind k);
+
+/* Row l as JSON: type, input and output [c, h, w], activation (the output
+ * function on the last row; none on a pool), parameters, and for conv and
+ * maxpool their window: {"kernel"|"size", "stride"[, "padding"]}. The job
+ * view, the model view and checkpoints show this one form. */
+typedef struct json_t json_t;
+json_t *model_layer_json(const struct model_shape *s, int l);
+/* "1x28x28 conv 32x28x28, maxpool 32x14x14, dense 10": for people. */
+void model_summary(const struct model_shape *s, char *buf, size_t len);
 
 size_t model_param_count(const struct model_shape *s);
 size_t model_w_offset(const struct model_shape *s, int layer); /* W of layer */

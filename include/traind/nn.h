@@ -21,18 +21,27 @@
 
 #include "traind/model.h"
 
-/* Per-batch scratch: activations of every layer and two delta buffers. */
+/* Per-batch scratch: activations of every layer and two delta buffers;
+ * for conv rows their im2col buffers and for pool rows their argmax (conv.h),
+ * all sized once from the shape. `dinput`, NULL unless the caller points
+ * it at B x sizes[0] values, receives dL/d(input) in the backward pass. */
 struct nn_ws_f {
 	int cap; /* rows it can hold */
 	float *act[MODEL_MAX_LAYERS + 1]; /* act[0] is the input, B x sizes[0] */
 	float *delta[2];                  /* B x max width, ping-pong */
 	float *mem;
+	float *col[MODEL_MAX_LAYERS];          /* conv rows: im2col of the last forward */
+	int32_t *argmax[MODEL_MAX_LAYERS];     /* maxpool rows: B x out */
+	float *dinput;
 };
 struct nn_ws_d {
 	int cap;
 	double *act[MODEL_MAX_LAYERS + 1];
 	double *delta[2];
 	double *mem;
+	double *col[MODEL_MAX_LAYERS];
+	int32_t *argmax[MODEL_MAX_LAYERS];
+	double *dinput;
 };
 
 #define NN_DECLARE(R, S)                                                                   \

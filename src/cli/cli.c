@@ -506,6 +506,11 @@ static int cmd_train(int argc, char **argv)
 		       dist_ranks(dist) > 1 ? " per rank" : "");
 	if (!o.json && !o.quiet && dist_ranks(dist) > 1)
 		printf("across %d ranks (Open MPI)\n", dist_ranks(dist));
+	if (!o.json && !o.quiet && cfg.n_layer_specs > 0) { /* a CNN: its rows and shapes */
+		char sum[1024];
+		model_summary(&shape, sum, sizeof(sum));
+		printf("model: %s\n", sum);
+	}
 	status = train_run(&o, t, &cfg, ds, dist, a.values[TR_SAVE]);
 out:
 	dist_finish(dist);
@@ -517,7 +522,7 @@ out:
 
 /* ---- gradcheck ------------------------------------------------------ */
 
-enum { GC_JSON, GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_TOLERANCE, GC_STEP };
+enum { GC_JSON, GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_TOLERANCE, GC_STEP, GC_HEIGHT, GC_CHANNELS };
 static const struct cli_opt gradcheck_opts[] = {
 	[GC_JSON] = {"json", 0, "print the result as JSON"},
 	[GC_INPUTS] = {"inputs", 1, "features per random sample (default 6)"},
@@ -525,6 +530,8 @@ static const struct cli_opt gradcheck_opts[] = {
 	[GC_SAMPLES] = {"samples", 1, "random samples in the batch (default 5)"},
 	[GC_TOLERANCE] = {"tolerance", 1, "largest relative error that passes (default 1e-6)"},
 	[GC_STEP] = {"step", 1, "step h of the fourth-order central difference (default 1e-3)"},
+	[GC_HEIGHT] = {"height", 1, "rows of each sample: inputs x height images (default 1)"},
+	[GC_CHANNELS] = {"channels", 1, "channels of each sample (default 1)"},
 	{NULL, 0, NULL},
 };
 
@@ -569,9 +576,9 @@ static int cmd_gradcheck(int argc, char **argv)
 	struct gradcheck_options opt;
 	gradcheck_options_default(&opt);
 	double d;
-	const int idx[] = {GC_INPUTS, GC_CLASSES, GC_SAMPLES};
-	int *dst[] = {&opt.inputs, &opt.classes, &opt.samples};
-	for (int i = 0; i < 3; i++) {
+	const int idx[] = {GC_INPUTS, GC_CLASSES, GC_SAMPLES, GC_HEIGHT, GC_CHANNELS};
+	int *dst[] = {&opt.inputs, &opt.classes, &opt.samples, &opt.height, &opt.channels};
+	for (int i = 0; i < 5; i++) {
 		const char *v = a.values[idx[i]];
 		if (!v)
 			continue;
@@ -619,8 +626,12 @@ static int cmd_gradcheck(int argc, char **argv)
 		free(s);
 		json_decref(o);
 	} else {
+		char sum[1024];
+		model_summary(&res.shape, sum, sizeof(sum));
 		printf("gradient check: layers");
-		for (int l = 0; l <= res.shape.n_layers; l++)
+		if (cfg.n_layer_specs > 0)
+			printf(" %s", sum);
+		for (int l = 0; cfg.n_layer_specs == 0 && l <= res.shape.n_layers; l++)
 			printf("%s%d", l ? "-" : " ", res.shape.sizes[l]);
 		printf(", %s hidden, %s output, %s loss, l2 %g, %zu parameters\n",
 		       activation_name(cfg.activation), output_name(cfg.output), loss_name(cfg.loss),

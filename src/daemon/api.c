@@ -41,8 +41,9 @@
 #define METRICS_POINTS_MAX 100000
 #define SMALL_BODY_VALUES 4096 /* values in a job or gradcheck body, at most */
 #define IMAGE_MAX_PIXELS (4096u * 4096u)
-/* A gradient check costs about parameters^2 * samples multiply-adds; this
- * keeps one request to a second or so on an HTTP thread. */
+/* A gradient check costs about (parameters + inputs) * samples forward
+ * passes of flops/2 multiply-adds each (parameters^2 * samples for an
+ * MLP); this keeps one request to a second or so on an HTTP thread. */
 #define GRADCHECK_HTTP_WORK 4e9
 
 struct api {
@@ -820,6 +821,10 @@ static void h_gradcheck(struct http_request *r)
 			rc = take_int(v, key, &opt.classes, &e);
 		else if (strcmp(key, "samples") == 0)
 			rc = take_int(v, key, &opt.samples, &e);
+		else if (strcmp(key, "height") == 0)
+			rc = take_int(v, key, &opt.height, &e);
+		else if (strcmp(key, "channels") == 0)
+			rc = take_int(v, key, &opt.channels, &e);
 		else if (strcmp(key, "tolerance") == 0)
 			rc = take_real(v, key, 1, &opt.tolerance, &e);
 		else if (strcmp(key, "step") == 0)
@@ -833,7 +838,8 @@ static void h_gradcheck(struct http_request *r)
 	if (!rc && (rc = jobcfg_from_json(&cfg, model, &e)) && strstr(e.msg, "unknown field")) {
 		size_t n = strlen(e.msg);
 		snprintf(e.msg + n, sizeof(e.msg) - n,
-			 "; a gradient check also takes inputs, classes, samples, tolerance, step");
+			 "; a gradient check also takes inputs, height, channels, classes, samples, "
+			 "tolerance, step");
 	}
 	json_decref(model);
 	jobcfg_limits_default(&lim, 1);
@@ -843,8 +849,9 @@ static void h_gradcheck(struct http_request *r)
 	struct model_shape shape;
 	if (!rc && gradcheck_describe(&cfg, &opt, &shape, NULL) == 0) {
 		double p = (double)model_param_count(&shape);
-		if (p * p * opt.samples > GRADCHECK_HTTP_WORK)
-			rc = td_errorf(&e, TD_EINVAL, "hidden",
+		double probes = p + (double)shape.sizes[0] * opt.samples; /* W, b and x */
+		if (probes * opt.samples * (shape.flops / 2) > GRADCHECK_HTTP_WORK)
+			rc = td_errorf(&e, TD_EINVAL, cfg.n_layer_specs ? "layers" : "hidden",
 				       "this check (%.0f parameters, %d samples) is more work than one "
 				       "request may ask for; use fewer units or samples, or run "
 				       "traind gradcheck", p, opt.samples);

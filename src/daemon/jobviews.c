@@ -49,6 +49,8 @@ struct job_view {
 	double created_at, started_at, finished_at;
 	char error[512];
 	struct learning_warnings warnings; /* learning.h */
+	int has_shape;            /* the model summary: layers, shapes, parameters */
+	struct model_shape shape;
 };
 
 static void job_view_locked(const struct job *job, struct job_view *v)
@@ -77,6 +79,7 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 	v->finished_at = job->finished_at;
 	memcpy(v->error, job->error, sizeof(v->error));
 	learning_warnings_locked(job, &v->warnings);
+	v->has_shape = model_describe_dataset(&v->shape, &job->cfg, job->ds, 0, NULL) == 0;
 }
 
 static json_t *job_view_json(const struct job_view *v)
@@ -86,6 +89,8 @@ static json_t *job_view_json(const struct job_view *v)
 	json_object_set_new(o, "name", json_string(v->cfg.name));
 	json_object_set_new(o, "state", json_string(job_state_name(v->state)));
 	json_object_set_new(o, "config", jobcfg_to_json(&v->cfg));
+	if (v->has_shape)
+		json_object_set_new(o, "model", model_shape_json(&v->shape));
 	json_object_set_new(o, "progress",
 			    json_pack("{s:i, s:i, s:I, s:I}", "epoch", v->progress.epoch,
 				      "epochs", v->cfg.epochs, "step", (json_int_t)v->progress.step,
@@ -286,18 +291,8 @@ json_t *jobs_cluster_json(struct jobs *j)
 json_t *model_shape_json(const struct model_shape *s)
 {
 	json_t *rows = json_array();
-	for (int l = 0; l < s->n_layers; l++) {
-		const struct model_layer *L = &s->layer[l];
-		json_t *r = json_object();
-		json_object_set_new(r, "type", json_string(layer_kind_name(L->kind)));
-		json_object_set_new(r, "input", json_pack("[i, i, i]", L->in_c, L->in_h, L->in_w));
-		json_object_set_new(r, "output", json_pack("[i, i, i]", L->out_c, L->out_h, L->out_w));
-		json_object_set_new(r, "activation",
-				    json_string(L->is_output ? output_name(s->out)
-							     : activation_name(L->act)));
-		json_object_set_new(r, "parameters", json_integer((json_int_t)(L->n_w + L->n_b)));
-		json_array_append_new(rows, r);
-	}
+	for (int l = 0; l < s->n_layers; l++) /* one row form: model.h */
+		json_array_append_new(rows, model_layer_json(s, l));
 	return json_pack("{s:o, s:I, s:f, s:s}", "layers", rows, "parameters",
 			 (json_int_t)s->n_params, "flops_per_sample", s->flops, "loss",
 			 loss_name(s->loss));

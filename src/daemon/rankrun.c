@@ -60,13 +60,14 @@ static void args_free(struct argv_buf *a)
 	a->n = 0;
 }
 
-/* --key value for every option of the job (lists comma-separated). */
+/* --key value for every option of the job (lists comma-separated, rows of
+ * objects as JSON). */
 static void job_flags(struct argv_buf *a, const struct job_config *cfg)
 {
 	json_t *o = jobcfg_to_json(cfg), *v;
 	const char *key;
 	json_object_foreach(o, key, v) {
-		char flag[80], val[512] = "";
+		char flag[80], val[4096] = "";
 		if (json_is_null(v))
 			continue;
 		snprintf(flag, sizeof(flag), "--%s", key);
@@ -78,7 +79,11 @@ static void job_flags(struct argv_buf *a, const struct job_config *cfg)
 			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
 		else if (json_is_real(v))
 			snprintf(val, sizeof(val), "%.17g", json_real_value(v));
-		else if (json_is_array(v)) {
+		else if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
+			char *text = json_dumps(v, JSON_COMPACT); /* layers: rows as JSON */
+			snprintf(val, sizeof(val), "%s", text ? text : "none");
+			free(text);
+		} else if (json_is_array(v)) {
 			size_t i, n = 0;
 			json_t *x;
 			json_array_foreach(v, i, x) n += (size_t)snprintf(

@@ -21,6 +21,8 @@
 void gradcheck_options_default(struct gradcheck_options *o)
 {
 	o->inputs = 6;
+	o->height = 1;
+	o->channels = 1;
 	o->classes = 3;
 	o->samples = 5;
 	o->step = 1e-3;
@@ -34,7 +36,32 @@ struct problem {
 	uint8_t *y;
 	int n;
 	double l2;
+	uint64_t pattern;  /* kink_pattern() of the last objective() */
 };
+
+/* Where the last forward pass sits among the kinks of the function: each
+ * pool's winners and the sign of each ReLU unit, hashed (FNV-1a). Two
+ * points with the same pattern lie on one smooth piece. */
+static uint64_t kink_pattern(const struct problem *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const struct model_shape *s = p->s;
+	for (int l = 0; l < s->n_layers; l++) {
+		const struct model_layer *L = &s->layer[l];
+		size_t n = (size_t)p->n * (size_t)L->out;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v;
+			if (L->kind == LAYER_MAXPOOL)
+				v = (uint64_t)p->ws.argmax[l][i];
+			else if (!L->is_output && L->act == ACT_RELU)
+				v = p->ws.act[l + 1][i] > 0;
+			else
+				break;
+			h = (h ^ v) * 0x100000001b3ULL;
+		}
+	}
+	return h;
+}
 
 /* Is parameter i a weight (decays under L2) rather than a bias? */
 static int is_weight(const struct model_shape *s, size_t i)
@@ -49,6 +76,7 @@ static double objective(struct problem *p, const double *w)
 {
 	memcpy(p->ws.act[0], p->x, sizeof(double) * (size_t)p->n * (size_t)p->s->sizes[0]);
 	nn_forward_d(p->s, w, &p->ws, p->n);
+	p->pattern = kink_pattern(p);
 	double loss = output_loss_d(p->s, p->ws.act[p->s->n_layers], p->y, p->n, NULL) / p->n;
 	double reg = 0;
 	size_t P = model_param_count(p->s);
@@ -61,17 +89,42 @@ static double objective(struct problem *p, const double *w)
 /* dJ/dw[i] by the fourth-order central difference
  *   (J(w-2h) - 8 J(w-h) + 8 J(w+h) - J(w+2h)) / 12h,
  * whose error is O(h^4): at h = 1e-3 both truncation and rounding stay
- * near 1e-12, so even gradients of 1e-6 are checked to 1e-6 relative. */
-static double central_difference(struct problem *p, double *w, size_t i, double h)
+ * near 1e-12, so even gradients of 1e-6 are checked to 1e-6 relative.
+ * A stencil that crosses a kink (a pool's winner or a ReLU's sign changes
+ * between w and a probe, `base` being w's pattern) measures no derivative:
+ * it is retaken with a step ten times smaller, up to three times. */
+static double central_difference(struct problem *p, double *w, double *v, size_t i, double h,
+				 uint64_t base)
 {
-	double saved = w[i], j[4];
+	/* v is w itself, or the inputs p->x for the input gradient. */
+	double saved = v[i], j[4];
 	const double at[4] = {-2, -1, 1, 2};
-	for (int k = 0; k < 4; k++) {
-		w[i] = saved + at[k] * h;
-		j[k] = objective(p, w);
+	for (int tries = 0;; tries++, h /= 10) {
+		int crossed = 0;
+		for (int k = 0; k < 4; k++) {
+			v[i] = saved + at[k] * h;
+			j[k] = objective(p, w);
+			crossed |= p->pattern != base;
+		}
+		v[i] = saved;
+		if (!crossed || tries == 3)
+			break;
 	}
-	w[i] = saved;
 	return (j[0] - 8 * j[1] + 8 * j[2] - j[3]) / (12 * h);
+}
+
+/* One element's analytic (a) and numeric (num) derivative into its tensor's maxima. */
+static void tally(struct gradcheck_tensor *tt, double a, double num, size_t at)
+{
+	double abs_err = fabs(a - num);
+	double scale = fmax(fmax(fabs(a), fabs(num)), GRADCHECK_FLOOR);
+	double rel = abs_err / scale;
+	if (rel > tt->max_rel_error || at == 0) {
+		tt->max_rel_error = rel;
+		tt->worst = at;
+	}
+	if (abs_err > tt->max_abs_error)
+		tt->max_abs_error = abs_err;
 }
 
 int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_options *opt,
@@ -80,6 +133,11 @@ int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_opti
 	if (opt->inputs < 1 || opt->inputs > GRADCHECK_MAX_INPUTS)
 		return td_errorf(e, TD_EINVAL, "inputs", "inputs must be an integer from 1 to %d, not %d",
 				 GRADCHECK_MAX_INPUTS, opt->inputs);
+	if (opt->height < 1 || opt->channels < 1 ||
+	    (long)opt->inputs * opt->height * opt->channels > GRADCHECK_MAX_INPUTS)
+		return td_errorf(e, TD_EINVAL, "height", "inputs x height x channels must be from 1 "
+				 "to %d, not %d x %d x %d", GRADCHECK_MAX_INPUTS, opt->inputs,
+				 opt->height, opt->channels);
 	if (opt->classes < 2 || opt->classes > 256)
 		return td_errorf(e, TD_EINVAL, "classes",
 				 "classes must be an integer from 2 to 256, not %d", opt->classes);
@@ -87,7 +145,7 @@ int gradcheck_describe(const struct job_config *cfg, const struct gradcheck_opti
 		return td_errorf(e, TD_EINVAL, "samples",
 				 "samples must be an integer from 1 to %d, not %d",
 				 GRADCHECK_MAX_SAMPLES, opt->samples);
-	struct model_input in = {.width = opt->inputs, .height = 1, .channels = 1,
+	struct model_input in = {.width = opt->inputs, .height = opt->height, .channels = opt->channels,
 				 .classes = opt->classes};
 	return model_describe(s, cfg, &in, 0, e);
 }
@@ -111,11 +169,13 @@ int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *
 	res->tolerance = opt->tolerance;
 
 	struct problem p = {.s = s, .n = opt->samples, .l2 = cfg->l2};
+	size_t X = (size_t)opt->samples * (size_t)s->sizes[0];
 	double *w = malloc(sizeof(double) * P);
 	double *g = calloc(P, sizeof(double));
-	p.x = malloc(sizeof(double) * (size_t)opt->samples * (size_t)opt->inputs);
+	double *gx = calloc(X, sizeof(double));
+	p.x = malloc(sizeof(double) * X);
 	p.y = malloc((size_t)opt->samples);
-	if (!w || !g || !p.x || !p.y || nn_ws_init_d(&p.ws, s, opt->samples)) {
+	if (!w || !g || !gx || !p.x || !p.y || nn_ws_init_d(&p.ws, s, opt->samples)) {
 		rc = td_errorf(e, TD_ENOMEM, "", "out of memory for the gradient check");
 		goto out;
 	}
@@ -124,39 +184,41 @@ int gradcheck_run(const struct job_config *cfg, const struct gradcheck_options *
 	model_init_d(s, cfg->init, &rng, w);
 	/* Biases start at zero; perturb them so their gradients are generic. */
 	for (int l = 0; l < s->n_layers; l++)
-		for (int j = 0; j < s->sizes[l + 1]; j++)
-			w[model_b_offset(s, l) + (size_t)j] = 0.1 * rng_normal(&rng);
-	for (size_t i = 0; i < (size_t)opt->samples * (size_t)opt->inputs; i++)
+		for (size_t j = 0; j < s->layer[l].n_b; j++)
+			w[model_b_offset(s, l) + j] = 0.1 * rng_normal(&rng);
+	for (size_t i = 0; i < X; i++)
 		p.x[i] = rng_uniform(&rng);
 	for (int i = 0; i < opt->samples; i++)
 		p.y[i] = (uint8_t)rng_below(&rng, (uint64_t)opt->classes);
 
-	memcpy(p.ws.act[0], p.x, sizeof(double) * (size_t)opt->samples * (size_t)opt->inputs);
+	memcpy(p.ws.act[0], p.x, sizeof(double) * X);
+	p.ws.dinput = gx;
 	nn_loss_grad_d(s, w, g, &p.ws, p.y, p.n, NULL);
+	p.ws.dinput = NULL;
 
-	for (int l = 0; l < s->n_layers; l++) {
-		for (int k = 0; k < 2; k++) {
-			struct gradcheck_tensor *tt = &res->tensor[res->n_tensors++];
-			size_t lo = k == 0 ? model_w_offset(s, l) : model_b_offset(s, l);
-			size_t hi = k == 0 ? model_b_offset(s, l) : model_w_offset(s, l + 1);
+	objective(&p, w);
+	uint64_t base = p.pattern;
+	/* Every layer's W and b, then the input ("x", tensor index 2L). */
+	for (int t = 0; t <= 2 * s->n_layers; t++) {
+		int l = t / 2, k = t % 2, is_x = t == 2 * s->n_layers;
+		size_t lo = is_x ? 0 : k == 0 ? model_w_offset(s, l) : model_b_offset(s, l);
+		size_t hi = is_x ? X : k == 0 ? model_b_offset(s, l) : model_w_offset(s, l + 1);
+		if (hi == lo)
+			continue; /* a pool's W and b */
+		struct gradcheck_tensor *tt = &res->tensor[res->n_tensors++];
+		if (is_x)
+			snprintf(tt->name, sizeof(tt->name), "x");
+		else
 			snprintf(tt->name, sizeof(tt->name), "%c%d", k == 0 ? 'W' : 'b', l + 1);
-			tt->count = hi - lo;
-			for (size_t i = lo; i < hi; i++) {
-				double a = optim_objective_grad(g[i], 1.0 / p.n, p.l2, w[i], k == 0);
-				double num = central_difference(&p, w, i, opt->step);
-				double abs_err = fabs(a - num);
-				double scale = fmax(fmax(fabs(a), fabs(num)), GRADCHECK_FLOOR);
-				double rel = abs_err / scale;
-				if (rel > tt->max_rel_error || i == lo) {
-					tt->max_rel_error = rel;
-					tt->worst = i - lo;
-				}
-				if (abs_err > tt->max_abs_error)
-					tt->max_abs_error = abs_err;
-			}
-			if (tt->max_rel_error > res->max_rel_error)
-				res->max_rel_error = tt->max_rel_error;
+		tt->count = hi - lo;
+		for (size_t i = lo; i < hi; i++) {
+			double a = is_x ? gx[i] / p.n
+					: optim_objective_grad(g[i], 1.0 / p.n, p.l2, w[i], k == 0);
+			double num = central_difference(&p, w, is_x ? p.x : w, i, opt->step, base);
+			tally(tt, a, num, i - lo);
 		}
+		if (tt->max_rel_error > res->max_rel_error)
+			res->max_rel_error = tt->max_rel_error;
 	}
 	res->passed = res->max_rel_error < opt->tolerance;
 out:
@@ -164,6 +226,7 @@ out:
 		nn_ws_free_d(&p.ws);
 	free(w);
 	free(g);
+	free(gx);
 	free(p.x);
 	free(p.y);
 	return rc;
@@ -176,7 +239,8 @@ double gradcheck_numeric(const struct model_shape *s, struct nn_ws_d *ws, const 
 {
 	struct problem p = {.s = s, .ws = *ws, .x = (double *)x, .y = (uint8_t *)y, .n = n,
 			    .l2 = l2};
-	return central_difference(&p, w, i, h);
+	objective(&p, w); /* the pooling winners and ReLU signs at w itself */
+	return central_difference(&p, w, w, i, h, p.pattern);
 }
 
 double gradcheck_rel_error(double analytic, double numeric)

@@ -11,7 +11,7 @@
  * optim.c; augment and lr_schedule are this module's).
  *
  * A default is of one of three kinds: fixed (`def`, or `def_text` for text
- * and lists); picked by another option's value where the user gave none
+ * and lists; `layers` is JSON text, parsed by layerspec.c); picked by another option's value where the user gave none
  * (`by`/`by_value`: the loss that goes with an output, the learning rate
  * that suits an optimizer); or the server's (`from_server`: workers).
  * jobcfg_finish() fills in the last two. The job manager names a job
@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { T_TEXT, T_INT, T_REAL, T_SEED, T_ENUM, T_LIST };
+enum opt_type { T_TEXT, T_INT, T_REAL, T_SEED, T_ENUM, T_LIST, T_LAYERS };
 
 /* A limit of the server (struct jobcfg_limits) that lowers an option's max. */
 enum server_limit { L_NONE, L_WORKERS, L_BATCH_SIZE, L_EPOCHS, L_RANKS };
@@ -77,7 +77,8 @@ static const double rate_by_optimizer[OPT_COUNT] = {[OPT_SGD] = 0.1, [OPT_MOMENT
 enum {
 	K_NAME, K_DATASET, K_HIDDEN, K_ACTIVATION, K_OUTPUT, K_LOSS,
 	K_OPTIMIZER, K_LEARNING_RATE, K_MOMENTUM, K_L2, K_BATCH_SIZE, K_EPOCHS,
-	K_WORKERS, K_RANKS, K_MAX_RESTARTS, K_RANK_TIMEOUT, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE, K_COUNT
+	K_WORKERS, K_RANKS, K_MAX_RESTARTS, K_RANK_TIMEOUT, K_SEED, K_INIT, K_AUGMENT, K_LR_SCHEDULE,
+	K_LAYERS, K_COUNT
 };
 _Static_assert(K_COUNT <= 32, "set_mask has a bit per option");
 
@@ -143,6 +144,13 @@ static const struct option_row options[K_COUNT] = {
 	[K_LR_SCHEDULE] = {"lr_schedule", "LR schedule", T_ENUM, OFF(lr_schedule),
 			   NAMES(schedule_names), .def = LR_CONSTANT,
 			   .help = "learning rate over the run: constant, or cosine decay to 0"},
+	[K_LAYERS] = {"layers", "Layers", T_LAYERS, OFF(layer_specs), .max_items = MODEL_MAX_SPECS,
+		      .def_text = "[]",
+		      .help = "layer rows as JSON, input first, the output implicit; instead of "
+			      "hidden: [{\"type\": \"conv\", \"filters\": 32, \"kernel\": 5, "
+			      "\"padding\": 2}, {\"type\": \"maxpool\", \"size\": 2}, "
+			      "{\"type\": \"dense\", \"units\": 256}]; conv also takes stride (1), "
+			      "padding (0) and activation, maxpool stride (its size)"},
 };
 
 void jobcfg_limits_default(struct jobcfg_limits *l, int cores)
@@ -221,9 +229,12 @@ static json_t *field_json(const struct job_config *c, const struct option_row *o
 {
 	if (o->type == T_TEXT)
 		return json_string(cfield(c, o));
+	if (o->type == T_LAYERS)
+		return layerspec_to_json(c->layer_specs, c->n_layer_specs, c->activation);
 	if (o->type == T_LIST) {
 		json_t *a = json_array();
-		for (int i = 0; i < c->n_hidden; i++)
+		/* With layers, hidden is [] (the rows say it all): this reads back. */
+		for (int i = 0; c->n_layer_specs == 0 && i < c->n_hidden; i++)
 			json_array_append_new(a, json_integer(c->hidden[i]));
 		return a;
 	}
@@ -423,6 +434,8 @@ static int set_from_text(struct job_config *c, int k, const char *value, struct 
 		return set_enum(c, k, value, e);
 	case T_LIST:
 		return set_list_text(c, k, value, e);
+	case T_LAYERS:
+		return layerspec_from_text(c->layer_specs, &c->n_layer_specs, value, e);
 	case T_INT:
 	case T_SEED:
 	case T_REAL: {
@@ -445,7 +458,7 @@ void jobcfg_defaults(struct job_config *c)
 		const struct option_row *o = &options[k];
 		if (o->from_server)
 			continue; /* 0 until jobcfg_finish */
-		if (o->type == T_TEXT || o->type == T_LIST)
+		if (o->type == T_TEXT || o->type == T_LIST || o->type == T_LAYERS)
 			set_from_text(c, k, o->def_text, NULL); /* the table's own: valid */
 		else
 			put_number(c, o, o->def);
@@ -552,6 +565,11 @@ static int set_json(struct job_config *c, int k, const json_t *v, struct td_erro
 		return set_enum(c, k, json_string_value(v), e);
 	case T_LIST:
 		return set_json_list(c, k, v, e);
+	case T_LAYERS: /* the rows, or the same rows as JSON text (a form's text field) */
+		if (json_is_string(v))
+			return layerspec_from_text(c->layer_specs, &c->n_layer_specs,
+						   json_string_value(v), e);
+		return layerspec_from_json(c->layer_specs, &c->n_layer_specs, v, e);
 	case T_INT:
 	case T_SEED:
 	case T_REAL:
@@ -612,6 +630,10 @@ int jobcfg_finish(struct job_config *c, const struct jobcfg_limits *lim, struct 
 				 "loss \"%s\" does not go with output \"softmax\": use "
 				 "\"cross_entropy\", or output \"sigmoid\" for mse",
 				 loss_name(c->loss));
+	if (c->n_layer_specs > 0 && (c->set_mask & (1u << K_HIDDEN)) && c->n_hidden > 0)
+		return td_errorf(e, TD_EINVAL, "layers",
+				 "give either hidden (a stack of dense layers) or layers (any "
+				 "rows), not both");
 	if (c->ranks > 1 && !dist_built_with_mpi())
 		return td_errorf(e, TD_EINVAL, "ranks",
 				 "ranks is %d, but this traind was built without MPI, so a job "
@@ -647,6 +669,7 @@ static const char *type_name(const struct option_row *o)
 	case T_TEXT: return "string";
 	case T_ENUM: return "enum";
 	case T_LIST: return "array";
+	case T_LAYERS: return "layers";
 	case T_REAL: return "number";
 	default: return "integer";
 	}
@@ -695,6 +718,15 @@ static void describe_range(json_t *j, const struct option_row *o,
 							  "min", (json_int_t)o->min, "max",
 							  (json_int_t)o->max));
 		json_object_set_new(j, "max_items", json_integer(o->max_items));
+		if (lim)
+			json_object_set_new(j, "max_parameters", json_integer((json_int_t)lim->max_params));
+		break;
+	case T_LAYERS: /* JSON rows; each type's keys */
+		json_object_set_new(j, "max_items", json_integer(o->max_items));
+		json_object_set_new(j, "rows",
+				    json_pack("{s:[s,s,s,s,s], s:[s,s], s:[s,s]}", "conv", "filters",
+					      "kernel", "stride", "padding", "activation", "maxpool",
+					      "size", "stride", "dense", "units", "activation"));
 		if (lim)
 			json_object_set_new(j, "max_parameters", json_integer((json_int_t)lim->max_params));
 		break;
@@ -764,6 +796,10 @@ void jobcfg_print_help(FILE *f)
 			snprintf(range, sizeof(range), "0..%d sizes of %.0f..%.0f", o->max_items,
 				 o->min, o->max);
 			break;
+		case T_LAYERS:
+			snprintf(range, sizeof(range), "0..%d rows: conv, maxpool, dense",
+				 o->max_items);
+			break;
 		case T_REAL:
 			snprintf(range, sizeof(range), "%s%g..%g", o->min_exclusive ? ">" : "",
 				 o->min, o->max);
@@ -778,7 +814,7 @@ void jobcfg_print_help(FILE *f)
 		default_rule(o, rule, sizeof(rule));
 		if (o->rule)
 			snprintf(def, sizeof(def), "%s", rule);
-		else if (o->type == T_LIST || o->type == T_TEXT)
+		else if (o->type == T_LIST || o->type == T_TEXT || o->type == T_LAYERS)
 			snprintf(def, sizeof(def), *o->def_text ? "%s" : "\"%s\"", o->def_text);
 		else
 			value_text(o, get_number(&d, o), def, sizeof(def));

@@ -8,6 +8,7 @@
 #include "traind/dataset.h"
 #include "traind/jobcfg.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,6 +101,131 @@ int model_shape_make(struct model_shape *s, int inputs, const int *hidden, int n
 	return 0;
 }
 
+/* Row i of `layers` on an input of c x h x w: its shape, or an error
+ * naming the field and the input size there. */
+static int spec_row(struct model_layer *L, const struct layer_spec *sp, int i, int c, int h,
+		    int w, enum activation job_act, struct td_error *e)
+{
+	char field[48];
+	memset(L, 0, sizeof(*L));
+	L->kind = sp->kind;
+	L->in_c = c;
+	L->in_h = h;
+	L->in_w = w;
+	L->in = c * h * w;
+	L->act = sp->act >= 0 ? (enum activation)sp->act : job_act;
+	L->kernel = sp->kernel;
+	L->stride = sp->stride ? sp->stride : 1;
+	L->pad = sp->padding;
+	switch (sp->kind) {
+	case LAYER_CONV: {
+		int ph = h + 2 * L->pad, pw = w + 2 * L->pad;
+		if (L->kernel > ph || L->kernel > pw) {
+			snprintf(field, sizeof(field), "layers[%d].kernel", i);
+			return td_errorf(e, TD_EINVAL, field,
+					 "%s %d is larger than its padded input %dx%d (the input "
+					 "at layer %d is %dx%dx%d, padding %d): the layer leaves "
+					 "no output",
+					 field, L->kernel, ph, pw, i, c, h, w, L->pad);
+		}
+		L->out_c = sp->units;
+		L->out_h = (ph - L->kernel) / L->stride + 1;
+		L->out_w = (pw - L->kernel) / L->stride + 1;
+		L->n_w = (size_t)sp->units * (size_t)c * (size_t)L->kernel * (size_t)L->kernel;
+		L->n_b = (size_t)sp->units;
+		long long col = (long long)c * L->kernel * L->kernel * L->out_h * L->out_w;
+		if (col > MODEL_MAX_COL) { /* bounds each worker's im2col buffer */
+			snprintf(field, sizeof(field), "layers[%d].kernel", i);
+			return td_errorf(e, TD_EINVAL, field,
+					 "layer %d's %dx%d patches of its %dx%dx%d input at %dx%d "
+					 "places are %lld values per sample; at most %d",
+					 i, L->kernel, L->kernel, c, h, w, L->out_h, L->out_w, col,
+					 MODEL_MAX_COL);
+		}
+		snprintf(field, sizeof(field), "layers[%d].filters", i);
+		break;
+	}
+	case LAYER_MAXPOOL:
+		if (L->kernel > h || L->kernel > w) {
+			snprintf(field, sizeof(field), "layers[%d].size", i);
+			return td_errorf(e, TD_EINVAL, field,
+					 "%s %d is larger than its input %dx%d (the input at "
+					 "layer %d is %dx%dx%d): the layer leaves no output",
+					 field, L->kernel, h, w, i, c, h, w);
+		}
+		L->out_c = c;
+		L->out_h = (h - L->kernel) / L->stride + 1;
+		L->out_w = (w - L->kernel) / L->stride + 1;
+		snprintf(field, sizeof(field), "layers[%d].size", i);
+		break;
+	default:
+		L->out_c = sp->units;
+		L->out_h = L->out_w = 1;
+		L->n_w = (size_t)L->in * (size_t)sp->units;
+		L->n_b = (size_t)sp->units;
+		snprintf(field, sizeof(field), "layers[%d].units", i);
+	}
+	long long out = (long long)L->out_c * L->out_h * L->out_w;
+	if (out > MODEL_MAX_WIDTH)
+		return td_errorf(e, TD_EINVAL, field,
+				 "layer %d outputs %dx%dx%d = %lld values per sample from its "
+				 "%dx%dx%d input; at most %d",
+				 i, L->out_c, L->out_h, L->out_w, out, c, h, w, MODEL_MAX_WIDTH);
+	L->out = (int)out;
+	return 0;
+}
+
+/* The layer list of the job field `layers`, then the output layer. */
+static int describe_specs(struct model_shape *s, const struct job_config *cfg,
+			  const struct model_input *in, int outputs, struct td_error *e)
+{
+	/* The dense builder validates the output and loss pairing. */
+	int rc = model_shape_make(s, in->width * in->height * in->channels, NULL, 0, outputs,
+				  cfg->activation, cfg->output, cfg->loss, e);
+	if (rc)
+		return rc;
+	int c = in->channels, h = in->height, w = in->width, n = cfg->n_layer_specs;
+	size_t off = 0;
+	s->flops = 0;
+	for (int i = 0; i <= n; i++) {
+		struct model_layer *L = &s->layer[i];
+		if (i < n) {
+			rc = spec_row(L, &cfg->layer_specs[i], i, c, h, w, cfg->activation, e);
+			if (rc)
+				return rc;
+		} else {
+			struct layer_spec out = {.kind = LAYER_DENSE, .units = outputs, .act = -1};
+			spec_row(L, &out, i, c, h, w, cfg->activation, e);
+			L->is_output = 1;
+		}
+		L->w_off = off;
+		L->b_off = off + L->n_w;
+		off = L->b_off + L->n_b;
+		s->flops += 2.0 * (double)L->n_w * L->out_h * L->out_w;
+		s->sizes[i] = L->in;
+		c = L->out_c;
+		h = L->out_h;
+		w = L->out_w;
+	}
+	s->n_layers = n + 1;
+	s->sizes[n + 1] = outputs;
+	s->n_params = off;
+	long long acts = 0;
+	for (int l = 0; l <= s->n_layers; l++)
+		acts += s->sizes[l];
+	if (acts > MODEL_MAX_ACTS) /* bounds each worker's activations */
+		return td_errorf(e, TD_EINVAL, "layers",
+				 "this model's layers output %lld values per sample for %dx%dx%d "
+				 "inputs; at most %d",
+				 acts, in->width, in->height, in->channels, MODEL_MAX_ACTS);
+	if (s->flops > MODEL_MAX_FLOPS)
+		return td_errorf(e, TD_EINVAL, "layers",
+				 "this model takes %.3g flops per sample for %dx%dx%d inputs; "
+				 "at most %.3g",
+				 s->flops, in->width, in->height, in->channels, MODEL_MAX_FLOPS);
+	return 0;
+}
+
 int model_describe(struct model_shape *s, const struct job_config *cfg,
 		   const struct model_input *in, size_t max_params, struct td_error *e)
 {
@@ -112,15 +238,23 @@ int model_describe(struct model_shape *s, const struct job_config *cfg,
 	/* The output rule: a sigmoid output on two classes is one unit whose
 	 * target is the label; otherwise one unit per class. */
 	int outputs = cfg->output == OUT_SIGMOID && in->classes == 2 ? 1 : in->classes;
-	int rc = model_shape_make(s, in->width * in->height * in->channels, cfg->hidden,
-				  cfg->n_hidden, outputs, cfg->activation, cfg->output, cfg->loss, e);
+	int rc;
+	if (cfg->n_layer_specs > 0) {
+		rc = describe_specs(s, cfg, in, outputs, e);
+	} else {
+		rc = model_shape_make(s, in->width * in->height * in->channels, cfg->hidden,
+				      cfg->n_hidden, outputs, cfg->activation, cfg->output,
+				      cfg->loss, e);
+		if (!rc) {
+			s->layer[0].in_c = in->channels;
+			s->layer[0].in_h = in->height;
+			s->layer[0].in_w = in->width;
+		}
+	}
 	if (rc)
 		return rc;
-	s->layer[0].in_c = in->channels;
-	s->layer[0].in_h = in->height;
-	s->layer[0].in_w = in->width;
 	if (max_params && s->n_params > max_params)
-		return td_errorf(e, TD_EINVAL, "hidden",
+		return td_errorf(e, TD_EINVAL, cfg->n_layer_specs > 0 ? "layers" : "hidden",
 				 "this model has %zu parameters for %dx%d inputs and %d classes; the "
 				 "server allows at most %zu",
 				 s->n_params, in->width, in->height, in->classes, max_params);
@@ -142,8 +276,46 @@ int model_classes(const struct model_shape *s)
 
 const char *layer_kind_name(enum layer_kind k)
 {
-	static const char *const names[LAYER_KIND_COUNT] = {"dense"};
+	static const char *const names[LAYER_KIND_COUNT] = {"dense", "conv", "maxpool"};
 	return names[k];
+}
+
+json_t *model_layer_json(const struct model_shape *s, int l)
+{
+	const struct model_layer *L = &s->layer[l];
+	json_t *r = json_object();
+	json_object_set_new(r, "type", json_string(layer_kind_name(L->kind)));
+	json_object_set_new(r, "input", json_pack("[i, i, i]", L->in_c, L->in_h, L->in_w));
+	json_object_set_new(r, "output", json_pack("[i, i, i]", L->out_c, L->out_h, L->out_w));
+	if (L->kind == LAYER_CONV) {
+		json_object_set_new(r, "kernel", json_integer(L->kernel));
+		json_object_set_new(r, "stride", json_integer(L->stride));
+		json_object_set_new(r, "padding", json_integer(L->pad));
+	} else if (L->kind == LAYER_MAXPOOL) {
+		json_object_set_new(r, "size", json_integer(L->kernel));
+		json_object_set_new(r, "stride", json_integer(L->stride));
+	}
+	json_object_set_new(r, "activation",
+			    json_string(L->is_output		 ? output_name(s->out)
+					: L->kind == LAYER_MAXPOOL ? "none"
+								   : activation_name(L->act)));
+	json_object_set_new(r, "parameters", json_integer((json_int_t)(L->n_w + L->n_b)));
+	return r;
+}
+
+void model_summary(const struct model_shape *s, char *buf, size_t len)
+{
+	const struct model_layer *L0 = &s->layer[0];
+	size_t n = (size_t)snprintf(buf, len, "%dx%dx%d", L0->in_c, L0->in_h, L0->in_w);
+	for (int l = 0; l < s->n_layers && n < len; l++) {
+		const struct model_layer *L = &s->layer[l];
+		if (L->kind == LAYER_DENSE)
+			n += (size_t)snprintf(buf + n, len - n, "%s dense %d", l ? "," : "", L->out);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%s %s%d %dx%dx%d", l ? "," : "",
+					      layer_kind_name(L->kind), L->kernel, L->out_c,
+					      L->out_h, L->out_w);
+	}
 }
 
 size_t model_w_offset(const struct model_shape *s, int layer)
@@ -168,6 +340,19 @@ int model_max_width(const struct model_shape *s)
 		if (s->sizes[l] > m)
 			m = s->sizes[l];
 	return m;
+}
+
+/* A layer's fans: a dense unit sees `in` inputs; a conv filter sees
+ * in_c * k * k and feeds out_c * k * k (PyTorch's convention). */
+static void layer_fans(const struct model_layer *L, int *fan_in, int *fan_out)
+{
+	if (L->kind == LAYER_CONV) {
+		*fan_in = L->in_c * L->kernel * L->kernel;
+		*fan_out = L->out_c * L->kernel * L->kernel;
+	} else {
+		*fan_in = L->in;
+		*fan_out = L->out;
+	}
 }
 
 /* The weight of layer l's element drawn from rng, by the init rule. */
@@ -198,8 +383,10 @@ void model_init_d(const struct model_shape *s, enum init_kind init, struct td_rn
 		/* The output layer of a sigmoid/softmax net is initialised as the
 		 * hidden activation's rule would; what matters is the fan. */
 		double *w = params + L->w_off;
+		int fi, fo;
+		layer_fans(L, &fi, &fo);
 		for (size_t i = 0; i < L->n_w; i++)
-			w[i] = init_draw(init, s->act, L->in, L->out, rng);
+			w[i] = init_draw(init, L->act, fi, fo, rng);
 		memset(params + L->b_off, 0, sizeof(double) * L->n_b);
 	}
 }
@@ -210,8 +397,10 @@ void model_init(const struct model_shape *s, enum init_kind init, struct td_rng 
 	for (int l = 0; l < s->n_layers; l++) {
 		const struct model_layer *L = &s->layer[l];
 		float *w = params + L->w_off;
+		int fi, fo;
+		layer_fans(L, &fi, &fo);
 		for (size_t i = 0; i < L->n_w; i++)
-			w[i] = (float)init_draw(init, s->act, L->in, L->out, rng);
+			w[i] = (float)init_draw(init, L->act, fi, fo, rng);
 		memset(params + L->b_off, 0, sizeof(float) * L->n_b);
 	}
 }

@@ -1,8 +1,11 @@
 /*
  * nn.c - instantiates the network mathematics (nn_kernels.inc) in float
- * for training and in double for the numerical gradient check.
+ * for training and in double for the numerical gradient check; conv and
+ * pool rows call out to conv.c.
  */
 #include "traind/nn.h"
+
+#include "traind/conv.h"
 
 #include <cblas.h>
 #include <float.h>

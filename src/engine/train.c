@@ -390,8 +390,10 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 					     t->cfg.augment == AUGMENT_SHIFT, &rows);
 	long correct = 0;
 	/* Sparse up to a density measured per tier (isa.h): a function of the
-	 * data, the slot size and the tier, the same for any worker count. */
-	if (isa_first_layer_sparse(sparse_density(bytes, rows, n, t->ds->features), n)) {
+	 * data, the slot size and the tier, the same for any worker count. A
+	 * conv first layer always takes the generic path. */
+	if (sh->layer[0].kind == LAYER_DENSE &&
+	    isa_first_layer_sparse(sparse_density(bytes, rows, n, t->ds->features), n)) {
 		sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut);
 		/* Layer 0 on lit pixels; the rest of the net as usual. The
 		 * sparse backward writes all of W1's and b1's gradient, so only

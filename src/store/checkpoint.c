@@ -78,6 +78,9 @@ static json_t *header_json(const struct checkpoint *c)
 		json_array_append_new(layers, json_integer(c->shape.sizes[l]));
 	for (int i = 0; i < c->n_classes; i++)
 		json_array_append_new(classes, json_string(c->class_names[i]));
+	json_t *rows = json_array(); /* version 2: the layer list */
+	for (int l = 0; l < c->shape.n_layers; l++)
+		json_array_append_new(rows, model_layer_json(&c->shape, l));
 	json_t *state = json_null();
 	if (c->has_state)
 		state = json_pack("{s:i, s:I, s:I, s:f, s:I, s:I, s:f}", "epoch", c->state.epoch,
@@ -87,9 +90,9 @@ static json_t *header_json(const struct checkpoint *c)
 				  (json_int_t)c->state.epoch_correct, "epoch_samples",
 				  (json_int_t)c->state.epoch_samples, "epoch_seconds",
 				  c->state.epoch_seconds);
-	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:I, s:i, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:I, s:i, s:o, s:o}",
 			 "format", "traind checkpoint", "job", c->job_id, "config",
-			 jobcfg_to_json(&c->cfg), "layers", layers, "activation",
+			 jobcfg_to_json(&c->cfg), "layers", layers, "model", rows, "activation",
 			 activation_name(c->shape.act), "output", output_name(c->shape.out), "loss",
 			 loss_name(c->shape.loss), "dataset", c->dataset, "width", c->width, "height",
 			 c->height, "classes", classes, "parameters", (json_int_t)c->n_params,
@@ -191,7 +194,53 @@ void checkpoint_free(struct checkpoint *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int parse_header(json_t *h, struct checkpoint *c, struct td_error *e)
+/* Version 2: the model is what the config describes for the stored input
+ * (model_describe); the stored sizes and rows must be exactly that. */
+static int shape_from_config(json_t *h, int a, int o, int loss, struct checkpoint *c, int n_classes,
+			     struct td_error *e)
+{
+	struct model_input in = {.width = c->width, .height = c->height, .channels = 1,
+				 .classes = n_classes};
+	struct td_error se;
+	if (model_describe(&c->shape, &c->cfg, &in, 0, &se))
+		return bad(e, "config", se.msg);
+	json_t *sizes = json_array(), *rows = json_array();
+	for (int l = 0; l <= c->shape.n_layers; l++)
+		json_array_append_new(sizes, json_integer(c->shape.sizes[l]));
+	for (int l = 0; l < c->shape.n_layers; l++)
+		json_array_append_new(rows, model_layer_json(&c->shape, l));
+	int same = json_equal(sizes, json_object_get(h, "layers")) &&
+		   json_equal(rows, json_object_get(h, "model")) &&
+		   (int)c->shape.act == a && (int)c->shape.out == o && (int)c->shape.loss == loss;
+	json_decref(sizes);
+	json_decref(rows);
+	return same ? 0 : bad(e, "model", "its layer list does not match its config");
+}
+
+/* Version 1: a dense stack from the stored widths. */
+static int shape_from_sizes(json_t *h, int a, int o, int l, struct checkpoint *c,
+			    struct td_error *e)
+{
+	json_t *layers = json_object_get(h, "layers");
+	size_t nl = json_array_size(layers);
+	if (!json_is_array(layers) || nl < 2 || nl > MODEL_MAX_LAYERS + 1)
+		return bad(e, "layers", "layers must list 2 to 10 sizes");
+	int sizes[MODEL_MAX_LAYERS + 1];
+	for (size_t i = 0; i < nl; i++) {
+		json_t *x = json_array_get(layers, i);
+		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+		    json_integer_value(x) > MODEL_MAX_INPUTS)
+			return bad(e, "layers", "a layer size is not a number from 1 to 65536");
+		sizes[i] = (int)json_integer_value(x);
+	}
+	struct td_error se;
+	if (model_shape_make(&c->shape, sizes[0], sizes + 1, (int)nl - 2, sizes[nl - 1],
+			     (enum activation)a, (enum output_kind)o, (enum loss_kind)l, &se))
+		return bad(e, "layers", se.msg);
+	return 0;
+}
+
+static int parse_header(json_t *h, int version, struct checkpoint *c, struct td_error *e)
 {
 	long long v;
 	if (!json_is_object(h))
@@ -210,22 +259,8 @@ static int parse_header(json_t *h, struct checkpoint *c, struct td_error *e)
 	    l = enum_index(loss, loss_namer, 2);
 	if (a < 0 || o < 0 || l < 0)
 		return bad(e, "header", "unknown activation, output or loss");
-	json_t *layers = json_object_get(h, "layers");
-	size_t nl = json_array_size(layers);
-	if (!json_is_array(layers) || nl < 2 || nl > MODEL_MAX_LAYERS + 1)
-		return bad(e, "layers", "layers must list 2 to 10 sizes");
-	int sizes[MODEL_MAX_LAYERS + 1];
-	for (size_t i = 0; i < nl; i++) {
-		json_t *x = json_array_get(layers, i);
-		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
-		    json_integer_value(x) > MODEL_MAX_INPUTS)
-			return bad(e, "layers", "a layer size is not a number from 1 to 65536");
-		sizes[i] = (int)json_integer_value(x);
-	}
-	struct td_error se;
-	if (model_shape_make(&c->shape, sizes[0], sizes + 1, (int)nl - 2, sizes[nl - 1],
-			     (enum activation)a, (enum output_kind)o, (enum loss_kind)l, &se))
-		return bad(e, "layers", se.msg);
+	if (version < 2 && shape_from_sizes(h, a, o, l, c, e))
+		return TD_EFORMAT;
 	json_t *cfg = json_object_get(h, "config");
 	jobcfg_defaults(&c->cfg);
 	struct td_error ce;
@@ -241,20 +276,25 @@ static int parse_header(json_t *h, struct checkpoint *c, struct td_error *e)
 	if (jobcfg_finish(&c->cfg, &lim, &ce))
 		return td_errorf(e, TD_EFORMAT, "config", "not a valid traind checkpoint: its "
 				 "config is invalid: %s", ce.msg);
-	if (c->cfg.n_hidden != c->shape.n_layers - 1 || c->cfg.activation != c->shape.act ||
-	    c->cfg.output != c->shape.out || c->cfg.loss != c->shape.loss)
+	if (version < 2 &&
+	    (c->cfg.n_hidden != c->shape.n_layers - 1 || c->cfg.activation != c->shape.act ||
+	     c->cfg.output != c->shape.out || c->cfg.loss != c->shape.loss))
 		return bad(e, "config", "its config does not describe its layers");
-	for (int i = 0; i < c->cfg.n_hidden; i++)
+	for (int i = 0; version < 2 && i < c->cfg.n_hidden; i++)
 		if (c->cfg.hidden[i] != c->shape.sizes[i + 1])
 			return bad(e, "config", "its config does not describe its layers");
 	long long w, hgt;
 	if (get_int(h, "width", 1, MODEL_MAX_INPUTS, &w) || get_int(h, "height", 1, MODEL_MAX_INPUTS, &hgt) ||
-	    w * hgt != c->shape.sizes[0])
+	    (version < 2 && w * hgt != c->shape.sizes[0]))
 		return bad(e, "width", "width x height is not the number of inputs");
 	c->width = (int)w;
 	c->height = (int)hgt;
 	json_t *classes = json_object_get(h, "classes");
 	size_t nc = json_array_size(classes);
+	if (version >= 2 && (nc < 2 || nc > DATASET_MAX_CLASSES))
+		return bad(e, "classes", "the class names do not match the outputs");
+	if (version >= 2 && shape_from_config(h, a, o, l, c, (int)nc, e))
+		return TD_EFORMAT;
 	int outputs = c->shape.sizes[c->shape.n_layers];
 	if (!json_is_array(classes) || nc < 2 || nc > DATASET_MAX_CLASSES ||
 	    !((int)nc == outputs || (outputs == 1 && nc == 2)))
@@ -307,9 +347,9 @@ int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct
 		return td_errorf(e, TD_EFORMAT, "header", "not a valid traind checkpoint: it has %zu "
 				 "bytes, fewer than its fixed header", len);
 	uint32_t version = td_get_le32(b + 8), H = td_get_le32(b + 12);
-	if (version != CHECKPOINT_VERSION)
+	if (version < 1 || version > CHECKPOINT_VERSION)
 		return td_errorf(e, TD_EFORMAT, "version",
-				 "checkpoint format version %u is not the %d this traind reads",
+				 "checkpoint format version %u is not one this traind reads (1 to %d)",
 				 version, CHECKPOINT_VERSION);
 	if (H < 2 || H > CHECKPOINT_MAX_HEADER || (size_t)H > len - 20)
 		return bad(e, "header", "its header length is out of range");
@@ -324,7 +364,7 @@ int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct
 	json_t *h = json_loadb((const char *)b + 16, H, JSON_REJECT_DUPLICATES, &je);
 	if (!h)
 		return bad(e, "header", "its header is not valid JSON");
-	int rc = parse_header(h, out, e);
+	int rc = parse_header(h, (int)version, out, e);
 	json_decref(h);
 	if (rc)
 		goto fail;

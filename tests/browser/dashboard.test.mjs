@@ -248,7 +248,7 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
   for (const key of Object.keys(config)) assert.ok(key in shown, `the form has no field for ${key}`);
   for (const [field, value] of Object.entries(shown)) {
     if (field === "name") continue; // empty means "the id"
-    const want = field === "hidden" ? config.hidden.join(",") : config[field];
+    const want = Array.isArray(config[field]) ? config[field].join(",") : config[field];
     assert.equal(typeof want === "number" ? Number(value) : value, want, `form field ${field}`);
   }
 
