@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "traind/jobcfg.h"
 #include "testutil.h"
 #include "traind/cli.h"
 #include "traind/explain.h"
@@ -316,6 +317,12 @@ START_TEST(test_bad_requests_name_the_field)
 	double x[784] = {0};
 	ck_assert_int_eq(explain_run(&c, &big, x, xor_y, 1, NULL, tr, &e), TD_EINVAL);
 	ck_assert_str_eq(e.field, "hidden");
+	/* A convolution has no dense formulas: refused, named (it crashed). */
+	jobcfg_defaults(&c);
+	ck_assert_int_eq(jobcfg_set(&c, "layers", "[{\"type\": \"conv\", \"filters\": 2, "
+				    "\"kernel\": 3}]", &e), 0);
+	ck_assert_int_eq(explain_run(&c, &big, x, xor_y, 1, NULL, tr, &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "layers[0]");
 	free(tr);
 }
 END_TEST

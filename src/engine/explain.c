@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "traind/dataset.h"
@@ -54,6 +55,17 @@ int explain_describe(const struct job_config *cfg, const struct model_input *in,
 	int rc = model_describe(s, cfg, in, 0, e);
 	if (rc)
 		return rc;
+	/* The trace spells out dense layers' formulas; a convolution or a
+	 * pooling row has none here (the gradient check covers them). */
+	for (int l = 0; l < s->n_layers; l++)
+		if (s->layer[l].kind != LAYER_DENSE) {
+			char field[32];
+			snprintf(field, sizeof(field), "layers[%d]", l);
+			return td_errorf(e, TD_EINVAL, field,
+					 "an explanation traces dense layers only, and %s is a %s "
+					 "layer; use hidden, or POST /v1/gradcheck for this model",
+					 field, layer_kind_name(s->layer[l].kind));
+		}
 	if (s->n_params > EXPLAIN_MAX_PARAMS)
 		return td_errorf(e, TD_EINVAL, "hidden",
 				 "this model has %zu parameters; an explanation traces at most %d "
