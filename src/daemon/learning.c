@@ -123,8 +123,12 @@ static void ratio_warnings(const struct job *job, struct learning_warnings *out)
 				   : "sigmoid saturation? try relu or a smaller init";
 	if (job->cfg.activation == ACT_TANH)
 		hint = "tanh saturation? try relu or a smaller init";
+	struct model_shape shape;
+	int have_shape = model_describe_dataset(&shape, &job->cfg, job->ds, 0, NULL) == 0;
 	for (int l = 0; l < s->tensors; l++) {
 		struct learning_warning *x;
+		if (have_shape && l < shape.n_layers && shape.layer[l].n_w == 0)
+			continue; /* a pooling row: no weights, so no update to judge */
 		if (ratio_run(s, l, LEARNING_VANISH_POINTS, LEARNING_VANISH_RATIO, 1) &&
 		    (x = warn(out, "vanishing", l + 1))) {
 			const struct layer_point *first = &s->points[s->n - LEARNING_VANISH_POINTS];
