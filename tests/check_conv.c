@@ -471,6 +471,16 @@ START_TEST(test_checkpoint_v2_carries_the_layers_and_v1_still_loads)
 	probs_of(trainer_shape(t), trainer_params(t), d, a, 40);
 	probs_of(&back.shape, back.params, d, b, 40);
 	ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+	/* and a version 1 file read back writes a version 2 file that reads
+	 * (its input shape is the image's, as the config describes it; found
+	 * by fuzz_checkpoint) */
+	void *again;
+	size_t again_len;
+	struct checkpoint twice;
+	ck_assert_int_eq(checkpoint_encode(&back, &again, &again_len, &e), 0);
+	ck_assert_msg(checkpoint_parse(again, again_len, &twice, &e) == 0, "%s", e.msg);
+	checkpoint_free(&twice);
+	free(again);
 	checkpoint_free(&back);
 	free(buf);
 	trainer_free(t);

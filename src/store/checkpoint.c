@@ -289,6 +289,11 @@ static int parse_header(json_t *h, int version, struct checkpoint *c, struct td_
 		return bad(e, "width", "width x height is not the number of inputs");
 	c->width = (int)w;
 	c->height = (int)hgt;
+	if (version < 2) { /* the input's image shape, as model_describe gives it */
+		c->shape.layer[0].in_c = 1;
+		c->shape.layer[0].in_h = (int)hgt;
+		c->shape.layer[0].in_w = (int)w;
+	}
 	json_t *classes = json_object_get(h, "classes");
 	size_t nc = json_array_size(classes);
 	if (version >= 2 && (nc < 2 || nc > DATASET_MAX_CLASSES))
