@@ -107,4 +107,8 @@ void http_observe_predict(struct http_server *s, double seconds, long instances)
  * text format 0.0.4. */
 void http_write_metrics(struct http_server *s, FILE *f);
 
+/* Does `path` match `pattern` (a route table row's)? Fills r->id and
+ * r->rest when it does (http_route.c). */
+int http_route_match(const char *pattern, const char *path, struct http_request *r);
+
 #endif

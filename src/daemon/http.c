@@ -283,55 +283,6 @@ const char *http_media_type(struct http_request *r)
 
 /* ---- routing -------------------------------------------------------- */
 
-/* Matches one path segment [seg, seg+len) against a pattern segment. */
-static int match_segment(const char *pat, size_t plen, const char *seg, size_t len,
-			 struct http_request *r)
-{
-	if (plen >= 4 && memcmp(pat, "{id}", 4) == 0) {
-		const char *suffix = pat + 4;
-		size_t slen = plen - 4;
-		if (len <= slen || memcmp(seg + len - slen, suffix, slen) != 0)
-			return 0;
-		size_t idlen = len - slen;
-		if (idlen >= HTTP_ID_MAX)
-			return 0;
-		for (size_t i = 0; i < idlen; i++)
-			if (seg[i] == ':' || (unsigned char)seg[i] < 0x20)
-				return 0;
-		memcpy(r->id, seg, idlen);
-		r->id[idlen] = '\0';
-		return 1;
-	}
-	return plen == len && memcmp(pat, seg, len) == 0;
-}
-
-/* Does `path` match `pattern`? Fills r->id and r->rest when it does. */
-static int match_route(const char *pattern, const char *path, struct http_request *r)
-{
-	const char *p = pattern, *u = path;
-	r->id[0] = '\0';
-	r->rest = "";
-	for (;;) {
-		if (*p == '*' && p[1] == '\0') {
-			r->rest = u;
-			return 1;
-		}
-		if (*p != '/' || *u != '/')
-			return *p == '\0' && *u == '\0';
-		p++;
-		u++;
-		size_t plen = strcspn(p, "/"), ulen = strcspn(u, "/");
-		if (*p == '*' && plen == 1) {
-			r->rest = u;
-			return 1;
-		}
-		if (!match_segment(p, plen, u, ulen, r))
-			return 0;
-		p += plen;
-		u += ulen;
-	}
-}
-
 static void methods_text(unsigned m, char *buf, size_t len)
 {
 	static const struct {
@@ -354,7 +305,7 @@ static int route(struct http_request_priv *p)
 	unsigned allowed = 0;
 	struct http_request tmp = {0};
 	for (const struct http_route *rt = p->s->routes; rt->pattern; rt++) {
-		if (!match_route(rt->pattern, p->path, &tmp))
+		if (!http_route_match(rt->pattern, p->path, &tmp))
 			continue;
 		allowed |= rt->methods;
 		if (!p->route && (rt->methods & r->method)) {
