@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "traind/error.h"
 #include "traind/jobcfg.h"
 #include "traind/model.h"
@@ -72,5 +74,11 @@ struct nn_ws_d;
 double gradcheck_numeric(const struct model_shape *s, struct nn_ws_d *ws, const double *x,
 			 const uint8_t *y, int n, double l2, double *w, size_t i, double h);
 double gradcheck_rel_error(double analytic, double numeric);
+
+/* The result as JSON: layers, activation, output, loss, parameters, each
+ * tensor's count and largest relative and absolute errors, the largest
+ * relative error, the tolerance and "passed" (the CLI's --json and POST
+ * /v1/gradcheck print the same). */
+json_t *gradcheck_result_json(const struct job_config *cfg, const struct gradcheck_result *res);
 
 #endif

@@ -106,26 +106,7 @@ static int cmd_gradcheck(int argc, char **argv)
 		return 2;
 	}
 	if (a.values[GC_JSON]) {
-		json_t *o = json_object(), *tensors = json_array(), *layers = json_array();
-		for (int l = 0; l <= res.shape.n_layers; l++)
-			json_array_append_new(layers, json_integer(res.shape.sizes[l]));
-		for (int i = 0; i < res.n_tensors; i++) {
-			json_t *x = json_object();
-			json_object_set_new(x, "name", json_string(res.tensor[i].name));
-			json_object_set_new(x, "count", json_integer((json_int_t)res.tensor[i].count));
-			json_object_set_new(x, "max_relative_error", json_real(res.tensor[i].max_rel_error));
-			json_object_set_new(x, "max_absolute_error", json_real(res.tensor[i].max_abs_error));
-			json_array_append_new(tensors, x);
-		}
-		json_object_set_new(o, "layers", layers);
-		json_object_set_new(o, "activation", json_string(activation_name(cfg.activation)));
-		json_object_set_new(o, "output", json_string(output_name(cfg.output)));
-		json_object_set_new(o, "loss", json_string(loss_name(cfg.loss)));
-		json_object_set_new(o, "parameters", json_integer((json_int_t)res.n_params));
-		json_object_set_new(o, "tensors", tensors);
-		json_object_set_new(o, "max_relative_error", json_real(res.max_rel_error));
-		json_object_set_new(o, "tolerance", json_real(res.tolerance));
-		json_object_set_new(o, "passed", json_boolean(res.passed));
+		json_t *o = gradcheck_result_json(&cfg, &res);
 		char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 		printf("%s\n", s ? s : "{}");
 		free(s);

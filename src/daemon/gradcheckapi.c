@@ -33,24 +33,6 @@ static int take_real(const json_t *v, const char *field, double max, double *out
 	return 0;
 }
 
-static json_t *gradcheck_json(const struct job_config *cfg, const struct gradcheck_result *res)
-{
-	json_t *tensors = json_array(), *layers = json_array();
-	for (int l = 0; l <= res->shape.n_layers; l++)
-		json_array_append_new(layers, json_integer(res->shape.sizes[l]));
-	for (int i = 0; i < res->n_tensors; i++)
-		json_array_append_new(
-			tensors, json_pack("{s:s, s:I, s:f, s:f}", "name", res->tensor[i].name,
-					   "count", (json_int_t)res->tensor[i].count,
-					   "max_relative_error", res->tensor[i].max_rel_error,
-					   "max_absolute_error", res->tensor[i].max_abs_error));
-	return json_pack("{s:o, s:s, s:s, s:s, s:I, s:o, s:f, s:f, s:b}", "layers", layers,
-			 "activation", activation_name(cfg->activation), "output",
-			 output_name(cfg->output), "loss", loss_name(cfg->loss), "parameters",
-			 (json_int_t)res->n_params, "tensors", tensors, "max_relative_error",
-			 res->max_rel_error, "tolerance", res->tolerance, "passed", res->passed);
-}
-
 int gradcheckapi_run(json_t *body, json_t **out, struct td_error *e)
 {
 	*out = NULL;
@@ -111,6 +93,6 @@ int gradcheckapi_run(json_t *body, json_t **out, struct td_error *e)
 		rc = gradcheck_run(&cfg, &opt, &res, e);
 	if (rc)
 		return rc;
-	*out = gradcheck_json(&cfg, &res);
+	*out = gradcheck_result_json(&cfg, &res);
 	return 0;
 }

@@ -9,6 +9,8 @@
  */
 #include "traind/gradcheck.h"
 
+#include <jansson.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,4 +248,22 @@ double gradcheck_numeric(const struct model_shape *s, struct nn_ws_d *ws, const 
 double gradcheck_rel_error(double analytic, double numeric)
 {
 	return fabs(analytic - numeric) / fmax(fmax(fabs(analytic), fabs(numeric)), GRADCHECK_FLOOR);
+}
+
+json_t *gradcheck_result_json(const struct job_config *cfg, const struct gradcheck_result *res)
+{
+	json_t *tensors = json_array(), *layers = json_array();
+	for (int l = 0; l <= res->shape.n_layers; l++)
+		json_array_append_new(layers, json_integer(res->shape.sizes[l]));
+	for (int i = 0; i < res->n_tensors; i++)
+		json_array_append_new(
+			tensors, json_pack("{s:s, s:I, s:f, s:f}", "name", res->tensor[i].name,
+					   "count", (json_int_t)res->tensor[i].count,
+					   "max_relative_error", res->tensor[i].max_rel_error,
+					   "max_absolute_error", res->tensor[i].max_abs_error));
+	return json_pack("{s:o, s:s, s:s, s:s, s:I, s:o, s:f, s:f, s:b}", "layers", layers,
+			 "activation", activation_name(cfg->activation), "output",
+			 output_name(cfg->output), "loss", loss_name(cfg->loss), "parameters",
+			 (json_int_t)res->n_params, "tensors", tensors, "max_relative_error",
+			 res->max_rel_error, "tolerance", res->tolerance, "passed", res->passed);
 }

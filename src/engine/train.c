@@ -178,6 +178,24 @@ static void *alloc_floats(size_t n)
 	return p;
 }
 
+/* One worker's buffers, sized once for the job's largest slot. */
+static int worker_state_init(struct trainer *t, struct worker_state *wk, int slot_cap,
+			     struct td_error *e)
+{
+	const struct dataset *ds = t->ds;
+	wk->labels = malloc((size_t)t->ws_cap);
+	wk->shifted = malloc((size_t)t->ws_cap * (size_t)ds->features);
+	wk->order = malloc(sizeof(uint32_t) * (size_t)t->ws_cap);
+	if (wk->order)
+		for (int i = 0; i < t->ws_cap; i++)
+			wk->order[i] = (uint32_t)i;
+	if (!wk->labels || !wk->shifted || !wk->order ||
+	    sparse_cols_init(&wk->cols, slot_cap, ds->features) ||
+	    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap))
+		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the workers' buffers");
+	return 0;
+}
+
 int trainer_create(const struct job_config *cfg, const struct dataset *ds, struct pool *pool,
 		   struct trainer **out, struct td_error *e)
 {
@@ -238,22 +256,9 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 			       "out of memory for a model of %zu parameters", t->n_params);
 		goto fail;
 	}
-	for (int w = 0; w < pool_size(pool); w++) {
-		struct worker_state *wk = &t->wk[w];
-		wk->labels = malloc((size_t)t->ws_cap);
-		wk->shifted = malloc((size_t)t->ws_cap * (size_t)ds->features);
-		wk->order = malloc(sizeof(uint32_t) * (size_t)t->ws_cap);
-		if (wk->order)
-			for (int i = 0; i < t->ws_cap; i++)
-				wk->order[i] = (uint32_t)i;
-		if (!wk->labels || !wk->shifted || !wk->order ||
-		    sparse_cols_init(&wk->cols, slot_cap, ds->features) ||
-		    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap)) {
-			rc = td_errorf(e, TD_ENOMEM, "batch_size",
-				       "out of memory for the workers' buffers");
+	for (int w = 0; w < pool_size(pool); w++)
+		if ((rc = worker_state_init(t, &t->wk[w], slot_cap, e)))
 			goto fail;
-		}
-	}
 	for (int i = 0; i < 256; i++)
 		t->lut[i] = infer_pixel((uint8_t)i);
 	struct td_rng rng;

@@ -240,6 +240,45 @@ static int shape_from_sizes(json_t *h, int a, int o, int l, struct checkpoint *c
 	return 0;
 }
 
+/* The class names (their count is checked against the outputs). */
+static int parse_class_names(json_t *classes, struct checkpoint *c, struct td_error *e)
+{
+	size_t nc = json_array_size(classes);
+	c->n_classes = (int)nc;
+	c->owns_names = 1;
+	c->class_names = calloc(nc, sizeof(char *));
+	if (!c->class_names)
+		return td_errorf(e, TD_ENOMEM, "", "out of memory");
+	for (size_t i = 0; i < nc; i++) {
+		const char *name = json_string_value(json_array_get(classes, i));
+		if (!name || !*name || strlen(name) > 63 || !(c->class_names[i] = strdup(name)))
+			return bad(e, "classes", "a class name is not a string of 1 to 63 bytes");
+	}
+	return 0;
+}
+
+/* The training position of a checkpoint that has one ("state"). */
+static int parse_state(json_t *h, struct checkpoint *c, struct td_error *e)
+{
+	json_t *st = json_object_get(h, "state");
+	c->has_state = json_is_object(st);
+	if (c->has_state) {
+		long long ep, sie, gs, ec, es;
+		json_t *ls = json_object_get(st, "epoch_loss_sum"), *sec = json_object_get(st, "epoch_seconds");
+		if (get_int(st, "epoch", 0, 1 << 20, &ep) || get_int(st, "step_in_epoch", 0, (long long)1 << 40, &sie) ||
+		    get_int(st, "global_step", 0, (long long)1 << 50, &gs) ||
+		    get_int(st, "epoch_correct", 0, (long long)1 << 50, &ec) ||
+		    get_int(st, "epoch_samples", 0, (long long)1 << 50, &es) || !json_is_number(ls) ||
+		    !json_is_number(sec))
+			return bad(e, "state", "its training state is incomplete");
+		c->state = (struct trainer_state){(int)ep, (long)sie, (long)gs, json_number_value(ls),
+						  (long)ec, (long)es, json_number_value(sec)};
+		if (c->n_moments != optim_moments(c->cfg.optimizer))
+			return bad(e, "moments", "the moment count does not match the optimizer");
+	}
+	return 0;
+}
+
 static int parse_header(json_t *h, int version, struct checkpoint *c, struct td_error *e)
 {
 	long long v;
@@ -313,33 +352,9 @@ static int parse_header(json_t *h, int version, struct checkpoint *c, struct td_
 	c->n_moments = (int)v;
 	json_t *acc = json_object_get(h, "test_accuracy");
 	c->test_accuracy = json_is_number(acc) ? json_number_value(acc) : NAN;
-	json_t *st = json_object_get(h, "state");
-	c->has_state = json_is_object(st);
-	if (c->has_state) {
-		long long ep, sie, gs, ec, es;
-		json_t *ls = json_object_get(st, "epoch_loss_sum"), *sec = json_object_get(st, "epoch_seconds");
-		if (get_int(st, "epoch", 0, 1 << 20, &ep) || get_int(st, "step_in_epoch", 0, (long long)1 << 40, &sie) ||
-		    get_int(st, "global_step", 0, (long long)1 << 50, &gs) ||
-		    get_int(st, "epoch_correct", 0, (long long)1 << 50, &ec) ||
-		    get_int(st, "epoch_samples", 0, (long long)1 << 50, &es) || !json_is_number(ls) ||
-		    !json_is_number(sec))
-			return bad(e, "state", "its training state is incomplete");
-		c->state = (struct trainer_state){(int)ep, (long)sie, (long)gs, json_number_value(ls),
-						  (long)ec, (long)es, json_number_value(sec)};
-		if (c->n_moments != optim_moments(c->cfg.optimizer))
-			return bad(e, "moments", "the moment count does not match the optimizer");
-	}
-	c->n_classes = (int)nc;
-	c->owns_names = 1;
-	c->class_names = calloc(nc, sizeof(char *));
-	if (!c->class_names)
-		return td_errorf(e, TD_ENOMEM, "", "out of memory");
-	for (size_t i = 0; i < nc; i++) {
-		const char *name = json_string_value(json_array_get(classes, i));
-		if (!name || !*name || strlen(name) > 63 || !(c->class_names[i] = strdup(name)))
-			return bad(e, "classes", "a class name is not a string of 1 to 63 bytes");
-	}
-	return 0;
+	if (parse_state(h, c, e))
+		return TD_EFORMAT;
+	return parse_class_names(classes, c, e);
 }
 
 int checkpoint_parse(const void *buf, size_t len, struct checkpoint *out, struct td_error *e)
