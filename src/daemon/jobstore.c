@@ -100,54 +100,24 @@ void jobstore_save_record_locked(struct jobs *j, struct job *job)
 		fprintf(stderr, "traind: job %s: could not save its record: %s\n", job->id, e.msg);
 }
 
-/* curve.bin, encoded under the lock and written without it. */
-static int write_curve(struct jobs *j, struct job *job, struct td_error *e)
-{
-	char path[PATH_MAX];
-	if (job_path(j, job->id, "curve.bin", path, sizeof(path)))
-		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
-	uint8_t *buf;
-	size_t len;
-	pthread_mutex_lock(&j->lock);
-	int rc = curve_encode(&job->curve, &buf, &len, e);
-	pthread_mutex_unlock(&j->lock);
-	if (rc)
-		return rc;
-	struct iovec part = {buf, len};
-	rc = atomic_write(path, &part, 1, e);
-	free(buf);
-	return rc;
-}
+/* The series files beside the record: the loss curve (curve.h) and the
+ * learning's per-layer statistics and histograms (layerseries.h,
+ * histseries.h), each encoded under the lock and written without it. */
+enum series_file { SERIES_CURVE, SERIES_LAYERS, SERIES_HISTS };
 
-/* layers.bin (per-layer statistics, layerseries.h), like curve.bin. */
-static int write_layers(struct jobs *j, struct job *job, struct td_error *e)
+static int write_series(struct jobs *j, struct job *job, enum series_file which,
+			struct td_error *e)
 {
+	static const char *const names[] = {"curve.bin", "layers.bin", "hist.bin"};
 	char path[PATH_MAX];
-	if (job_path(j, job->id, "layers.bin", path, sizeof(path)))
+	if (job_path(j, job->id, names[which], path, sizeof(path)))
 		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
 	uint8_t *buf;
 	size_t len;
 	pthread_mutex_lock(&j->lock);
-	int rc = layer_series_encode(&job->layers, &buf, &len, e);
-	pthread_mutex_unlock(&j->lock);
-	if (rc)
-		return rc;
-	struct iovec part = {buf, len};
-	rc = atomic_write(path, &part, 1, e);
-	free(buf);
-	return rc;
-}
-
-/* hist.bin (per-epoch histograms, histseries.h), like curve.bin. */
-static int write_hists(struct jobs *j, struct job *job, struct td_error *e)
-{
-	char path[PATH_MAX];
-	if (job_path(j, job->id, "hist.bin", path, sizeof(path)))
-		return td_errorf(e, TD_EINVAL, "state_dir", "the state dir's path is too long");
-	uint8_t *buf;
-	size_t len;
-	pthread_mutex_lock(&j->lock);
-	int rc = hist_series_encode(&job->hists, &buf, &len, e);
+	int rc = which == SERIES_CURVE    ? curve_encode(&job->curve, &buf, &len, e)
+		 : which == SERIES_LAYERS ? layer_series_encode(&job->layers, &buf, &len, e)
+					  : hist_series_encode(&job->hists, &buf, &len, e);
 	pthread_mutex_unlock(&j->lock);
 	if (rc)
 		return rc;
@@ -176,11 +146,11 @@ int jobstore_save_progress(struct jobs *j, struct job *job, struct trainer *t)
 	if (!rc)
 		rc = make_dirs(dir, &e);
 	if (!rc)
-		rc = write_curve(j, job, &e);
+		rc = write_series(j, job, SERIES_CURVE, &e);
 	if (!rc)
-		rc = write_layers(j, job, &e);
+		rc = write_series(j, job, SERIES_LAYERS, &e);
 	if (!rc)
-		rc = write_hists(j, job, &e);
+		rc = write_series(j, job, SERIES_HISTS, &e);
 	pthread_mutex_lock(&j->lock);
 	if (!rc)
 		rc = jobstore_write_record_locked(j, job, &e);
@@ -228,7 +198,7 @@ void jobstore_save_history(struct jobs *j, struct job *job)
 	struct td_error e;
 	if (!jobstore_persistent(j))
 		return;
-	int rc = write_curve(j, job, &e);
+	int rc = write_series(j, job, SERIES_CURVE, &e);
 	pthread_mutex_lock(&j->lock);
 	if (!rc)
 		rc = jobstore_write_record_locked(j, job, &e);
