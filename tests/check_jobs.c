@@ -3,8 +3,10 @@
  * the queue, the loss-curve cursor and its bound, predictions from
  * snapshots, and durability - a manager killed with SIGKILL mid-training
  * is restarted and finishes with the weights of an uninterrupted run; a
- * failing disk fails the job and keeps the previous checkpoint.
+ * failing disk fails the job and keeps the previous checkpoint. Jobs train
+ * on threads `train_nice` steps below the rest, with the same weights.
  */
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,7 +89,8 @@ static struct jobs_config manager_config(struct fixture *f, int max_running, siz
 	return c;
 }
 
-static void start(struct fixture *f, int persistent, int max_running, size_t curve)
+static void start_nice(struct fixture *f, int persistent, int max_running, size_t curve,
+		       int train_nice)
 {
 	memset(f, 0, sizeof(*f));
 	f->reg = registry_create();
@@ -96,8 +99,14 @@ static void start(struct fixture *f, int persistent, int max_running, size_t cur
 	if (persistent)
 		f->state = test_tmpdir();
 	struct jobs_config c = manager_config(f, max_running, curve);
+	c.train_nice = train_nice;
 	struct td_error e;
 	ck_assert_msg(jobs_create(&c, &f->jobs, &e) == 0, "%s", e.msg);
+}
+
+static void start(struct fixture *f, int persistent, int max_running, size_t curve)
+{
+	start_nice(f, persistent, max_running, curve, 0);
 }
 
 static void stop(struct fixture *f)
@@ -217,6 +226,66 @@ START_TEST(test_queue_runs_in_order_and_completes)
 	ck_assert(probs[0] > probs[1] && probs[0] > probs[2]);
 	snapshot_release(s);
 	stop(&f);
+}
+END_TEST
+
+/* Threads of this process whose nice value is `nice` (Linux: per thread,
+ * field 19 of /proc/self/task/TID/stat). */
+static int threads_at_nice(int nice)
+{
+	DIR *d = opendir("/proc/self/task");
+	ck_assert_ptr_nonnull(d);
+	int count = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char path[300], line[1024];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+		fclose(f);
+		line[n] = '\0';
+		const char *c = strrchr(line, ')'); /* past the command name: field 2 */
+		int field = 2, v;
+		while (c && *c && field < 19)
+			field += *c++ == ' ';
+		if (c && sscanf(c, "%d", &v) == 1 && v == nice)
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+/* A runner and its pool's threads train at train_nice; the weights are
+ * those of a job trained at the daemon's own priority. */
+START_TEST(test_jobs_train_at_train_nice)
+{
+#ifdef __linux__
+	int base = getpriority(PRIO_PROCESS, 0);
+	ck_assert_int_le(base, 19 - 4);
+	struct model_snapshot *s[2];
+	for (int k = 0; k < 2; k++) {
+		struct fixture f;
+		int nice = k ? 4 : 0;
+		start_nice(&f, 0, 1, 1000, nice);
+		struct job_config c = small_job(2);
+		char id[JOB_ID_MAX];
+		struct td_error e;
+		ck_assert_int_eq(jobs_submit(f.jobs, &c, id, &e), 0);
+		ck_assert(wait_state(f.jobs, id, "completed", 60));
+		/* the runner lowered itself before it took the job */
+		ck_assert_int_eq(threads_at_nice(base + 4), nice ? 2 : 0);
+		ck_assert_int_eq(jobs_snapshot(f.jobs, id, &s[k], &e), 0);
+		stop(&f);
+	}
+	ck_assert_uint_eq(s[0]->n_params, s[1]->n_params);
+	ck_assert_int_eq(memcmp(s[0]->params, s[1]->params, sizeof(float) * s[0]->n_params), 0);
+	snapshot_release(s[0]);
+	snapshot_release(s[1]);
+#endif
 }
 END_TEST
 
@@ -530,6 +599,7 @@ Suite *suite_jobs(void)
 	tcase_add_test(tc, test_metrics_cursor_and_bound);
 	tcase_add_test(tc, test_export_then_import_serves_the_same_model);
 	tcase_add_test(tc, test_transition_table);
+	tcase_add_test(tc, test_jobs_train_at_train_nice);
 	suite_add_tcase(s, tc);
 	TCase *d = tcase_create("durability");
 	tcase_set_timeout(d, 300);

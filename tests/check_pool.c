@@ -1,9 +1,15 @@
 /*
  * check_pool.c - the worker pool: every worker runs once per run, barriers
- * order phases, runs from two threads take turns, pools are reusable.
+ * order phases, runs from two threads take turns, pools are reusable, and
+ * a pool made with a nice increment runs its threads that much lower.
  */
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "check_suites.h"
 #include "traind/pool.h"
@@ -139,6 +145,82 @@ START_TEST(test_bad_sizes_and_clean_stop)
 }
 END_TEST
 
+#ifdef __linux__
+/* This thread's nice value (per thread on Linux). */
+static int thread_nice(void)
+{
+	return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
+
+struct nice_task {
+	int nice[8];
+};
+
+static void nice_fn(void *arg, int w, int n)
+{
+	(void)n;
+	((struct nice_task *)arg)->nice[w] = thread_nice();
+}
+
+/* Runs on a thread of its own, so that the test's thread keeps its nice. */
+static void *lower_self(void *arg)
+{
+	int *got = arg;
+	struct td_error e;
+	got[0] = thread_nice();
+	got[1] = pool_lower_thread_priority(3, &e);
+	got[2] = thread_nice();
+	got[3] = pool_lower_thread_priority(POOL_MAX_NICE, &e); /* capped at 19 */
+	got[4] = thread_nice();
+	return NULL;
+}
+#endif
+
+START_TEST(test_nice_lowers_only_the_pool_threads)
+{
+	struct pool *p;
+	struct td_error e;
+	struct pool_options o = {.nice = POOL_MAX_NICE + 1};
+	ck_assert_int_eq(pool_create_opts(2, &o, &p, &e), TD_EINVAL);
+	ck_assert_str_eq(e.field, "nice");
+	ck_assert_int_eq(pool_lower_thread_priority(-1, &e), TD_EINVAL);
+#ifdef __linux__
+	int base = thread_nice();
+	ck_assert_int_le(base, 19 - 5);
+	for (int nice = 0; nice <= 5; nice += 5) {
+		o.nice = nice;
+		ck_assert_int_eq(pool_create_opts(3, &o, &p, &e), 0);
+		struct nice_task t;
+		memset(&t, 0, sizeof(t));
+		pool_run(p, 3, nice_fn, &t);
+		ck_assert_int_eq(t.nice[0], base); /* the caller is not touched */
+		ck_assert_int_eq(t.nice[1], base + nice);
+		ck_assert_int_eq(t.nice[2], base + nice);
+		pool_free(p);
+	}
+	/* pool_create is the pool of no options. */
+	ck_assert_int_eq(pool_create(2, &p, NULL), 0);
+	struct nice_task t;
+	pool_run(p, 2, nice_fn, &t);
+	ck_assert_int_eq(t.nice[1], base);
+	pool_free(p);
+	int got[5];
+	pthread_t th;
+	pthread_create(&th, NULL, lower_self, got);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(got[0], base);
+	ck_assert_int_eq(got[1], 0);
+	ck_assert_int_eq(got[2], base + 3);
+	ck_assert_int_eq(got[3], 0);
+	ck_assert_int_eq(got[4], 19);
+	ck_assert_int_eq(thread_nice(), base);
+#else
+	o.nice = 1;
+	ck_assert_int_eq(pool_create_opts(2, &o, &p, &e), TD_EINVAL);
+#endif
+}
+END_TEST
+
 Suite *suite_pool(void)
 {
 	Suite *s = suite_create("pool");
@@ -147,6 +229,7 @@ Suite *suite_pool(void)
 	tcase_add_test(tc, test_barrier_separates_phases);
 	tcase_add_test(tc, test_runs_from_two_threads_take_turns);
 	tcase_add_test(tc, test_bad_sizes_and_clean_stop);
+	tcase_add_test(tc, test_nice_lowers_only_the_pool_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }

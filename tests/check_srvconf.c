@@ -61,6 +61,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.token, "");
 	ck_assert_int_eq(c.allow_remote, 0);
 	ck_assert_int_eq(c.http_threads, 2);
+	ck_assert_int_eq(c.train_nice, 10);
 	ck_assert_int_eq(srvconf_finish(&c, &e), 0);
 	srvconf_free(&c);
 }
@@ -96,6 +97,10 @@ START_TEST(test_file)
 	ck_assert_uint_eq(c.body_limit, 2u << 20);
 	ck_assert_int_eq(srvconf_set(&c, "workers", "auto", &e), 0);
 	ck_assert_int_gt(c.workers, 0);
+	ck_assert_int_eq(srvconf_set(&c, "train-nice", "0", &e), 0);
+	ck_assert_int_eq(c.train_nice, 0);
+	ck_assert_int_eq(srvconf_set(&c, "train_nice", "20", &e), TD_EINVAL);
+	ck_assert_int_eq(c.train_nice, 0);
 	srvconf_free(&c);
 }
 END_TEST

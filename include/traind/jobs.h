@@ -52,6 +52,7 @@ struct jobs_config {
 	int max_queued;         /* jobs waiting; more is TD_EFULL */
 	int max_jobs;           /* records kept, finished included; more is TD_EFULL */
 	int pool_workers;       /* threads per runner's pool */
+	int train_nice;         /* nice steps runners and their pools run below the creator */
 	size_t max_curve_points; /* per job; older points are thinned evenly */
 	double snapshot_seconds;
 	/* Durability: NULL or "" keeps everything in memory. Otherwise every

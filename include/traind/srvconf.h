@@ -55,6 +55,7 @@ struct srvconf {
 	char token_file[PATH_MAX];
 	int allow_remote;
 	int http_threads;
+	int train_nice; /* nice steps the runners' training threads run below the rest */
 	int access_log;
 	char mpirun[PATH_MAX];       /* jobs across ranks: the launcher */
 	char mpi_hostfile[PATH_MAX]; /* "" = the ranks run on this host */

@@ -74,7 +74,8 @@ int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_erro
 	for (int i = 0; i < cfg->max_running; i++) {
 		struct runner *r = &j->runners[i];
 		r->j = j;
-		int rc = pool_create(cfg->pool_workers, &r->pool, e);
+		struct pool_options po = {.nice = cfg->train_nice};
+		int rc = pool_create_opts(cfg->pool_workers, &po, &r->pool, e);
 		if (rc) {
 			jobs_free(j);
 			return rc;

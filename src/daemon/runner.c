@@ -13,6 +13,12 @@
  * hook) and swapped in under it; readers take a reference under the lock
  * and predict without it, so a prediction never waits for training.
  *
+ * Priority: a runner and its pool's threads run `train_nice` steps below
+ * the HTTP threads (the runner is worker 0 of every run, so it lowers its
+ * own), so that a prediction arriving while a job trains gets a core at
+ * once instead of queueing behind training for a time slice. Processes a
+ * runner starts (the ranks' mpirun) inherit it.
+ *
  * When trainer_run returns the runner settles the state (completed,
  * paused, cancelled, failed, or queued again at shutdown) through
  * job_set_state, clears `busy` and broadcasts `changed`, on which pause,
@@ -20,6 +26,7 @@
  */
 #include "traind/job.h"
 #include "traind/learning.h"
+#include "traind/pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -226,6 +233,10 @@ void *runner_main(void *arg)
 {
 	struct runner *r = arg;
 	struct jobs *j = r->j;
+	struct td_error perr;
+	/* Worker 0 of the pool's runs: as low as its threads (see the top). */
+	if (pool_lower_thread_priority(j->cfg.train_nice, &perr))
+		fprintf(stderr, "traind: a job runner keeps its priority: %s\n", perr.msg);
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
 		struct job *job = next_queued_locked(j);

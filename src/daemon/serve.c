@@ -79,6 +79,7 @@ int server_start(const struct srvconf *c, struct server **out, struct td_error *
 		.max_queued = conf->max_queued_jobs,
 		.max_jobs = conf->max_jobs,
 		.pool_workers = conf->workers,
+		.train_nice = conf->train_nice,
 		.max_curve_points = (size_t)conf->max_curve_points,
 		.snapshot_seconds = conf->snapshot_seconds,
 		.state_dir = conf->state_dir,

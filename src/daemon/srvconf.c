@@ -97,6 +97,9 @@ static const struct conf_row rows[] = {
 	 "allow a non-loopback listen address without a token"},
 	{"http_threads", C_INT, OFF(http_threads), 1, 256, "2",
 	 "threads answering HTTP requests (predictions run on them)"},
+	{"train_nice", C_INT, OFF(train_nice), 0, POOL_MAX_NICE, "10",
+	 "nice steps below the HTTP threads that jobs train at, so that predictions are not "
+	 "kept waiting for a core (0: the same priority; Linux)"},
 	{"mpirun", C_PATH, OFF(mpirun), 0, 0, "mpirun",
 	 "jobs with ranks > 1: Open MPI's launcher (a path, or a name on the PATH)"},
 	{"mpi_hostfile", C_PATH, OFF(mpi_hostfile), 0, 0, "",

@@ -36,16 +36,28 @@
  * pool_barrier() between phases that read what others wrote. The mutex
  * hand-offs give the happens-before edges that make those writes visible.
  *
+ * Priority (pool_create_opts): a pool made with a nice increment has each
+ * thread lower its own priority before it first waits for work (Linux
+ * nice is per thread: setpriority on the thread's id), and pool_create_opts
+ * waits for them, so an error is the creator's to report. The daemon's job
+ * runners use it so that training yields the cores to the HTTP threads;
+ * the CLI's pool keeps the caller's priority.
+ *
  * `run_lock` serialises whole runs, so two jobs sharing a pool take turns.
  * Shutdown: pool_free sets `stop`, broadcasts `work` and joins.
  */
 #include "traind/pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 /* How long a barrier's early arrival watches before sleeping; see above. */
 #define POOL_SPIN_NS 50000L
@@ -61,6 +73,10 @@ struct pool {
 	pthread_mutex_t run_lock; /* one run at a time */
 	pthread_mutex_t lock;
 	pthread_cond_t work, done, barrier;
+	pthread_cond_t started; /* a thread applied its priority (nice > 0 only) */
+	int nice;               /* the options' increment */
+	int n_started;          /* threads past their priority change */
+	int start_err;          /* the first thread's errno, 0 */
 	unsigned long run_gen; /* bumped per run */
 	unsigned long bar_gen; /* bumped per barrier release; read atomically while spinning */
 	int sleepers;          /* threads asleep on `barrier` */
@@ -73,12 +89,49 @@ struct pool {
 	struct pool_thread *threads;
 };
 
+/* Lowers the calling thread's priority by `inc` nice steps (capped at
+ * 19); 0 or an errno. */
+static int lower_priority(int inc)
+{
+#ifdef __linux__
+	id_t tid = (id_t)syscall(SYS_gettid);
+	errno = 0;
+	int now = getpriority(PRIO_PROCESS, tid);
+	if (now == -1 && errno)
+		return errno;
+	int to = now + inc > 19 ? 19 : now + inc;
+	return to == now || setpriority(PRIO_PROCESS, tid, to) == 0 ? 0 : errno;
+#else
+	(void)inc;
+	return ENOTSUP; /* no per-thread priority: setpriority would renice the process */
+#endif
+}
+
+int pool_lower_thread_priority(int nice, struct td_error *e)
+{
+	if (nice < 0 || nice > POOL_MAX_NICE)
+		return td_errorf(e, TD_EINVAL, "nice", "a nice increment is 0..%d, not %d",
+				 POOL_MAX_NICE, nice);
+	int err = nice ? lower_priority(nice) : 0;
+	if (err)
+		return td_errorf(e, TD_EINVAL, "nice", "cannot lower a thread's priority "
+				 "by %d: %s", nice, strerror(err));
+	return 0;
+}
+
 static void *pool_thread_main(void *p_)
 {
 	struct pool_thread *t = p_;
 	struct pool *p = t->pool;
 	unsigned long seen = 0;
+	int err = p->nice > 0 ? lower_priority(p->nice) : 0;
 	pthread_mutex_lock(&p->lock);
+	if (p->nice > 0) {
+		if (err && !p->start_err)
+			p->start_err = err;
+		p->n_started++;
+		pthread_cond_signal(&p->started);
+	}
 	for (;;) {
 		while (!p->stop && p->run_gen == seen)
 			pthread_cond_wait(&p->work, &p->lock);
@@ -100,21 +153,40 @@ static void *pool_thread_main(void *p_)
 	return NULL;
 }
 
-int pool_create(int n_workers, struct pool **out, struct td_error *e)
+/* Waits for the threads started so far to apply their priority; returns
+ * the first one's errno, or 0. */
+static int wait_started(struct pool *p, int threads)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->n_started < threads)
+		pthread_cond_wait(&p->started, &p->lock);
+	int err = p->start_err;
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+int pool_create_opts(int n_workers, const struct pool_options *o, struct pool **out,
+		     struct td_error *e)
 {
 	*out = NULL;
+	int nice = o ? o->nice : 0;
 	if (n_workers < 1 || n_workers > POOL_MAX_WORKERS)
 		return td_errorf(e, TD_EINVAL, "workers", "workers must be 1..%d, not %d",
 				 POOL_MAX_WORKERS, n_workers);
+	if (nice < 0 || nice > POOL_MAX_NICE)
+		return td_errorf(e, TD_EINVAL, "nice", "a nice increment is 0..%d, not %d",
+				 POOL_MAX_NICE, nice);
 	struct pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return td_errorf(e, TD_ENOMEM, "", "out of memory creating the worker pool");
 	p->size = n_workers;
+	p->nice = nice;
 	pthread_mutex_init(&p->run_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
 	pthread_cond_init(&p->barrier, NULL);
+	pthread_cond_init(&p->started, NULL);
 	p->threads = calloc((size_t)n_workers, sizeof(*p->threads));
 	if (!p->threads) {
 		pool_free(p);
@@ -130,8 +202,19 @@ int pool_create(int n_workers, struct pool **out, struct td_error *e)
 					 "could not start worker thread %d of %d", i, n_workers);
 		}
 	}
+	int err = nice > 0 ? wait_started(p, n_workers - 1) : 0;
+	if (err) {
+		pool_free(p);
+		return td_errorf(e, TD_EINVAL, "nice", "cannot lower the worker threads' "
+				 "priority by %d: %s", nice, strerror(err));
+	}
 	*out = p;
 	return 0;
+}
+
+int pool_create(int n_workers, struct pool **out, struct td_error *e)
+{
+	return pool_create_opts(n_workers, NULL, out, e);
 }
 
 void pool_free(struct pool *p)
@@ -148,6 +231,7 @@ void pool_free(struct pool *p)
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
 	pthread_cond_destroy(&p->barrier);
+	pthread_cond_destroy(&p->started);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->run_lock);
 	free(p);
