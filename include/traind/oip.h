@@ -36,8 +36,9 @@
 
 /* An infer request read (oip_parse.c). */
 struct oip_request {
-	json_t *root;         /* the JSON header; id points into it */
-	const char *id;       /* NULL when the request has none */
+	json_t *root;         /* the JSON header (NULL when read in one pass) */
+	const char *id;       /* NULL when the request has none; into root or id_buf */
+	char id_buf[128];     /* the id, when the header was read in one pass */
 	double range;         /* pixel_range as given or implied by the datatype */
 	int mnist;            /* preprocess "mnist" (applied to x) */
 	int binary_all;       /* parameters.binary_data_output */

@@ -10,8 +10,12 @@
  * is parsed by Jansson (a few dozen values), and once datatype, shape and
  * parameters are checked the data text is read straight into the model's
  * floats. A request costs its body and its inputs.
+ *
+ * A binary request's header, when plainly written, is first offered to
+ * oip_fast.c, which reads it in one pass without a tree; what that one
+ * does not recognise comes here.
  */
-#include "traind/oip.h"
+#include "traind/oip_internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -153,8 +157,6 @@ static int on_root_key(struct scan *sc, const char *key, int arg, int depth)
 
 /* ---- the request ----------------------------------------------------- */
 
-enum dtype { DT_FP32, DT_UINT8 };
-
 static int json_int_in(const json_t *v, long long min, long long max, long long *out)
 {
 	double d = json_is_integer(v) ? (double)json_integer_value(v)
@@ -257,14 +259,7 @@ static int requested_outputs(struct oip_request *q, json_t *outputs, struct td_e
 	return 0;
 }
 
-/* The input tensor's name, datatype, shape and where its data is. */
-struct tensor {
-	enum dtype dt;
-	int n;
-	long long binary_size; /* -1: data in JSON */
-};
-
-static int tensor_head(json_t *in, int width, int height, int max_instances, struct tensor *t,
+static int tensor_head(json_t *in, int width, int height, int max_instances, struct oip_tensor *t,
 		       struct td_error *e)
 {
 	int features = width * height;
@@ -289,7 +284,7 @@ static int tensor_head(json_t *in, int width, int height, int max_instances, str
 		return td_errorf(e, TD_EINVAL, "inputs[0].datatype", "input \"" OIP_INPUT "\": "
 				 "datatype must be FP32 or UINT8, not %s%.20s%s", dt ? "\"" : "",
 				 dt ? dt : "a missing one", dt ? "\"" : "");
-	t->dt = strcmp(dt, "FP32") == 0 ? DT_FP32 : DT_UINT8;
+	t->dt = strcmp(dt, "FP32") == 0 ? OIP_FP32 : OIP_UINT8;
 	json_t *shape = json_object_get(in, "shape");
 	size_t rank = json_array_size(shape);
 	long long dims[4] = {0};
@@ -324,19 +319,19 @@ static int tensor_head(json_t *in, int width, int height, int max_instances, str
 }
 
 /* One value of the input: in [0, range] (an integer for UINT8). */
-static int take_value(double v, size_t k, enum dtype dt, double range, float *x,
+static int take_value(double v, size_t k, enum oip_dtype dt, double range, float *x,
 		      struct td_error *e)
 {
-	if (!(v >= 0 && v <= range) || (dt == DT_UINT8 && v != floor(v)))
+	if (!(v >= 0 && v <= range) || (dt == OIP_UINT8 && v != floor(v)))
 		return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT "\": value "
 				 "%zu is %g; with pixel_range %g values are %s from 0 to %g", k, v,
-				 range, dt == DT_UINT8 ? "integers" : "numbers", range);
+				 range, dt == OIP_UINT8 ? "integers" : "numbers", range);
 	x[k] = (float)(v / range);
 	return 0;
 }
 
 /* JSON data: numbers, flat or nested in arrays (row-major), `want` of them. */
-static int read_json_data(const char *s, size_t n, enum dtype dt, double range, float *x,
+static int read_json_data(const char *s, size_t n, enum oip_dtype dt, double range, float *x,
 			  size_t want, struct td_error *e)
 {
 	size_t k = 0, i = 0;
@@ -386,13 +381,40 @@ static int read_json_data(const char *s, size_t n, enum dtype dt, double range, 
 	return 0;
 }
 
-/* Binary data: little-endian FP32, or bytes for UINT8. */
-static int read_binary_data(const unsigned char *b, enum dtype dt, double range, float *x,
-			    size_t want, struct td_error *e)
+/* FP32 binary data in range, in two loops the compiler vectorises: the
+ * bytes to floats and one check of them all. Returns -1, with x
+ * unspecified, when a value is out of range (read_binary_data then finds
+ * and names it). The same floats as take_value makes: v / range in double,
+ * and for range 1 that is v itself. */
+static int fp32_in_range(const unsigned char *b, double range, float *x, size_t want)
 {
 	for (size_t k = 0; k < want; k++) {
+		const unsigned char *p = b + 4 * k;
+		uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			     (uint32_t)p[3] << 24;
+		memcpy(&x[k], &u, sizeof(u));
+	}
+	float top = (float)range; /* 1 or 255: exact, so the test is the same as in double */
+	int bad = 0;
+	for (size_t k = 0; k < want; k++)
+		bad |= !(x[k] >= 0 && x[k] <= top);
+	if (bad)
+		return -1;
+	if (range != 1)
+		for (size_t k = 0; k < want; k++)
+			x[k] = (float)((double)x[k] / range);
+	return 0;
+}
+
+/* Binary data: little-endian FP32, or bytes for UINT8. */
+static int read_binary_data(const unsigned char *b, enum oip_dtype dt, double range, float *x,
+			    size_t want, struct td_error *e)
+{
+	if (dt == OIP_FP32 && (range == 1 || range == 255) && fp32_in_range(b, range, x, want) == 0)
+		return 0;
+	for (size_t k = 0; k < want; k++) {
 		double v;
-		if (dt == DT_UINT8) {
+		if (dt == OIP_UINT8) {
 			v = b[k];
 		} else {
 			const unsigned char *p = b + 4 * k;
@@ -466,15 +488,13 @@ static int parse_header(const char *body, size_t hlen, struct scan *sc, json_t *
 	return 0;
 }
 
-int oip_parse_infer(const char *body, size_t len, const char *header_length_value, int width,
-		    int height, int max_instances, struct oip_request *q, struct td_error *e)
+/* The header through Jansson: q's fields and the input's head, and in
+ * *data the input's JSON data (NULL when it has none). */
+static int read_header(const char *body, size_t hlen, int width, int height, int max_instances,
+		       struct oip_request *q, struct oip_tensor *t, struct scan *sc,
+		       json_t **data, struct td_error *e)
 {
-	memset(q, 0, sizeof(*q));
-	size_t hlen, features = (size_t)width * (size_t)height;
-	struct scan sc;
-	int rc = header_length(header_length_value, len, &hlen, e);
-	if (!rc)
-		rc = parse_header(body, hlen, &sc, &q->root, e);
+	int rc = parse_header(body, hlen, sc, &q->root, e);
 	if (rc)
 		return rc;
 	const char *key;
@@ -496,44 +516,86 @@ int oip_parse_infer(const char *body, size_t len, const char *header_length_valu
 	if (!json_is_array(inputs) || json_array_size(inputs) != 1)
 		return td_errorf(e, TD_EINVAL, "inputs", "inputs must be an array of one input, \""
 				 OIP_INPUT "\" (the model has one)");
-	struct tensor t = {0};
-	if ((rc = tensor_head(json_array_get(inputs, 0), width, height, max_instances, &t, e)))
+	if ((rc = tensor_head(json_array_get(inputs, 0), width, height, max_instances, t, e)))
 		return rc;
+	*data = json_object_get(json_array_get(inputs, 0), "data");
+	return 0;
+}
+
+/* The input's data, wherever it is, against what its head says. */
+static int read_data(const char *body, size_t len, size_t hlen, int width, int height,
+		     const struct scan *sc, json_t *data, const struct oip_tensor *t,
+		     struct oip_request *q, struct td_error *e)
+{
+	size_t features = (size_t)width * (size_t)height;
 	if (q->range == 0)
-		q->range = t.dt == DT_UINT8 ? 255 : 1;
-	size_t want = (size_t)t.n * features, elem = t.dt == DT_UINT8 ? 1 : 4;
+		q->range = t->dt == OIP_UINT8 ? 255 : 1;
+	size_t want = (size_t)t->n * features, elem = t->dt == OIP_UINT8 ? 1 : 4;
 	size_t binary = len - hlen;
-	int in_json = sc.n_spans == 1 && sc.input[0] == 0;
-	json_t *data = json_object_get(json_array_get(inputs, 0), "data");
-	if (t.binary_size >= 0 && data)
+	int in_json = sc->n_spans == 1 && sc->input[0] == 0;
+	if (t->binary_size >= 0 && data)
 		return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT "\" has both "
 				 "data and parameters.binary_data_size; send one");
-	if (t.binary_size < 0 && !data)
+	if (t->binary_size < 0 && !data)
 		return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT "\" has no "
 				 "data: give data or parameters.binary_data_size");
-	if (t.binary_size >= 0 && (size_t)t.binary_size != want * elem)
+	if (t->binary_size >= 0 && (size_t)t->binary_size != want * elem)
 		return td_errorf(e, TD_EINVAL, "inputs[0].parameters", "input \"" OIP_INPUT "\": "
 				 "binary_data_size is %lld; shape and datatype make it %zu bytes",
-				 t.binary_size, want * elem);
-	if ((size_t)(t.binary_size < 0 ? 0 : t.binary_size) != binary)
+				 t->binary_size, want * elem);
+	if ((size_t)(t->binary_size < 0 ? 0 : t->binary_size) != binary)
 		return td_errorf(e, TD_EINVAL, OIP_HEADER_LENGTH, "%zu bytes follow the JSON header "
 				 "but the inputs' binary_data_size add up to %lld", binary,
-				 t.binary_size < 0 ? 0 : t.binary_size);
+				 t->binary_size < 0 ? 0 : t->binary_size);
 	if (data && !in_json)
 		return td_errorf(e, TD_EINVAL, "inputs[0].data", "input \"" OIP_INPUT "\": data "
 				 "must be an array of numbers");
 	if (!(q->x = malloc(sizeof(float) * want)))
-		return td_errorf(e, TD_ENOMEM, "", "out of memory for %d instances", t.n);
-	q->n = t.n;
+		return td_errorf(e, TD_ENOMEM, "", "out of memory for %d instances", t->n);
+	q->n = t->n;
+	int rc;
 	if (data)
-		rc = read_json_data(body + sc.start[0], sc.end[0] - sc.start[0], t.dt, q->range,
+		rc = read_json_data(body + sc->start[0], sc->end[0] - sc->start[0], t->dt, q->range,
 				    q->x, want, e);
 	else
-		rc = read_binary_data((const unsigned char *)body + hlen, t.dt, q->range, q->x,
+		rc = read_binary_data((const unsigned char *)body + hlen, t->dt, q->range, q->x,
 				      want, e);
 	for (int i = 0; !rc && q->mnist && i < q->n; i++)
 		image_preprocess_mnist(q->x + (size_t)i * features, width, height);
 	return rc;
+}
+
+static int parse_infer(const char *body, size_t len, const char *header_length_value, int width,
+		       int height, int max_instances, int one_pass, struct oip_request *q,
+		       struct td_error *e)
+{
+	memset(q, 0, sizeof(*q));
+	size_t hlen;
+	struct scan sc = {0};
+	struct oip_tensor t = {0};
+	json_t *data = NULL;
+	int rc = header_length(header_length_value, len, &hlen, e);
+	if (rc)
+		return rc;
+	/* Only a header that says where it ends can be followed by binary data. */
+	if (!(one_pass && header_length_value &&
+	      oip_fast_header(body, hlen, width, height, max_instances, q, &t)) &&
+	    (rc = read_header(body, hlen, width, height, max_instances, q, &t, &sc, &data, e)))
+		return rc;
+	return read_data(body, len, hlen, width, height, &sc, data, &t, q, e);
+}
+
+int oip_parse_infer(const char *body, size_t len, const char *header_length_value, int width,
+		    int height, int max_instances, struct oip_request *q, struct td_error *e)
+{
+	return parse_infer(body, len, header_length_value, width, height, max_instances, 1, q, e);
+}
+
+int oip_parse_infer_general(const char *body, size_t len, const char *header_length_value,
+			    int width, int height, int max_instances, struct oip_request *q,
+			    struct td_error *e)
+{
+	return parse_infer(body, len, header_length_value, width, height, max_instances, 0, q, e);
 }
 
 void oip_request_free(struct oip_request *q)
