@@ -51,17 +51,18 @@
 
 #include "traind/connguard.h" /* after microhttpd.h: the guard's MHD callbacks */
 
-/* MHD's per-connection pool holds the headers and the read buffer, and a
- * body reaches us in pieces the size of what is left of it. It is also
- * cleared for every request (a 256 KiB pool was 7% of a single-image
- * predict in perf). 64 KiB reads a batch of predictions (about 3 KiB an
- * image) in pieces of tens of KiB - a 1024-image body in under a hundred
- * calls - and costs each small request little. */
 #ifndef TRAIND_DOCDIR
 #define TRAIND_DOCDIR "/usr/local/share/doc/traind"
 #endif
 
-#define CONNECTION_MEMORY (64 * 1024)
+/* MHD's per-connection pool holds the headers and the read buffer, and a
+ * body reaches us in pieces the size of what is left of it. It is also
+ * zeroed whole for every request: a 256 KiB pool was 7% of a single-image
+ * predict in perf, 64 KiB still 5% of a v2 binary infer. 32 KiB reads a
+ * batch of predictions (about 3 KiB an image) in pieces of over ten KiB -
+ * a 1024-image body in a few hundred calls, next to milliseconds of
+ * parsing - and holds headers of up to about 16 KiB. */
+#define CONNECTION_MEMORY (32 * 1024)
 #define MAX_STATUS 600
 
 /* Upper bounds of the predict latency histogram, in seconds. */
@@ -308,14 +309,14 @@ static int route(struct http_request_priv *p)
 		if (!http_route_match(rt->pattern, p->path, &tmp))
 			continue;
 		allowed |= rt->methods;
-		if (!p->route && (rt->methods & r->method)) {
+		if (rt->methods & r->method) {
+			/* The first match wins; the rest matter only for a 405. */
 			p->route = rt;
 			memcpy(r->id, tmp.id, sizeof(r->id));
 			r->rest = tmp.rest;
+			return 0;
 		}
 	}
-	if (p->route)
-		return 0;
 	if (!allowed) {
 		http_reply_errorf(r, TD_ENOTFOUND, "", "no route %s %.200s; the routes are "
 				  "described in docs/api.md (installed as " TRAIND_DOCDIR
@@ -520,7 +521,8 @@ static struct http_request_priv *request_new(struct http_server *s, struct MHD_C
 		free(p);
 		return NULL;
 	}
-	snprintf(p->method, sizeof(p->method), "%s", method);
+	size_t mlen = strnlen(method, sizeof(p->method) - 1);
+	memcpy(p->method, method, mlen); /* calloc'd: NUL-terminated */
 	struct http_request *r = &p->req;
 	r->priv = p;
 	r->path = p->path;

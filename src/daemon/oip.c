@@ -99,6 +99,17 @@ static void sb_json_string(struct sbuf *b, const char *s)
 	sb_put(b, "\"", 1);
 }
 
+/* A count in decimal, without printf (a small answer's JSON is mostly these). */
+static void sb_uint(struct sbuf *b, unsigned long long v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do
+		tmp[--i] = (char)('0' + v % 10);
+	while (v /= 10);
+	sb_put(b, tmp + i, sizeof(tmp) - i);
+}
+
 static void sb_le(struct sbuf *b, uint64_t v, int bytes)
 {
 	unsigned char le[8];
@@ -112,12 +123,17 @@ static void output_json(struct sbuf *b, int probs, int binary, size_t n, int C, 
 			const int *labels)
 {
 	size_t count = probs ? n * (size_t)C : n;
-	sb_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[%zu", probs ? OIP_OUT_PROBS
-		  : OIP_OUT_LABEL, probs ? "FP32" : "INT64", n);
-	if (probs)
-		sb_printf(b, ",%d", C);
+	sb_str(b, probs ? "{\"name\":\"" OIP_OUT_PROBS "\",\"datatype\":\"FP32\",\"shape\":["
+		   : "{\"name\":\"" OIP_OUT_LABEL "\",\"datatype\":\"INT64\",\"shape\":[");
+	sb_uint(b, n);
+	if (probs) {
+		sb_put(b, ",", 1);
+		sb_uint(b, (unsigned)C);
+	}
 	if (binary) {
-		sb_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", count * (probs ? 4 : 8));
+		sb_str(b, "],\"parameters\":{\"binary_data_size\":");
+		sb_uint(b, count * (probs ? 4 : 8));
+		sb_str(b, "}}");
 		return;
 	}
 	sb_str(b, "],\"data\":[");
@@ -144,7 +160,11 @@ static void infer_reply(struct http_request *r, const struct model_snapshot *sna
 	struct sbuf b = {0};
 	sb_str(&b, "{\"model_name\":");
 	sb_json_string(&b, snap->job_id);
-	sb_printf(&b, ",\"model_version\":\"%ld\",\"id\":", snap->step);
+	sb_str(&b, ",\"model_version\":\"");
+	if (snap->step < 0)
+		sb_put(&b, "-", 1);
+	sb_uint(&b, snap->step < 0 ? -(unsigned long long)snap->step : (unsigned long long)snap->step);
+	sb_str(&b, "\",\"id\":");
 	sb_json_string(&b, q->id ? q->id : "");
 	sb_str(&b, ",\"outputs\":[");
 	for (int o = 0; o < q->n_out; o++) {
@@ -177,12 +197,16 @@ static void infer_reply(struct http_request *r, const struct model_snapshot *sna
 		http_reply_errorf(r, TD_ENOMEM, "", "out of memory");
 		return;
 	}
-	char hl[32];
-	snprintf(hl, sizeof(hl), "%zu", hlen);
+	char hl[24];
+	size_t i = sizeof(hl);
+	hl[--i] = '\0';
+	do
+		hl[--i] = (char)('0' + hlen % 10);
+	while (hlen /= 10);
 	if (http_reply_buffer(r, 200, any_binary ? "application/octet-stream"
 				      : "application/json; charset=utf-8", b.p, b.len) == 0 &&
 	    any_binary)
-		http_set_header(r, OIP_HEADER_LENGTH, hl);
+		http_set_header(r, OIP_HEADER_LENGTH, hl + i);
 }
 
 static double now_seconds(void)
@@ -196,8 +220,7 @@ static double now_seconds(void)
 static int check_version(const struct model_snapshot *s, const char *version, struct td_error *e)
 {
 	char now[32];
-	snprintf(now, sizeof(now), "%ld", s->step);
-	if (version && strcmp(version, now))
+	if (version && (snprintf(now, sizeof(now), "%ld", s->step), strcmp(version, now)))
 		return td_errorf(e, TD_ENOTFOUND, "version", "model %s has no version \"%.40s\"; it "
 				 "serves version %s (its training step)", s->job_id, version, now);
 	return 0;
@@ -223,32 +246,32 @@ static void infer(struct http_request *r, struct jobs *jobs, int max_instances,
 		return;
 	}
 	struct oip_request q = {0};
-	int units = snap->shape.sizes[snap->shape.n_layers], C = snap->ds->n_classes;
+	size_t units = (size_t)snap->shape.sizes[snap->shape.n_layers], C = (size_t)snap->ds->n_classes;
+	double *p = NULL; /* one block: p[n x C], out[n x units], labels[n] */
 	float *out = NULL;
-	double *p = NULL;
 	int *labels = NULL;
 	rc = check_version(snap, version, &e);
 	if (!rc)
 		rc = oip_parse_infer(r->body, r->body_len, http_header(r, OIP_HEADER_LENGTH),
 				     snap->ds->width, snap->ds->height, max_instances, &q, &e);
-	if (!rc && (!(out = malloc(sizeof(float) * (size_t)q.n * (size_t)units)) ||
-		    !(p = malloc(sizeof(double) * (size_t)q.n * (size_t)C)) ||
-		    !(labels = malloc(sizeof(int) * (size_t)q.n))))
+	size_t n = (size_t)q.n;
+	if (!rc && !(p = malloc(n * (sizeof(double) * C + sizeof(float) * units + sizeof(int)))))
 		rc = td_errorf(&e, TD_ENOMEM, "", "out of memory for %d instances", q.n);
+	if (!rc) {
+		out = (float *)(p + n * C);
+		labels = (int *)(out + n * units);
+	}
 	if (!rc)
 		rc = snapshot_predict(snap, q.x, q.n, out, &e);
 	if (!rc) {
-		for (int i = 0; i < q.n; i++)
-			labels[i] = predict_probabilities(snap, out + (size_t)i * (size_t)units,
-							  p + (size_t)i * (size_t)C);
+		for (size_t i = 0; i < n; i++)
+			labels[i] = predict_probabilities(snap, out + i * units, p + i * C);
 		infer_reply(r, snap, &q, p, labels);
 		http_observe_predict(r->server, now_seconds() - t0, q.n);
 	} else {
 		reply_error(r, rc, &e);
 	}
-	free(out);
 	free(p);
-	free(labels);
 	oip_request_free(&q);
 	snapshot_release(snap);
 }
