@@ -56,6 +56,15 @@ int http_route_match(const char *pattern, const char *path, struct http_request 
 			return *p == '\0' && *u == '\0';
 		p++;
 		u++;
+		if (*p != '{' && *p != '*') {
+			/* A literal segment: most rows fail at their first
+			 * differing byte, before any length is taken. */
+			while (*p && *p != '/' && *p == *u)
+				p++, u++;
+			if ((*p && *p != '/') || (*u && *u != '/'))
+				return 0;
+			continue;
+		}
 		size_t plen = segment_length(p), ulen = segment_length(u);
 		if (*p == '*' && plen == 1) {
 			r->rest = u;
