@@ -10,7 +10,8 @@
 # Environment: TRAIND (default ./traind at the repo root), DATA_DIR (default
 # ./data; needs digits/ from scripts/fetch-digits.sh), HTTP_THREADS (the
 # daemon's http_threads, default 2), WORKERS (the daemon's workers, default
-# its own: the cores).
+# its own: the cores), TRAIN_NICE (the daemon's train_nice, default its
+# own).
 set -euo pipefail
 
 usage() {
@@ -30,10 +31,14 @@ Measures, against a traind serve it starts on 127.0.0.1 (ephemeral port):
      FP32 [1, 784] after a JSON header, outputs in binary: what tritonclient
      sends by default);
   2. the same two while a job trains (v1 and v2 alternate, --rounds times
-     each, medians);
+     each, medians; a fresh job for each measurement, so that none ends
+     during one);
   3. training samples/s of a job with no HTTP clients;
   4. the same with a browser-like client polling the job and its metrics
      (since_step cursor) once a second; 3 and 4 alternate, a fresh job a round.
+Besides req/s and latency, which other work on the machine moves, each
+prediction row gives the CPU microseconds the daemon's HTTP threads spent a
+request, which it moves far less.
 Prints a table and writes bench/out/http-bench.json.
 USAGE
 }
@@ -96,6 +101,8 @@ trap cleanup EXIT
 args=(serve --config /dev/null --listen 127.0.0.1:0 --data-dir "$DATA_DIR"
       --web-dir "$work" --access-log false --http-threads "$HTTP_THREADS")
 [ -n "${WORKERS:-}" ] && args+=(--workers "$WORKERS")
+[ -n "${TRAIN_NICE:-}" ] && args+=(--train-nice "$TRAIN_NICE")
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$TRAIND" "${args[@]}" >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 base=
@@ -173,8 +180,26 @@ curl -sS -f -X POST -H 'Content-Type: application/octet-stream' \
     -H "Inference-Header-Content-Length: $hlen" --data-binary @"$work/infer.bin" \
     "$base/v2/models/$model/infer" >/dev/null || die "the v2 infer request fails"
 
-predict_bench() { # [v2] -> "rps p50 p99 non2xx errors"
-    local line
+# CPU ticks the daemon's HTTP threads have used: what a request costs the
+# server, whatever else the machine runs (its own threads only, so not
+# training either).
+http_ticks() {
+    local t n=0
+    for t in /proc/"$pid"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = MHD-worker ] || continue
+        n=$((n + $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$n"
+}
+tck=$(getconf CLK_TCK)
+
+predict_bench() { # [v2] -> "rps p50 p99 non2xx errors train_samples_per_s http_us_per_request"
+    local line job= s0 s1 t0 t1 rate=0 c0 c1 reqs
+    if [ "$busy" = 1 ]; then
+        job=$(training_job)
+        s0=$(samples_total); t0=$(now)
+    fi
+    c0=$(http_ticks)
     if [ "${1:-}" = v2 ]; then
         line=$(BODY_FILE="$work/infer.bin" CONTENT_TYPE=application/octet-stream \
                INFER_HEADER_LENGTH="$hlen" wrk -t"$threads" -c"$connections" -d"${duration}s" \
@@ -183,7 +208,24 @@ predict_bench() { # [v2] -> "rps p50 p99 non2xx errors"
         line=$(BODY_FILE="$work/body.json" wrk -t"$threads" -c"$connections" -d"${duration}s" \
                -s "$here/predict.lua" "$base/v1/models/$model:predict" | grep '^TRAIND_BENCH')
     fi
-    echo "$line" | sed 's/.* rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) max_ms=[^ ]* non2xx=\([^ ]*\) socket_errors=\([^ ]*\)/\1 \2 \3 \4 \5/'
+    c1=$(http_ticks)
+    reqs=$(echo "$line" | sed 's/.* requests=\([0-9]*\) .*/\1/')
+    if [ -n "$job" ]; then
+        s1=$(samples_total); t1=$(now)
+        still_running "$job"
+        drop_job "$job"
+        rate=$(awk -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" \
+               'BEGIN { printf "%.0f", (s1 - s0) / (t1 - t0) }')
+    fi
+    echo "$(echo "$line" | sed 's/.* rps=\([^ ]*\) p50_ms=\([^ ]*\) p99_ms=\([^ ]*\) max_ms=[^ ]* non2xx=\([^ ]*\) socket_errors=\([^ ]*\)/\1 \2 \3 \4 \5/') $rate" \
+         "$(awk -v c=$((c1 - c0)) -v t="$tck" -v n="$reqs" 'BEGIN { printf "%.1f", n ? c / t * 1e6 / n : 0 }')"
+}
+
+# A job that ended during a measurement would make it half idle.
+still_running() { # ID
+    local s
+    s=$(api GET "/v1/jobs/$1" | jq -r .state)
+    [ "$s" = running ] || die "job $1 is $s before the measurement ended: use a shorter --duration"
 }
 
 training_job() {
@@ -214,6 +256,7 @@ train_rate() { # ID [poll] -> samples/s over the duration
     s0=$(samples_total); t0=$(now)
     sleep "$duration"
     s1=$(samples_total); t1=$(now)
+    still_running "$1"
     if [ -n "$poller" ]; then
         kill "$poller" 2>/dev/null || true
         wait "$poller" 2>/dev/null || true
@@ -226,7 +269,9 @@ median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1
 
 # v1 JSON and v2 binary alternate, $rounds times each (the order swapping
 # every round), so that both see the same noise; medians of each figure,
-# failures summed. -> "v1: rps p50 p99 bad err" then "v2: ..." on two lines
+# failures summed. -> "v1: rps p50 p99 bad err train us" then "v2: ..." on
+# two lines (train: the job's samples/s meanwhile, 0 with no job; us: the
+# HTTP threads' CPU microseconds a request)
 predict_pair() {
     local a=() b=() r
     for r in $(seq "$rounds"); do
@@ -245,19 +290,24 @@ predict_pair() {
         for col in 4 5; do
             out="$out $(printf '%s\n' "${rows[@]}" | awk -v c=$col '{ s += $c } END { print s }')"
         done
+        for col in 6 7; do
+            out="$out $(printf '%s\n' "${rows[@]}" | awk -v c=$col '{ print $c }' | tr '\n' ' ' | median)"
+        done
         echo "$out"
     done
 }
 
 log "1/4 predictions, server idle (v1 JSON and v2 binary alternating, $rounds rounds of ${duration}s, $connections connections)"
-{ read -r idle_rps idle_p50 idle_p99 idle_bad idle_err
-  read -r v2idle_rps v2idle_p50 v2idle_p99 v2idle_bad v2idle_err; } <<<"$(predict_pair)"
+busy=0
+{ read -r idle_rps idle_p50 idle_p99 idle_bad idle_err _ idle_us
+  read -r v2idle_rps v2idle_p50 v2idle_p99 v2idle_bad v2idle_err _ v2idle_us; } <<<"$(predict_pair)"
 
 log "2/4 predictions while a job trains"
-job=$(training_job)
-{ read -r busy_rps busy_p50 busy_p99 busy_bad busy_err
-  read -r v2busy_rps v2busy_p50 v2busy_p99 v2busy_bad v2busy_err; } <<<"$(predict_pair)"
-drop_job "$job"
+busy=1
+{ read -r busy_rps busy_p50 busy_p99 busy_bad busy_err busy_train busy_us
+  read -r v2busy_rps v2busy_p50 v2busy_p99 v2busy_bad v2busy_err v2busy_train v2busy_us; } \
+  <<<"$(predict_pair)"
+busy=0
 
 log "3-4/4 training alone and with a browser polling once a second, $rounds rounds"
 # A fresh job each round (one outlives two measurements); the order
@@ -280,19 +330,29 @@ alone=$(echo $alone_all | median)
 polled=$(echo $polled_all | median)
 
 workers=$(api GET /healthz | jq -r .workers)
+train_nice=$(sed -n 's/.*train_nice[ =:]*\([0-9][0-9]*\).*/\1/p' "$work/stderr" | head -1)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$root/bench/out"
 cat >"$root/bench/out/http-bench.json" <<JSON
 {"cores": $(nproc), "workers": $workers, "http_threads": $HTTP_THREADS,
+ "train_nice": ${train_nice:-null}, "load_average_before": "$load_before",
+ "load_average_after": "$load_after",
  "wrk": {"threads": $threads, "connections": $connections, "seconds": $duration},
  "predict_idle": {"requests_per_second": $idle_rps, "p50_ms": $idle_p50, "p99_ms": $idle_p99,
-                  "non_2xx": $idle_bad, "socket_errors": $idle_err},
+                  "non_2xx": $idle_bad, "socket_errors": $idle_err,
+                  "http_cpu_us_per_request": $idle_us},
  "predict_training": {"requests_per_second": $busy_rps, "p50_ms": $busy_p50, "p99_ms": $busy_p99,
-                      "non_2xx": $busy_bad, "socket_errors": $busy_err},
+                      "non_2xx": $busy_bad, "socket_errors": $busy_err,
+                      "http_cpu_us_per_request": $busy_us,
+                      "train_samples_per_second": $busy_train},
  "v2_binary_infer_idle": {"requests_per_second": $v2idle_rps, "p50_ms": $v2idle_p50,
-                          "p99_ms": $v2idle_p99, "non_2xx": $v2idle_bad, "socket_errors": $v2idle_err},
+                          "p99_ms": $v2idle_p99, "non_2xx": $v2idle_bad, "socket_errors": $v2idle_err,
+                          "http_cpu_us_per_request": $v2idle_us},
  "v2_binary_infer_training": {"requests_per_second": $v2busy_rps, "p50_ms": $v2busy_p50,
                               "p99_ms": $v2busy_p99, "non_2xx": $v2busy_bad,
-                              "socket_errors": $v2busy_err},
+                              "socket_errors": $v2busy_err,
+                              "http_cpu_us_per_request": $v2busy_us,
+                              "train_samples_per_second": $v2busy_train},
  "train_samples_per_second": {"alone": $alone, "browser_polling": $polled,
                               "rounds_alone": [$(echo $alone_all | tr ' ' ',')],
                               "rounds_browser_polling": [$(echo $polled_all | tr ' ' ',')]}}
@@ -300,22 +360,29 @@ JSON
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 isa=$(grep -o -w -E 'avx512f|avx2|sse4_2' /proc/cpuinfo | sort -u | tr '\n' ' ')
-printf '\ntraind HTTP bench: %s (%s), %s cores, workers %s, http_threads %s; wrk -t%s -c%s, %ss each\n\n' \
-    "$cpu" "$isa" "$(nproc)" "$workers" "$HTTP_THREADS" "$threads" "$connections" "$duration"
-printf '%-44s %10s %9s %9s %8s\n' "single-image JSON predict" "req/s" "p50 ms" "p99 ms" "non-2xx"
-printf '%-44s %10s %9s %9s %8s\n' "  server otherwise idle" "$idle_rps" "$idle_p50" "$idle_p99" \
-    "$((idle_bad + idle_err))"
-printf '%-44s %10s %9s %9s %8s\n' "  while a job trains" "$busy_rps" "$busy_p50" "$busy_p99" \
-    "$((busy_bad + busy_err))"
-printf '%-44s %10s %9s %9s %8s\n' "single-image v2 binary infer (FP32)" "req/s" "p50 ms" "p99 ms" \
-    "non-2xx"
-printf '%-44s %10s %9s %9s %8s\n' "  server otherwise idle" "$v2idle_rps" "$v2idle_p50" \
-    "$v2idle_p99" "$((v2idle_bad + v2idle_err))"
-printf '%-44s %10s %9s %9s %8s\n' "  while a job trains" "$v2busy_rps" "$v2busy_p50" \
-    "$v2busy_p99" "$((v2busy_bad + v2busy_err))"
+printf '\ntraind HTTP bench: %s (%s), %s cores, workers %s, http_threads %s, train_nice %s; wrk -t%s -c%s, %ss each\n' \
+    "$cpu" "$isa" "$(nproc)" "$workers" "$HTTP_THREADS" "${train_nice:-?}" "$threads" "$connections" "$duration"
+printf 'load average before %s, after %s (other work on the machine skews every figure)\n\n' \
+    "$load_before" "$load_after"
+row() { printf '%-44s %10s %9s %9s %8s %9s\n' "$@"; }
+row "single-image JSON predict" "req/s" "p50 ms" "p99 ms" "non-2xx" "HTTP us"
+row "  server otherwise idle" "$idle_rps" "$idle_p50" "$idle_p99" "$((idle_bad + idle_err))" \
+    "$idle_us"
+row "  while a job trains" "$busy_rps" "$busy_p50" "$busy_p99" "$((busy_bad + busy_err))" \
+    "$busy_us"
+row "single-image v2 binary infer (FP32)" "req/s" "p50 ms" "p99 ms" "non-2xx" "HTTP us"
+row "  server otherwise idle" "$v2idle_rps" "$v2idle_p50" "$v2idle_p99" \
+    "$((v2idle_bad + v2idle_err))" "$v2idle_us"
+row "  while a job trains" "$v2busy_rps" "$v2busy_p50" "$v2busy_p99" \
+    "$((v2busy_bad + v2busy_err))" "$v2busy_us"
 printf '%-44s %10s\n' "  v2 binary / v1 JSON req/s, idle | training" \
     "$(awk -v a="$v2idle_rps" -v b="$idle_rps" -v c="$v2busy_rps" -v d="$busy_rps" \
         'BEGIN { printf "%.2fx | %.2fx", a / b, c / d }')"
+printf '%-44s %10s\n' "  v1 JSON / v2 binary HTTP CPU, idle | training" \
+    "$(awk -v a="$idle_us" -v b="$v2idle_us" -v c="$busy_us" -v d="$v2busy_us" \
+        'BEGIN { printf "%.2fx | %.2fx", (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }')"
+printf '%-44s %10s\n' "  the job meanwhile, samples/s: v1 | v2" "$busy_train | $v2busy_train"
+printf '(HTTP us: CPU microseconds the HTTP threads spent a request, medians)\n'
 printf '\n%-44s %10s\n' "training, default digits model (median of $rounds)" "samples/s"
 printf '%-44s %10s\n' "  no HTTP clients" "$alone"
 printf '%-44s %10s %s\n' "  a browser polling status + metrics 1/s" "$polled" \
