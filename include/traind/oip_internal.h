@@ -3,6 +3,8 @@
  * share: oip_parse.c (any request, through a Jansson tree of its header)
  * and oip_fast.c (a binary request's plainly written header in one pass).
  * Nothing outside src/daemon/oip*.c and their tests includes it.
+ *
+ * layer: daemon
  */
 #ifndef TRAIND_OIP_INTERNAL_H
 #define TRAIND_OIP_INTERNAL_H
