@@ -189,6 +189,7 @@ int pool_create_opts(int n_workers, const struct pool_options *o, struct pool **
 	pthread_cond_init(&p->started, NULL);
 	p->threads = calloc((size_t)n_workers, sizeof(*p->threads));
 	if (!p->threads) {
+		p->size = 1; /* no thread to join */
 		pool_free(p);
 		return td_errorf(e, TD_ENOMEM, "", "out of memory creating the worker pool");
 	}
