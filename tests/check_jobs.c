@@ -4,7 +4,8 @@
  * snapshots, and durability - a manager killed with SIGKILL mid-training
  * is restarted and finishes with the weights of an uninterrupted run; a
  * failing disk fails the job and keeps the previous checkpoint. Jobs train
- * on threads `train_nice` steps below the rest, with the same weights.
+ * on threads `train_nice` steps below the rest (as `traind serve` sets it),
+ * with the same weights.
  */
 #include <dirent.h>
 #include <math.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "check_suites.h"
+#include "testserver.h"
 #include "testutil.h"
 #include "traind/checkpoint.h"
 #include "traind/job.h"
@@ -285,6 +287,22 @@ START_TEST(test_jobs_train_at_train_nice)
 	ck_assert_int_eq(memcmp(s[0]->params, s[1]->params, sizeof(float) * s[0]->n_params), 0);
 	snapshot_release(s[0]);
 	snapshot_release(s[1]);
+#endif
+}
+END_TEST
+
+/* The daemon's setting reaches them: `traind serve --train-nice 7`. */
+START_TEST(test_serve_applies_train_nice)
+{
+#ifdef __linux__
+	int base = getpriority(PRIO_PROCESS, 0);
+	ck_assert_int_le(base, 19 - 7);
+	static const char *const settings[] = {"train_nice", "7", NULL};
+	ts_start(settings);
+	char id[32];
+	ts_trained_model(id); /* the test server has 2 workers: a runner and one thread */
+	ck_assert_int_eq(threads_at_nice(base + 7), 2);
+	ts_stop();
 #endif
 }
 END_TEST
@@ -600,6 +618,7 @@ Suite *suite_jobs(void)
 	tcase_add_test(tc, test_export_then_import_serves_the_same_model);
 	tcase_add_test(tc, test_transition_table);
 	tcase_add_test(tc, test_jobs_train_at_train_nice);
+	tcase_add_test(tc, test_serve_applies_train_nice);
 	suite_add_tcase(s, tc);
 	TCase *d = tcase_create("durability");
 	tcase_set_timeout(d, 300);
