@@ -56,4 +56,11 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H);
 
+/* g[(p1 - p0) x H] = rows p0..p1 of X^T . dz (overwritten) for a batch cut
+ * into S slots: slot s's columns x[s], its samples at rows row0[s].. of dz
+ * (B x H). Sums slot by slot, each in its entries' order: the first layer's
+ * weight gradient for the whole batch, without one buffer per slot. */
+void sparse_grad_rows(float *g, int p0, int p1, const struct sparse_cols *const *x,
+		      const int *row0, int S, const float *dz, int H);
+
 #endif

@@ -105,7 +105,11 @@ void sparse_cols_free(struct sparse_cols *c)
 static inline unsigned lit_bytes(uint64_t w)
 {
 	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-	return (unsigned)__builtin_popcountll((((w & low7) + low7) | w) & ~low7);
+	/* The high bits moved to the bottom of their bytes, then added up by
+	 * one multiply into the top byte (at most 8: no carry between bytes),
+	 * rather than a popcount the baseline x86-64 has no instruction for. */
+	const uint64_t ones = ((((w & low7) + low7) | w) & ~low7) >> 7;
+	return (unsigned)((ones * 0x0101010101010101ULL) >> 56);
 }
 
 double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F)
@@ -196,6 +200,24 @@ void sparse_dense_backward(float *dw, float *db, const float *dz, const struct s
 #endif
 	default:
 		backward_generic(dw, db, dz, x, H);
+		return;
+	}
+}
+
+void sparse_grad_rows(float *g, int p0, int p1, const struct sparse_cols *const *x,
+		      const int *row0, int S, const float *dz, int H)
+{
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		grad_rows_avx512(g, p0, p1, x, row0, S, dz, H);
+		return;
+	case ISA_AVX2:
+		grad_rows_avx2(g, p0, p1, x, row0, S, dz, H);
+		return;
+#endif
+	default:
+		grad_rows_generic(g, p0, p1, x, row0, S, dz, H);
 		return;
 	}
 }

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "traind/firstlayer.h"
 #include "traind/infer.h"
 #include "traind/isa.h"
 #include "traind/nn.h"
@@ -49,7 +50,7 @@ struct worker_state {
 	uint8_t *labels;  /* cap labels */
 	uint8_t *shifted; /* cap * features bytes: augmented images */
 	uint32_t *order;  /* cap: 0, 1, 2, ... */
-	struct sparse_cols cols;
+	float *chunk;     /* FIRST_LAYER_CHUNK x units: a chunk of W's gradient */
 };
 
 struct trainer {
@@ -65,6 +66,12 @@ struct trainer {
 	float *moments; /* n_moments * n_params: m then v */
 	float *slot_grads; /* TRAIN_MAX_SLOTS * n_params, slot s at s * stride */
 	size_t stride;     /* n_params rounded up to 16 floats */
+	struct sparse_cols slot_cols[TRAIN_MAX_SLOTS]; /* each slot's lit pixels */
+	int n_slot_cols;
+	/* A dense first layer (the fused path, firstlayer.h): the batch's dL/dz
+	 * of that layer and, when its inputs go dense, the batch's inputs. */
+	float *batch_dz; /* batch_size x sizes[1] */
+	float *batch_in; /* batch_size x features */
 	struct worker_state *wk;
 	int ws_cap;
 
@@ -85,6 +92,7 @@ struct trainer {
 	double slot_loss[TRAIN_MAX_SLOTS];
 	long slot_correct[TRAIN_MAX_SLOTS];
 	int slot_next[2];  /* next slot to take, per step parity (dynamic sharing) */
+	int chunk_next[2]; /* next chunk of the first layer's W, the same way */
 	double step_loss; /* mean loss of the step just done */
 	long step_correct;
 	int step_batch;
@@ -179,20 +187,38 @@ static void *alloc_floats(size_t n)
 }
 
 /* One worker's buffers, sized once for the job's largest slot. */
-static int worker_state_init(struct trainer *t, struct worker_state *wk, int slot_cap,
-			     struct td_error *e)
+static int worker_state_init(struct trainer *t, struct worker_state *wk, struct td_error *e)
 {
 	const struct dataset *ds = t->ds;
 	wk->labels = malloc((size_t)t->ws_cap);
 	wk->shifted = malloc((size_t)t->ws_cap * (size_t)ds->features);
 	wk->order = malloc(sizeof(uint32_t) * (size_t)t->ws_cap);
+	const int dense0 = t->shape.layer[0].kind == LAYER_DENSE;
+	wk->chunk = alloc_floats((size_t)FIRST_LAYER_CHUNK * (size_t)(dense0 ? t->shape.sizes[1] : 1));
 	if (wk->order)
 		for (int i = 0; i < t->ws_cap; i++)
 			wk->order[i] = (uint32_t)i;
-	if (!wk->labels || !wk->shifted || !wk->order ||
-	    sparse_cols_init(&wk->cols, slot_cap, ds->features) ||
+	if (!wk->labels || !wk->shifted || !wk->order || !wk->chunk ||
 	    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap))
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the workers' buffers");
+	return 0;
+}
+
+/* The slots' buffers: lit pixels per slot and, for a dense first layer,
+ * the batch's dz and inputs (firstlayer.h). */
+static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct td_error *e)
+{
+	const size_t B = (size_t)t->cfg.batch_size, F = (size_t)t->ds->features;
+	for (int s = 0; s < slots; s++, t->n_slot_cols++)
+		if (sparse_cols_init(&t->slot_cols[s], slot_cap, (int)F))
+			return td_errorf(e, TD_ENOMEM, "batch_size",
+					 "out of memory for the slots' buffers");
+	if (t->shape.layer[0].kind != LAYER_DENSE)
+		return 0;
+	t->batch_dz = alloc_floats(B * (size_t)t->shape.sizes[1]);
+	t->batch_in = alloc_floats(B * F);
+	if (!t->batch_dz || !t->batch_in)
+		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
 	return 0;
 }
 
@@ -257,8 +283,10 @@ int trainer_create(const struct job_config *cfg, const struct dataset *ds, struc
 		goto fail;
 	}
 	for (int w = 0; w < pool_size(pool); w++)
-		if ((rc = worker_state_init(t, &t->wk[w], slot_cap, e)))
+		if ((rc = worker_state_init(t, &t->wk[w], e)))
 			goto fail;
+	if ((rc = slot_buffers_init(t, slots, slot_cap, e)))
+		goto fail;
 	for (int i = 0; i < 256; i++)
 		t->lut[i] = infer_pixel((uint8_t)i);
 	struct td_rng rng;
@@ -281,13 +309,17 @@ void trainer_free(struct trainer *t)
 		for (int w = 0; w < pool_size(t->pool); w++) {
 			if (t->wk[w].ws.mem)
 				nn_ws_free_f(&t->wk[w].ws);
-			sparse_cols_free(&t->wk[w].cols);
+			free(t->wk[w].chunk);
 			free(t->wk[w].labels);
 			free(t->wk[w].shifted);
 			free(t->wk[w].order);
 		}
 	}
 	free(t->wk);
+	for (int s = 0; s < t->n_slot_cols; s++)
+		sparse_cols_free(&t->slot_cols[s]);
+	free(t->batch_dz);
+	free(t->batch_in);
 	free(t->lsum);
 	free(t->perm);
 	free(t->slot_grads);
@@ -368,23 +400,96 @@ static const uint8_t *stage_samples(struct trainer *t, struct worker_state *wk,
 	return wk->shifted;
 }
 
-/* Converts byte rows to the floats of the worker's input layer. */
-static void bytes_to_input(const struct trainer *t, struct worker_state *wk, const uint8_t *x,
+/* Converts byte rows to floats, n rows of features into dst. */
+static void bytes_to_input(const struct trainer *t, float *dst, const uint8_t *x,
 			   const uint32_t *rows, int n)
 {
 	size_t F = (size_t)t->ds->features;
-	float *in = wk->ws.act[0];
 	for (int r = 0; r < n; r++) {
 		const uint8_t *src = x + (size_t)rows[r] * F;
-		float *dst = in + (size_t)r * F;
+		float *d = dst + (size_t)r * F;
 		for (size_t i = 0; i < F; i++)
-			dst[i] = infer_pixel(src[i]);
+			d[i] = infer_pixel(src[i]);
 	}
 }
 
-/* Phase 1 for one slot: its summed gradient into its buffer. */
+/* db[H] = column sums of dz[n x H] (overwritten), rows in order. */
+static void column_sums(float *restrict db, const float *restrict dz, int n, int H)
+{
+	memset(db, 0, sizeof(float) * (size_t)H);
+	for (int r = 0; r < n; r++)
+		for (int j = 0; j < H; j++)
+			db[j] += dz[(size_t)r * (size_t)H + j];
+}
+
+/* A dense first layer's z for a slot of n rows: on the slot's lit pixels
+ * (gathered into its columns), or as a GEMM on its rows of floats - the
+ * batch's rows when the whole batch goes dense (TRAIND_FIRST_LAYER=dense),
+ * else the worker's. Sparse up to a density measured per tier (isa.h): a
+ * function of the data, the slot size and the tier, the same for any
+ * worker count. Returns 1 if the slot's columns were gathered. */
+static int first_forward(struct trainer *t, struct worker_state *wk, int s, int lo,
+			 const uint8_t *bytes, const uint32_t *rows, int n)
+{
+	const struct model_shape *sh = &t->shape;
+	const int F = t->ds->features, H = sh->sizes[1];
+	const float *W = t->params, *b = t->params + model_b_offset(sh, 0);
+	float *in = wk->ws.act[0];
+	int gathered = 0;
+	if (isa_first_layer() == FIRST_LAYER_DENSE)
+		in = t->batch_in + (size_t)lo * (size_t)F;
+	else {
+		struct sparse_cols *c = &t->slot_cols[s];
+		gathered = 1;
+		if (isa_first_layer_sparse(sparse_cols_gather(c, bytes, rows, n, t->lut), n)) {
+			sparse_dense_forward(wk->ws.act[1], c, W, b, H);
+			return gathered;
+		}
+	}
+	bytes_to_input(t, in, bytes, rows, n);
+	dense_forward_f(wk->ws.act[1], in, W, b, n, F, H);
+	return gathered;
+}
+
+/* Phase 1 for one slot with a dense first layer: the forward, the layers
+ * above it forward and back (their gradients into g), and the slot's rows
+ * of the first layer's dz. With `fused` that is all (phase 2 makes W's
+ * gradient from the whole batch, firstlayer.h); otherwise the slot's own
+ * gradient of W goes into g too (ranks > 1 exchange whole slot gradients,
+ * and trainer_batch_gradient returns them). */
+static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
+			 const uint8_t *bytes, const uint32_t *rows, float *g, int fused,
+			 long *correct)
+{
+	const struct model_shape *sh = &t->shape;
+	const int F = t->ds->features, H = sh->sizes[1];
+	int gathered = first_forward(t, wk, s, lo, bytes, rows, n);
+	nn_layer_finish_f(sh, 0, wk->ws.act[1], n);
+	nn_forward_from_f(sh, t->params, &wk->ws, n, 1);
+	size_t upper = model_w_offset(sh, 1);
+	memset(g + upper, 0, sizeof(float) * (t->n_params - upper));
+	float *dz0;
+	double loss = nn_backward_to_f(sh, t->params, g, &wk->ws, wk->labels, n, correct, 1, &dz0);
+	float *gb = g + model_b_offset(sh, 0);
+	if (fused) {
+		memcpy(t->batch_dz + (size_t)lo * (size_t)H, dz0, sizeof(float) * (size_t)n * (size_t)H);
+		column_sums(gb, dz0, n, H);
+	} else if (gathered) {
+		sparse_dense_backward(g, gb, dz0, &t->slot_cols[s], H);
+	} else {
+		const float *in = isa_first_layer() == FIRST_LAYER_DENSE
+					  ? t->batch_in + (size_t)lo * (size_t)F
+					  : wk->ws.act[0];
+		memset(g, 0, sizeof(float) * upper);
+		dense_backward_f(NULL, g, gb, dz0, in, t->params, n, F, H);
+	}
+	return loss;
+}
+
+/* Phase 1 for one slot: its summed gradient into its buffer (without the
+ * first layer's W when `fused`). */
 static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t *batch,
-			  int B)
+			  int B, int fused)
 {
 	struct worker_state *wk = &t->wk[w];
 	const struct model_shape *sh = &t->shape;
@@ -394,35 +499,67 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, n,
 					     t->cfg.augment == AUGMENT_SHIFT, &rows);
 	long correct = 0;
-	/* Sparse up to a density measured per tier (isa.h): a function of the
-	 * data, the slot size and the tier, the same for any worker count. A
-	 * conv first layer always takes the generic path. */
-	if (sh->layer[0].kind == LAYER_DENSE &&
-	    isa_first_layer_sparse(sparse_density(bytes, rows, n, t->ds->features), n)) {
-		sparse_cols_gather(&wk->cols, bytes, rows, n, t->lut);
-		/* Layer 0 on lit pixels; the rest of the net as usual. The
-		 * sparse backward writes all of W1's and b1's gradient, so only
-		 * the layers above need zeroing. */
-		size_t upper = model_w_offset(sh, 1);
-		int H = sh->sizes[1];
-		sparse_dense_forward(wk->ws.act[1], &wk->cols, t->params, t->params + model_b_offset(sh, 0), H);
-		nn_layer_finish_f(sh, 0, wk->ws.act[1], n);
-		nn_forward_from_f(sh, t->params, &wk->ws, n, 1);
-		memset(g + upper, 0, sizeof(float) * (t->n_params - upper));
-		float *dz0;
-		t->slot_loss[s] = nn_backward_to_f(sh, t->params, g, &wk->ws, wk->labels, n,
-						   &correct, 1, &dz0);
-		sparse_dense_backward(g, g + model_b_offset(sh, 0), dz0, &wk->cols, H);
-	} else {
-		bytes_to_input(t, wk, bytes, rows, n);
+	if (sh->layer[0].kind == LAYER_DENSE) {
+		t->slot_loss[s] = dense_slot(t, wk, s, lo, n, bytes, rows, g, fused, &correct);
+	} else { /* a conv first layer: the generic path */
+		bytes_to_input(t, wk->ws.act[0], bytes, rows, n);
 		memset(g, 0, sizeof(float) * t->n_params);
 		t->slot_loss[s] = nn_loss_grad_f(sh, t->params, g, &wk->ws, wk->labels, n, &correct);
 	}
 	t->slot_correct[s] = correct;
 }
 
-/* Phase 2 for one worker: sum the slots over its slice, then update it. */
-static void reduce_update(struct trainer *t, int w, int W, int S, int B)
+/* The rule's settings for a step (1-based): the learning rate decays over
+ * the whole run under the cosine schedule, a function of the step alone,
+ * so it is the same for every worker and after a resume. */
+static struct optim_hparams step_hparams(const struct trainer *t, long step)
+{
+	struct optim_hparams hp = t->hp;
+	if (t->cfg.lr_schedule == LR_COSINE) {
+		double total = (double)t->steps_per_epoch * t->cfg.epochs;
+		hp.learning_rate = (float)(t->cfg.learning_rate * 0.5 *
+					   (1.0 + cos(M_PI * (double)(step - 1) / total)));
+	}
+	return hp;
+}
+
+/* Phase 2, the fused first layer: chunks of W's rows, to whoever asks next
+ * (firstlayer.h); after reduce_update, which zeroes the worker's sums. */
+static void first_layer_phase(struct trainer *t, int w, long k, int S, int B)
+{
+	const struct model_shape *sh = &t->shape;
+	const struct sparse_cols *cols[TRAIN_MAX_SLOTS];
+	int row0[TRAIN_MAX_SLOTS];
+	for (int s = 0; s < S; s++) {
+		cols[s] = &t->slot_cols[s];
+		row0[s] = slot_start(s, S, B);
+	}
+	const int dense = isa_first_layer() == FIRST_LAYER_DENSE;
+	const struct first_layer_batch fb = {
+		.F = t->ds->features, .H = sh->sizes[1], .rows = B, .slots = S,
+		.cols = dense ? NULL : cols, .row0 = row0, .in = t->batch_in, .dz = t->batch_dz,
+	};
+	const long step = t->global_step + 1;
+	const struct optim_hparams hp = step_hparams(t, step);
+	const size_t w0 = model_w_offset(sh, 0);
+	const struct first_layer_update u = {
+		.hp = &hp,
+		.w = t->params + w0,
+		.m = optim_moments(hp.kind) >= 1 ? t->moments + w0 : NULL,
+		.v = optim_moments(hp.kind) >= 2 ? t->moments + t->stride + w0 : NULL,
+		.inv_batch = 1.0f / (float)B,
+		.step = step,
+		.sums = measured_step(t, step) ? t->lsum + (size_t)w * LSTAT_STRIDE : NULL,
+	};
+	const int C = first_layer_chunks(fb.F);
+	int c;
+	while ((c = __atomic_fetch_add(&t->chunk_next[k & 1], 1, __ATOMIC_RELAXED)) < C)
+		first_layer_chunk(&fb, &u, c, t->wk[w].chunk);
+}
+
+/* Phase 2 for one worker: sum the slots over its slice, then update it
+ * (all but the first layer's W when `fused`: first_layer_phase has it). */
+static void reduce_update(struct trainer *t, int w, int W, int S, int B, int fused)
 {
 	size_t P = t->n_params;
 	/* Slices of whole 16-float blocks so no two workers share a line. */
@@ -441,14 +578,7 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 	float *v = optim_moments(t->hp.kind) >= 2 ? t->moments + t->stride : NULL;
 	float inv_batch = 1.0f / (float)B;
 	long step = t->global_step + 1;
-	struct optim_hparams hp = t->hp;
-	if (t->cfg.lr_schedule == LR_COSINE) {
-		/* Decays over the whole run; a function of the step alone, so it
-		 * is the same for every worker and after a resume. */
-		double total = (double)t->steps_per_epoch * t->cfg.epochs;
-		hp.learning_rate = (float)(t->cfg.learning_rate * 0.5 *
-					   (1.0 + cos(M_PI * (double)(step - 1) / total)));
-	}
+	struct optim_hparams hp = step_hparams(t, step);
 	/* Weights decay under L2, biases do not: walk the layer segments. */
 	for (int l = 0; l < t->shape.n_layers; l++) {
 		size_t seg[2][2] = {
@@ -458,7 +588,7 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B)
 		for (int k = 0; k < 2; k++) {
 			size_t a = seg[k][0] > lo ? seg[k][0] : lo;
 			size_t b = seg[k][1] < hi ? seg[k][1] : hi;
-			if (a >= b)
+			if (a >= b || (fused && l == 0 && k == 0))
 				continue;
 			const float *from[TRAIN_MAX_SLOTS];
 			for (int s = 0; s < S; s++)
@@ -517,6 +647,8 @@ static void train_task(void *arg, int w, int W)
 	struct trainer *t = arg;
 	const long B_full = t->cfg.batch_size;
 	const size_t n = t->ds->n_train;
+	/* One rank, a dense first layer: its gradient fused with its update. */
+	const int fused = t->shape.layer[0].kind == LAYER_DENSE && t->xch.ranks == 1;
 	for (long k = t->step_in_epoch;; k++) {
 		size_t first = (size_t)k * (size_t)B_full;
 		int B = (int)(n - first < (size_t)B_full ? n - first : (size_t)B_full);
@@ -527,7 +659,7 @@ static void train_task(void *arg, int w, int W)
 		int slot;
 		while ((slot = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S)
 			if (slot % t->xch.ranks == t->xch.rank)
-				slot_gradient(t, w, slot, S, batch, B);
+				slot_gradient(t, w, slot, S, batch, B, fused);
 		if (w == 0)
 			t->go[(k + 1) & 1] = decide_next(t, k + 1);
 		pool_barrier(t->pool);
@@ -547,6 +679,7 @@ static void train_task(void *arg, int w, int W)
 		if (w == 0) {
 			/* The next step's counter was last used two steps ago. */
 			__atomic_store_n(&t->slot_next[(k + 1) & 1], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&t->chunk_next[(k + 1) & 1], 0, __ATOMIC_RELAXED);
 			double loss = 0;
 			long correct = 0;
 			for (int s = 0; s < S; s++) {
@@ -557,7 +690,9 @@ static void train_task(void *arg, int w, int W)
 			t->step_correct = correct;
 			t->step_batch = B;
 		}
-		reduce_update(t, w, W, S, B);
+		reduce_update(t, w, W, S, B, fused);
+		if (fused)
+			first_layer_phase(t, w, k, S, B);
 		pool_barrier(t->pool);
 		if (w == 0)
 			finish_step(t);
@@ -658,6 +793,7 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 			}
 			double t0 = now_seconds();
 			t->slot_next[0] = t->slot_next[1] = 0;
+			t->chunk_next[0] = t->chunk_next[1] = 0;
 			pool_run(t->pool, t->workers, train_task, t);
 			t->epoch_seconds += now_seconds() - t0;
 			if (t->xch_failed) {
@@ -802,7 +938,7 @@ static void grad_task(void *arg, int w, int W)
 {
 	struct grad_job *j = arg;
 	for (int s = w; s < j->S; s += W)
-		slot_gradient(j->t, w, s, j->S, j->samples, j->n);
+		slot_gradient(j->t, w, s, j->S, j->samples, j->n, 0);
 }
 
 double trainer_batch_gradient(struct trainer *t, const uint32_t *samples, int n, float *grads)
