@@ -56,7 +56,7 @@ static void time_slot(struct bufs *u, const struct dataset *ds, int n, int reps,
 				idx[i] = (uint32_t)(((size_t)r * 7919u + (size_t)i * 104729u) % ds->n_train);
 			double a = now();
 			dens += sparse_density(ds->train_x, idx, n, F);
-			sparse_cols_gather(&u->c, ds->train_x, idx, n, u->lut);
+			sparse_cols_gather(&u->c, ds->train_x, idx, n);
 			double b = now();
 			sparse_dense_forward(u->z, &u->c, u->w, u->b, H);
 			double c = now();

@@ -2,14 +2,17 @@
  * firstlayer.h - the first dense layer's weight gradient and its update,
  * for the whole minibatch in one pass (layer: engine).
  *
+ * layer: engine
+ *
  * The first layer holds nearly all of an MLP's weights (784 x 128 of
  * 101,770 in the benchmark net). Summing a full gradient per slot and then
  * the slots would write and read that matrix once per slot; instead each
- * slot leaves only its dL/dz of the first layer (rows of the batch's dz)
- * and its inputs (lit pixels by column, or dense rows), and after the
- * step's first barrier the workers take chunks of FIRST_LAYER_CHUNK input
- * rows of W: for each, the chunk's gradient X^T . dz over the whole batch
- * is computed in L1 and the optimizer applied to it at once.
+ * slot leaves only its dL/dz of the first layer (its rows x units, where
+ * its W gradient would be in its buffer: ranks exchange it unchanged) and
+ * its inputs (lit pixels by column, or dense rows), and after the step's
+ * first barrier the workers take chunks of FIRST_LAYER_CHUNK input rows of
+ * W: for each, the chunk's gradient X^T . dz over the whole batch is
+ * computed in L1 and the optimizer applied to it at once.
  *
  * The chunks are fixed by the layer's size and each chunk's arithmetic by
  * the data (slot by slot, each slot's samples in order), so which worker
@@ -26,12 +29,11 @@
 /* The batch as the slots left it. */
 struct first_layer_batch {
 	int F, H;    /* inputs and units of the layer */
-	int rows;    /* samples in the batch */
 	int slots;   /* S */
+	const int *rows;                       /* per slot: its samples */
 	const struct sparse_cols *const *cols; /* per slot: its lit pixels; NULL: dense */
-	const int *row0;                       /* per slot: its first row of the batch */
-	const float *in;                       /* dense (cols NULL): rows x F inputs */
-	const float *dz;                       /* rows x H: dL/dz of the layer */
+	const float *const *in;                /* dense (cols NULL): per slot, rows x F */
+	const float *const *dz;                /* per slot: rows x H, dL/dz of the layer */
 };
 
 /* Where the chunk's update goes. */

@@ -25,10 +25,12 @@ void first_layer_chunk(const struct first_layer_batch *b, const struct first_lay
 	if (p0 >= p1)
 		return;
 	if (b->cols)
-		sparse_grad_rows(scratch, p0, p1, b->cols, b->row0, b->slots, b->dz, b->H);
-	else /* scratch[p1 - p0 x H] = in[:, p0..p1)^T . dz */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p1 - p0, b->H, b->rows, 1.0f,
-			    b->in + p0, b->F, b->dz, b->H, 0.0f, scratch, b->H);
+		sparse_grad_rows(scratch, p0, p1, b->cols, b->dz, b->slots, b->H);
+	else /* scratch[p1 - p0 x H] = sum over slots of in_s[:, p0..p1)^T . dz_s */
+		for (int s = 0; s < b->slots; s++)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p1 - p0, b->H, b->rows[s],
+				    1.0f, b->in[s] + p0, b->F, b->dz[s], b->H, s ? 1.0f : 0.0f, scratch,
+				    b->H);
 	const size_t at = (size_t)p0 * (size_t)b->H, n = (size_t)(p1 - p0) * (size_t)b->H;
 	const float *parts[1] = {scratch};
 	float *m = u->m ? u->m + at : NULL, *v = u->v ? u->v + at : NULL;
