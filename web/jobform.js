@@ -119,8 +119,8 @@ function buildLayers(o, grid) {
   const hidden = inputs.hidden && inputs.hidden.closest(".field");
   if (hidden) {
     hidden.before(editor.toggle);
-    hidden.after(editor.editor);
-  } else grid.append(editor.toggle, editor.editor);
+    hidden.after(editor.element);
+  } else grid.append(editor.toggle, editor.element);
 }
 
 function build() {
@@ -181,14 +181,14 @@ export function body() {
   }
   if (editor && editor.mode() === "layers") {
     delete out.hidden;
-    out[editor.editor.dataset.option] = editor.rows();
+    out[editor.element.dataset.option] = editor.rows();
   }
   return out;
 }
 
 function showServerError(err) {
   const root = (err.field || "").replace(/\[.*$/, "");
-  if (editor && root === editor.editor.dataset.option) editor.showServerError(err);
+  if (editor && root === editor.element.dataset.option) editor.showServerError(err);
   else if (inputs[root]) {
     fieldError(root).textContent = err.message;
     inputs[root].setAttribute("aria-invalid", "true");
