@@ -1,14 +1,18 @@
 // jobform.js - the new-job form, built from GET /v1/job-options: one field
 // per option the server lists, with its label, its help as a tooltip, its
 // range and default rule beside it, and a select for every option with a
-// list of values. web/ holds no option, default or value of its own. Each
+// list of values. web/ holds no option, default or value of its own
+// (save the layer rows' ranges and starting values, below). Each
 // field shows the server's default until the user changes it (a default
 // another option picks follows that option's field), and only changed
 // fields are sent, so an untouched field always gets the server's own
 // default. The server is the one validator: a 400 names the field at
 // fault and its message is shown beside that field. The `layers` option
 // is the layer editor (layereditor.js), placed with `hidden`, its
-// alternative: a choice between the two says which one is sent.
+// alternative: a choice between the two says which one is sent. Its
+// preview of shapes and problems mirrors the server's rules for rows,
+// which GET /v1/job-options does not list (layershape.js); the server's
+// 400 still has the last word.
 
 import { api } from "./api.js";
 import { createLayerEditor } from "./layereditor.js";
@@ -107,16 +111,15 @@ function makeInput(o) {
 /* The layer editor, with its choice beside `hidden` (its alternative). */
 function buildLayers(o, grid) {
   const act = OPTIONS.find((x) => x.name === "activation");
+  const hidden = inputs.hidden && inputs.hidden.closest(".field");
   editor = createLayerEditor({
     option: o,
     activations: act && act.values ? act.values : [],
     context,
     onMode: (mode) => {
-      const hidden = inputs.hidden && inputs.hidden.closest(".field");
       if (hidden) hidden.hidden = mode === "layers";
     },
   });
-  const hidden = inputs.hidden && inputs.hidden.closest(".field");
   if (hidden) {
     hidden.before(editor.toggle);
     hidden.after(editor.element);
