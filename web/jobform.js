@@ -1,21 +1,31 @@
 // jobform.js - the new-job form, built from GET /v1/job-options: one field
 // per option the server lists, with its label, its help as a tooltip, its
 // range and default rule beside it, and a select for every option with a
-// list of values. web/ holds no option, default or value of its own. Each
+// list of values. web/ holds no option, default or value of its own
+// (save the layer rows' ranges and starting values, below). Each
 // field shows the server's default until the user changes it (a default
 // another option picks follows that option's field), and only changed
 // fields are sent, so an untouched field always gets the server's own
 // default. The server is the one validator: a 400 names the field at
-// fault and its message is shown beside that field.
+// fault and its message is shown beside that field. The `layers` option
+// is the layer editor (layereditor.js), placed with `hidden`, its
+// alternative: a choice between the two says which one is sent. Its
+// preview of shapes and problems mirrors the server's rules for rows,
+// which GET /v1/job-options does not list (layershape.js); the server's
+// 400 still has the last word.
 
 import { api } from "./api.js";
+import { createLayerEditor } from "./layereditor.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { select, store } from "./store.js";
 
 let form;
 let OPTIONS = []; // GET /v1/job-options, in the server's order
+let FIELDS = []; // the options with a field of their own: all but the layer list
+let editor = null; // the layer editor, for the option of type "layers"
 const inputs = {}; // name -> element
 const dirty = {}; // name -> the user changed it
+const datasets = new Map(); // name -> GET /v1/datasets entry
 
 /* A value as the form writes it: lists as "128,64", null as "". */
 function shown(v) {
@@ -28,13 +38,25 @@ function shown(v) {
  * value or its own default, as the server does for a job without the field. */
 function refreshDefaults() {
   const base = {};
-  for (const o of OPTIONS) base[o.name] = dirty[o.name] ? inputs[o.name].value : shown(o.default);
-  for (const o of OPTIONS) {
+  for (const o of FIELDS) base[o.name] = dirty[o.name] ? inputs[o.name].value : shown(o.default);
+  for (const o of FIELDS) {
     if (dirty[o.name]) continue;
     const by = o.default_by;
     const picked = by && Object.hasOwn(by.values, base[by.option]) ? by.values[base[by.option]] : o.default;
     inputs[o.name].value = shown(picked);
   }
+  if (editor) editor.refresh();
+}
+
+/* What the layer editor sizes its rows from: the form as it is now. */
+function context() {
+  const d = inputs.dataset && datasets.get(inputs.dataset.value);
+  return {
+    activation: inputs.activation ? inputs.activation.value : "",
+    output: inputs.output ? inputs.output.value : "",
+    input: d && d.width && d.height ? [1, d.height, d.width] : null,
+    classes: d && d.classes ? d.classes.length : 0,
+  };
 }
 
 function fieldError(name) {
@@ -42,7 +64,8 @@ function fieldError(name) {
 }
 
 function clearErrors() {
-  for (const o of OPTIONS) {
+  if (editor) editor.clearErrors();
+  for (const o of FIELDS) {
     fieldError(o.name).textContent = "";
     inputs[o.name].removeAttribute("aria-invalid");
   }
@@ -79,15 +102,35 @@ function makeInput(o) {
   }
   input.id = `f-${o.name}`;
   input.name = o.name;
+  input.dataset.option = o.name;
   input.dataset.type = o.type;
   input.title = o.help;
   return input;
 }
 
+/* The layer editor, with its choice beside `hidden` (its alternative). */
+function buildLayers(o, grid) {
+  const act = OPTIONS.find((x) => x.name === "activation");
+  const hidden = inputs.hidden && inputs.hidden.closest(".field");
+  editor = createLayerEditor({
+    option: o,
+    activations: act && act.values ? act.values : [],
+    context,
+    onMode: (mode) => {
+      if (hidden) hidden.hidden = mode === "layers";
+    },
+  });
+  if (hidden) {
+    hidden.before(editor.toggle);
+    hidden.after(editor.element);
+  } else grid.append(editor.toggle, editor.element);
+}
+
 function build() {
   const grid = form.querySelector(".fields");
   grid.replaceChildren();
-  for (const o of OPTIONS) {
+  FIELDS = OPTIONS.filter((o) => o.type !== "layers");
+  for (const o of FIELDS) {
     const wrap = document.createElement("div");
     wrap.className = `field field-${o.name}`;
     if (o.type === "array" || o.type === "string") wrap.classList.add("field-wide");
@@ -118,6 +161,8 @@ function build() {
     input.addEventListener("input", onEdit);
     input.addEventListener("change", onEdit);
   }
+  const layers = OPTIONS.find((o) => o.type === "layers");
+  if (layers) buildLayers(layers, grid);
 }
 
 /* A number from text, or the text itself so the server names what is wrong. */
@@ -126,22 +171,28 @@ function number(text) {
   return t !== "" && Number.isFinite(Number(t)) ? Number(t) : t;
 }
 
-/* The request body: the changed fields only. */
+/* The request body: the changed fields only; with the layer list chosen,
+ * its rows as `layers` and no `hidden`. */
 export function body() {
   const out = {};
-  for (const o of OPTIONS) {
+  for (const o of FIELDS) {
     if (!dirty[o.name]) continue;
     const raw = inputs[o.name].value;
     if (o.type === "array") out[o.name] = raw.trim() === "" ? [] : raw.split(",").map(number);
     else if (o.type === "number" || o.type === "integer") out[o.name] = number(raw);
     else out[o.name] = raw;
   }
+  if (editor && editor.mode() === "layers") {
+    delete out.hidden;
+    out[editor.element.dataset.option] = editor.rows();
+  }
   return out;
 }
 
 function showServerError(err) {
   const root = (err.field || "").replace(/\[.*$/, "");
-  if (inputs[root]) {
+  if (editor && root === editor.element.dataset.option) editor.showServerError(err);
+  else if (inputs[root]) {
     fieldError(root).textContent = err.message;
     inputs[root].setAttribute("aria-invalid", "true");
     inputs[root].focus();
@@ -174,10 +225,11 @@ async function submit(ev) {
 }
 
 function reset() {
-  for (const o of OPTIONS) {
+  for (const o of FIELDS) {
     dirty[o.name] = false;
     inputs[o.name].closest(".field").classList.remove("changed");
   }
+  if (editor) editor.reset();
   clearErrors();
   refreshDefaults();
 }
@@ -187,14 +239,16 @@ async function describeDatasets() {
   const choice = inputs.dataset;
   if (!choice || choice.tagName !== "SELECT") return;
   try {
-    const { datasets } = await api.datasets();
-    for (const d of datasets) {
+    const list = (await api.datasets()).datasets;
+    for (const d of list) {
+      datasets.set(d.name, d);
       const o = [...choice.options].find((x) => x.value === d.name);
       if (!o) continue;
       o.textContent = d.available === false ? `${d.name} (unavailable)` : `${d.name} (${d.train} train / ${d.test} test)`;
       o.disabled = d.available === false;
       if (d.error) o.title = d.error;
     }
+    if (editor) editor.refresh();
   } catch (err) {
     fieldError("dataset").textContent = `Cannot list the data sets: ${describe(err)}`;
   }
