@@ -4,11 +4,11 @@
  * and dense (bytes to floats, the forward and weight-gradient GEMMs), on
  * Fashion-MNIST slots of 16, 32 and 64 samples, for every instruction-set
  * tier this CPU supports, and prints the density up to which the sparse
- * forward is the faster: density x t_dense_forward / t_sparse_forward (the
- * sparse cost grows with the lit pixels, the GEMM's does not). That is the
- * choice TRAIND_FIRST_LAYER=auto makes per slot: the slot is gathered
- * either way, for the weight gradient. isa.c's table holds these figures;
- * bench/README.md says how they were taken.
+ * path is the faster: density x t_dense / t_sparse (the sparse cost grows
+ * with the lit pixels, the GEMMs' does not), the choice
+ * TRAIND_FIRST_LAYER=auto makes for a job from its training set's density.
+ * isa.c's table holds these figures; bench/README.md says how they were
+ * taken.
  *
  *   bench/first-layer-bench [FASHION_DIR] [REPEATS]
  *
@@ -137,14 +137,14 @@ int main(int argc, char **argv)
 	printf("# cpu tier %s, blas core %s (blas tier %s)\n", isa_tier_name(isa_best()),
 	       isa_blas_core(), isa_tier_name(isa_blas_tier()));
 	printf("tier\tblas_tier\tslot\tdensity\tsparse_ns_per_sample\tdense_ns_per_sample\t"
-	       "forward_threshold\ttable\tgather_ns\tforward_ns\tgradient_ns\tdense_forward_ns\n");
+	       "threshold\ttable\tgather_ns\tforward_ns\tgradient_ns\tdense_forward_ns\n");
 	for (int t = 0; t < ISA_TIERS; t++) {
 		if (isa_force((enum isa_tier)t, &e))
 			continue;
 		for (int n = 16; n <= 64; n *= 2) {
 			double ts, td, d, split[4] = {0};
 			time_slot(&u, ds, n, reps * 16 / n, &ts, &td, &d, split);
-			double th = d * split[3] / split[1];
+			double th = d * td / ts;
 			printf("%s\t%s\t%d\t%.3f\t%.0f\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\n",
 			       isa_tier_name((enum isa_tier)t), isa_tier_name(isa_blas_tier()), n, d,
 			       ts * 1e9, td * 1e9, th > 1 ? 1.0 : th,

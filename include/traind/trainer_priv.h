@@ -49,6 +49,11 @@ struct trainer {
 	 * gradient goes (fewer inputs than rows: the per-slot path then); and,
 	 * when its inputs go dense, the batch's inputs. */
 	int fused;
+	/* The first layer's path for the job: sparse (lit pixels) or dense
+	 * (GEMMs), from TRAIND_FIRST_LAYER or, for auto, the training set's
+	 * density against the tier's threshold (isa.h): a function of the
+	 * data, the batch size and the tier, fixed for the run. */
+	int dense_first;
 	float *batch_in; /* batch_size x features */
 	struct worker_state *wk;
 	int ws_cap;

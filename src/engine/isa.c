@@ -275,22 +275,21 @@ enum isa_tier isa_blas_tier(void)
 /* ---- the first layer's path ----------------------------------------- */
 
 /*
- * Densities up to which the sparse first layer's forward is faster than
- * the GEMM's (bytes to floats and one GEMM), by our tier, the BLAS's tier
- * and slot size (rows <= 16, 32, 64, more; batches 32-64 have slots of 16,
- * 128 of 32, 256 of 64). Only the forward is chosen: the slot is gathered
- * either way, for the lit pixels' weight gradient (firstlayer.h).
- * Measured with bench/first-layer-bench on an AMD EPYC (family 26 model 2,
- * Zen 5, AVX-512), OpenBLAS 0.3.21 forced to each core with
- * OPENBLAS_CORETYPE (Prescott, Haswell, SkylakeX), 200 slots, best of 3:
- * the Fashion-MNIST density (0.50) x t_dense / t_sparse of the forward,
- * capped at 1 (the sparse path faster at any density).
+ * Densities up to which the sparse first layer (gather, forward, the lit
+ * pixels' weight gradient) is faster than the GEMMs (bytes to floats, the
+ * forward and the weight-gradient GEMM), by our tier, the BLAS's tier and
+ * slot size (rows <= 16, 32, 64, more; batches 32-64 have slots of 16, 128
+ * of 32, 256 of 64). Measured with bench/first-layer-bench on an AMD EPYC
+ * (family 26 model 2, Zen 5, AVX-512), OpenBLAS 0.3.21 forced to each core
+ * with OPENBLAS_CORETYPE (Prescott, Haswell, SkylakeX), 200 slots, best of
+ * 3: the Fashion-MNIST density (0.50) x t_dense / t_sparse, capped at 1
+ * (the sparse path faster at any density).
  */
 static const double max_density[ISA_TIERS][ISA_TIERS][4] = {
 	/* our tier:   BLAS generic            BLAS avx2               BLAS avx512 */
-	[ISA_GENERIC] = {{0.85, 0.83, 0.83, 0.83}, {0.29, 0.40, 0.36, 0.36}, {0.35, 0.30, 0.26, 0.26}},
-	[ISA_AVX2] = {{1.00, 1.00, 1.00, 1.00}, {1.00, 1.00, 0.96, 0.96}, {0.83, 0.79, 0.70, 0.70}},
-	[ISA_AVX512] = {{1.00, 1.00, 1.00, 1.00}, {1.00, 1.00, 1.00, 1.00}, {1.00, 1.00, 1.00, 1.00}},
+	[ISA_GENERIC] = {{0.70, 0.72, 0.64, 0.64}, {0.20, 0.28, 0.27, 0.27}, {0.21, 0.20, 0.17, 0.17}},
+	[ISA_AVX2] = {{1.00, 1.00, 1.00, 1.00}, {0.62, 0.63, 0.63, 0.63}, {0.42, 0.45, 0.41, 0.41}},
+	[ISA_AVX512] = {{1.00, 1.00, 1.00, 1.00}, {1.00, 1.00, 1.00, 1.00}, {0.88, 0.89, 0.87, 0.87}},
 };
 
 double isa_sparse_max_density(enum isa_tier t, int rows)

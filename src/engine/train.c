@@ -149,32 +149,23 @@ static void column_sums(float *restrict db, const float *restrict dz, int n, int
 }
 
 /* A dense first layer's z for a slot of n rows: on the slot's lit pixels
- * (gathered into its columns), or as a GEMM on its rows of floats - the
- * batch's rows when the whole batch goes dense (TRAIND_FIRST_LAYER=dense),
- * else the worker's. Sparse up to a density measured per tier (isa.h): a
- * function of the data, the slot size and the tier, the same for any
- * worker count. Returns 1 if the slot's columns were gathered. */
-static int first_forward(struct trainer *t, struct worker_state *wk, int s, int lo,
+ * (gathered into its columns), or as a GEMM on its rows of floats (the
+ * batch's rows), as the job's path says (t->dense_first). */
+static void first_forward(struct trainer *t, struct worker_state *wk, int s, int lo,
 			 const uint8_t *bytes, const uint32_t *rows, int n)
 {
 	const struct model_shape *sh = &t->shape;
 	const int F = t->ds->features, H = sh->sizes[1];
 	const float *W = t->params, *b = t->params + model_b_offset(sh, 0);
-	float *in = wk->ws.act[0];
-	int gathered = 0;
-	if (isa_first_layer() == FIRST_LAYER_DENSE)
-		in = t->batch_in + (size_t)lo * (size_t)F;
-	else {
+	if (!t->dense_first) {
 		struct sparse_cols *c = &t->slot_cols[s];
-		gathered = 1;
-		if (isa_first_layer_sparse(sparse_cols_gather(c, bytes, rows, n), n)) {
-			sparse_dense_forward(wk->ws.act[1], c, W, b, H);
-			return gathered;
-		}
+		sparse_cols_gather(c, bytes, rows, n);
+		sparse_dense_forward(wk->ws.act[1], c, W, b, H);
+		return;
 	}
+	float *in = t->batch_in + (size_t)lo * (size_t)F;
 	bytes_to_input(t, in, bytes, rows, n);
 	dense_forward_f(wk->ws.act[1], in, W, b, n, F, H);
-	return gathered;
 }
 
 /* Phase 1 for one slot with a dense first layer: the forward, the layers
@@ -189,7 +180,7 @@ static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int 
 {
 	const struct model_shape *sh = &t->shape;
 	const int F = t->ds->features, H = sh->sizes[1];
-	int gathered = first_forward(t, wk, s, lo, bytes, rows, n);
+	first_forward(t, wk, s, lo, bytes, rows, n);
 	nn_layer_finish_f(sh, 0, wk->ws.act[1], n);
 	nn_forward_from_f(sh, t->params, &wk->ws, n, 1);
 	size_t upper = model_w_offset(sh, 1);
@@ -200,12 +191,10 @@ static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int 
 	if (fused) { /* dz where the slot's W gradient would be */
 		memcpy(g + model_w_offset(sh, 0), dz0, sizeof(float) * (size_t)n * (size_t)H);
 		column_sums(gb, dz0, n, H);
-	} else if (gathered) {
+	} else if (!t->dense_first) {
 		sparse_dense_backward(g, gb, dz0, &t->slot_cols[s], H);
 	} else {
-		const float *in = isa_first_layer() == FIRST_LAYER_DENSE
-					  ? t->batch_in + (size_t)lo * (size_t)F
-					  : wk->ws.act[0];
+		const float *in = t->batch_in + (size_t)lo * (size_t)F;
 		memset(g, 0, sizeof(float) * upper);
 		dense_backward_f(NULL, g, gb, dz0, in, t->params, n, F, H);
 	}
@@ -224,7 +213,7 @@ static void remote_slot_inputs(struct trainer *t, int w, int s, int S, const uin
 	const uint32_t *rows;
 	const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo, n,
 					     t->cfg.augment == AUGMENT_SHIFT, &rows);
-	if (isa_first_layer() == FIRST_LAYER_DENSE)
+	if (t->dense_first)
 		bytes_to_input(t, t->batch_in + (size_t)lo * (size_t)t->ds->features, bytes, rows, n);
 	else
 		sparse_cols_gather(&t->slot_cols[s], bytes, rows, n);
@@ -283,7 +272,7 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B)
 		in[s] = t->batch_in + (size_t)lo * F;
 		dz[s] = t->slot_grads + (size_t)s * t->stride + w0;
 	}
-	const int dense = isa_first_layer() == FIRST_LAYER_DENSE;
+	const int dense = t->dense_first;
 	const struct first_layer_batch fb = {
 		.F = (int)F, .H = sh->sizes[1], .slots = S, .rows = rows,
 		.cols = dense ? NULL : cols, .in = in, .dz = dz,
