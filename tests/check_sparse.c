@@ -95,17 +95,16 @@ START_TEST(test_sparse_matches_dense)
 		ck_assert_double_lt(density, 0.5);
 		/* The count without the gather is the same number. */
 		ck_assert_double_eq(sparse_density(x, idx, n, F), density);
-		/* The columns hold exactly the lit pixels. */
-		uint32_t lit = 0;
+		/* The masks and values hold exactly the lit pixels. */
+		uint64_t lit = 0;
 		for (int i = 0; i < n * F; i++)
 			lit += x[i] != 0;
 		ck_assert_uint_eq(c.nnz, lit);
-		ck_assert_uint_eq(c.start[F], lit);
+		ck_assert_int_eq(c.tiles, 1);
 		for (int p = 0; p < F; p++)
-			for (uint32_t k = c.start[p]; k < c.start[p + 1]; k++) {
-				ck_assert_float_eq(c.val[k], dense_x[c.row[k] * F + p]);
-				if (k > c.start[p]) /* rows in increasing order */
-					ck_assert_uint_lt(c.row[k - 1], c.row[k]);
+			for (int row = 0; row < n; row++) {
+				ck_assert_int_eq((int)(c.mask[p] >> row & 1), x[row * F + p] != 0);
+				ck_assert_float_eq(c.dval[(size_t)p * c.ld + row], dense_x[row * F + p]);
 			}
 		memset(dw1, 0x7f, sizeof(float) * F * H); /* every row must be written */
 		sparse_dense_forward(z1, &c, w, b, H);

@@ -3,9 +3,9 @@
  *
  * Half of Fashion-MNIST's pixels and 81 % of the digits' are exactly 0, and
  * a zero input contributes nothing to the first layer, forward or back. So
- * each slot of a minibatch is gathered pixel by pixel: for every pixel the
- * samples where it is lit (compressed sparse columns) and, by tiles of 64
- * samples, a mask of them with the tile's values in pixel-major order.
+ * each slot of a minibatch is gathered pixel by pixel: for every pixel, by
+ * tiles of 64 samples, a mask of the samples where it is lit, and the
+ * slot's values in pixel-major order.
  * The first layer runs on that:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
@@ -18,7 +18,8 @@
  *
  * The result equals the dense GEMMs' up to the order of float additions,
  * and is itself deterministic for a given instruction-set tier (isa.h):
- * the gather (vectorised on AVX-512) and the kernels exist per tier and
+ * the gather (vectorised with SSE2 on x86-64, AVX-512 where it can) and
+ * the kernels exist per tier and
  * dispatch on isa_tier(). Float only: the gradient check runs the dense
  * path in double, and a test holds the two paths to each other.
  */
@@ -28,17 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A slot's lit pixels by column, rows in increasing order in each; and
- * the same by tiles of 64 rows: for each tile and pixel, a mask of the
- * rows where it is lit and the values of all the tile's rows (0 where
- * unlit), which the kernels walk four pixels at a time. */
+/* A slot's lit pixels by tiles of 64 rows: for each tile and pixel, a mask
+ * of the rows where it is lit, and for each pixel the values of all the
+ * slot's rows (0 where unlit), which the kernels walk four pixels at a
+ * time. */
 #define SPARSE_TILE 64
 struct sparse_cols {
 	int rows, cols, cap_rows;
-	uint32_t *start; /* cols + 1: pixel p's entries are [start[p], start[p+1]) */
-	uint16_t *row;   /* sample index of each entry */
-	float *val;      /* its value in (0, 1] */
-	uint32_t nnz;
+	uint64_t nnz;    /* lit entries of the last gather */
 	int tiles;       /* tiles of the last gather: ceil(rows / SPARSE_TILE) */
 	uint64_t *mask;  /* tile t, pixel p: mask[t * cols + p], bit r: row t*64 + r lit */
 	float *dval;     /* pixel p, row r: dval[p * ld + r] (0 where unlit) */
