@@ -14,7 +14,7 @@ int main(void)
 		suite_error, suite_paths, suite_rng, suite_idx, suite_csv, suite_dataset, suite_digits,
 		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_isa, suite_pool,
 		suite_train, suite_checkpoint, suite_curve, suite_jobs, suite_cli, suite_srvconf,
-		suite_instances, suite_http, suite_apidoc, suite_oip, suite_connguard, suite_conv,
+		suite_instances, suite_http, suite_apidoc, suite_oip, suite_validate, suite_connguard, suite_conv,
 		suite_explain, suite_learning,
 	};
 	SRunner *sr = srunner_create(suites[0]());

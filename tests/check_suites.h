@@ -31,6 +31,7 @@ Suite *suite_apidoc(void);
 Suite *suite_instances(void);
 Suite *suite_conv(void);
 Suite *suite_oip(void);
+Suite *suite_validate(void);
 Suite *suite_connguard(void);
 Suite *suite_explain(void);
 Suite *suite_learning(void);

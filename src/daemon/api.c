@@ -363,6 +363,33 @@ static void h_jobs_create(struct http_request *r)
 	http_set_header(r, "Location", location);
 }
 
+/* POST /v1/jobs:validate: the body POST /v1/jobs takes, checked the same
+ * way, nothing queued: 200 {"config", "model"} (every option as the job
+ * would run, each layer's shapes and parameters) or the same 400. The
+ * new-job form asks it as the layer list is edited. */
+static void h_jobs_validate(struct http_request *r)
+{
+	struct api *a = r->app;
+	json_t *body;
+	if ((r->body_len && require_json(r, "application/json")) ||
+	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
+		return;
+	struct job_config cfg;
+	struct model_shape shape;
+	struct td_error e;
+	jobcfg_defaults(&cfg);
+	int rc = jobcfg_from_json(&cfg, body, &e);
+	json_decref(body);
+	if (!rc)
+		rc = jobcfg_finish(&cfg, &a->limits, &e);
+	if (!rc)
+		rc = jobs_check(a->jobs, &cfg, &shape, NULL, &e);
+	if (fail(r, rc, &e))
+		return;
+	http_reply_json(r, 200, json_pack("{s:o, s:o}", "config", jobcfg_to_json(&cfg), "model",
+					  model_shape_json(&shape)));
+}
+
 /* The index of job `id` in a {"jobs": [...]} list, or -1. */
 /* GET /v1/jobs?state=&limit=&cursor=: a page of the jobs, newest first,
  * with "next_cursor" (the id of its last job when more follow, else null)
@@ -819,6 +846,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/cluster", NULL, h_cluster},
 	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
+	{HTTP_POST, "/v1/jobs:validate", NULL, h_jobs_validate},
 	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
 	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},
