@@ -333,24 +333,31 @@ static void h_job_options(struct http_request *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "options", opts));
 }
 
-static void h_jobs_create(struct http_request *r)
+/* A job body (POST /v1/jobs and :validate) into *cfg, defaults filled in
+ * and finished against the server's limits. Returns 0, or has answered. */
+static int job_body(struct http_request *r, struct job_config *cfg)
 {
 	struct api *a = r->app;
 	json_t *body;
 	if ((r->body_len && require_json(r, "application/json")) ||
 	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
-		return;
+		return -1;
+	struct td_error e;
+	jobcfg_defaults(cfg);
+	int rc = jobcfg_from_json(cfg, body, &e);
+	json_decref(body);
+	if (!rc)
+		rc = jobcfg_finish(cfg, &a->limits, &e);
+	return fail(r, rc, &e) ? -1 : 0;
+}
+
+static void h_jobs_create(struct http_request *r)
+{
+	struct api *a = r->app;
 	struct job_config cfg;
 	struct td_error e;
 	char id[JOB_ID_MAX];
-	jobcfg_defaults(&cfg);
-	int rc = jobcfg_from_json(&cfg, body, &e);
-	json_decref(body);
-	if (!rc)
-		rc = jobcfg_finish(&cfg, &a->limits, &e);
-	if (!rc)
-		rc = jobs_submit(a->jobs, &cfg, id, &e);
-	if (fail(r, rc, &e))
+	if (job_body(r, &cfg) || fail(r, jobs_submit(a->jobs, &cfg, id, &e), &e))
 		return;
 	json_t *job = jobs_get_json(a->jobs, id, &e);
 	if (!job) {
@@ -370,21 +377,10 @@ static void h_jobs_create(struct http_request *r)
 static void h_jobs_validate(struct http_request *r)
 {
 	struct api *a = r->app;
-	json_t *body;
-	if ((r->body_len && require_json(r, "application/json")) ||
-	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
-		return;
 	struct job_config cfg;
 	struct model_shape shape;
 	struct td_error e;
-	jobcfg_defaults(&cfg);
-	int rc = jobcfg_from_json(&cfg, body, &e);
-	json_decref(body);
-	if (!rc)
-		rc = jobcfg_finish(&cfg, &a->limits, &e);
-	if (!rc)
-		rc = jobs_check(a->jobs, &cfg, &shape, NULL, &e);
-	if (fail(r, rc, &e))
+	if (job_body(r, &cfg) || fail(r, jobs_check(a->jobs, &cfg, &shape, NULL, &e), &e))
 		return;
 	http_reply_json(r, 200, json_pack("{s:o, s:o}", "config", jobcfg_to_json(&cfg), "model",
 					  model_shape_json(&shape)));
