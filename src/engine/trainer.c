@@ -61,17 +61,6 @@ static int worker_state_init(struct trainer *t, struct worker_state *wk, struct 
 	return 0;
 }
 
-/* The share of the training set's bytes that are not 0. */
-static double data_density(const struct dataset *ds)
-{
-	const uint8_t *x = ds->train_x;
-	const size_t n = ds->n_train * (size_t)ds->features;
-	size_t lit = 0;
-	for (size_t i = 0; i < n; i++)
-		lit += x[i] != 0;
-	return n ? (double)lit / (double)n : 0.0;
-}
-
 /* The slots' buffers: lit pixels per slot and, for a dense first layer,
  * the batch's inputs (firstlayer.h). */
 static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct td_error *e)
@@ -85,12 +74,20 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 		return 0;
 	/* Fused when a slot's dz fits where its W gradient would be. */
 	t->fused = (size_t)slot_cap <= F;
-	const int full_slot = t->cfg.batch_size / slot_count(t->cfg.batch_size);
-	t->dense_first = !isa_first_layer_sparse(data_density(t->ds), full_slot);
+	t->dense_first = strcmp(train_first_layer_path(&t->cfg, t->ds, &t->shape), "dense") == 0;
 	t->batch_in = alloc_floats(B * F);
 	if (!t->batch_in)
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
 	return 0;
+}
+
+const char *train_first_layer_path(const struct job_config *cfg, const struct dataset *ds,
+				   const struct model_shape *s)
+{
+	if (s->layer[0].kind != LAYER_DENSE)
+		return "im2col";
+	const int full_slot = cfg->batch_size / slot_count(cfg->batch_size);
+	return isa_first_layer_sparse(ds->train_density, full_slot) ? "sparse" : "dense";
 }
 
 int trainer_create(const struct job_config *cfg, const struct dataset *ds, struct pool *pool,
