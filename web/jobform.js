@@ -162,9 +162,12 @@ function build() {
       fieldError(o.name).textContent = "";
       input.removeAttribute("aria-invalid");
       refreshDefaults();
-      recheck();
     };
-    input.addEventListener("input", onEdit);
+    // A select fires both; a text field's change (on leaving it) adds nothing to check.
+    input.addEventListener("input", () => {
+      onEdit();
+      recheck();
+    });
     input.addEventListener("change", onEdit);
   }
   const layers = OPTIONS.find((o) => o.type === "layers");

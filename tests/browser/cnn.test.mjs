@@ -259,6 +259,17 @@ test("a CNN made with the layer editor trains and predicts", { timeout: 150000 }
   assert.equal(await rowAt(page, 0).getByLabel("Stride").getAttribute("placeholder"), String(said3.config.layers[0].stride));
   assert.equal(await rowAt(page, 1).getByLabel("Stride").getAttribute("placeholder"), String(said3.config.layers[1].stride));
 
+  // A picked value of another field is checked too.
+  await edit(page, () => page.selectOption("#f-activation", "tanh"));
+  assert.equal(await rowAt(page, 0).getByLabel("Activation").locator("option").first().textContent(), "job's (tanh)");
+  await showsServerModel(page, await formBody(page));
+  await edit(page, () => page.selectOption("#f-activation", "relu"));
+  // So is a row's own activation.
+  const rowActivation = rowAt(page, 2).getByLabel("Activation");
+  const withTanh = await edit(page, () => rowActivation.selectOption("tanh"));
+  assert.equal(withTanh.layers[2].activation, "tanh");
+  await edit(page, () => rowActivation.selectOption(""));
+
   // A fourth row moved up, then removed: the list is the three again.
   await addRow(page, "dense", { Units: 16 });
   await edit(page, () => page.getByRole("button", { name: "Move layer 4 (dense) up" }).click());
