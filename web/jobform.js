@@ -1,20 +1,21 @@
 // jobform.js - the new-job form, built from GET /v1/job-options: one field
 // per option the server lists, with its label, its help as a tooltip, its
 // range and default rule beside it, and a select for every option with a
-// list of values. web/ holds no option, default or value of its own
-// (save the layer rows' ranges and starting values, below). Each
-// field shows the server's default until the user changes it (a default
-// another option picks follows that option's field), and only changed
-// fields are sent, so an untouched field always gets the server's own
-// default. The server is the one validator: a 400 names the field at
+// list of values. web/ holds no option, default, range or rule of its
+// own. Each field shows the server's default until the user changes it (a
+// default another option picks follows that option's field), and only
+// changed fields are sent, so an untouched field always gets the server's
+// own default. The server is the one validator: a 400 names the field at
 // fault and its message is shown beside that field. The `layers` option
 // is the layer editor (layereditor.js), placed with `hidden`, its
-// alternative: a choice between the two says which one is sent. Its
-// preview of shapes and problems mirrors the server's rules for rows,
-// which GET /v1/job-options does not list (layershape.js); the server's
-// 400 still has the last word.
+// alternative: a choice between the two says which one is sent. With the
+// layer list chosen, every edit has the server check the body a submit
+// would send (POST /v1/jobs:validate, jobcheck.js): its answer gives the
+// editor its shapes and parameters, and its 400 marks the row or field it
+// names, as a submit's would.
 
 import { api } from "./api.js";
+import { createJobCheck } from "./jobcheck.js";
 import { createLayerEditor } from "./layereditor.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { select, store } from "./store.js";
@@ -25,7 +26,8 @@ let FIELDS = []; // the options with a field of their own: all but the layer lis
 let editor = null; // the layer editor, for the option of type "layers"
 const inputs = {}; // name -> element
 const dirty = {}; // name -> the user changed it
-const datasets = new Map(); // name -> GET /v1/datasets entry
+let check = null; // the live check of the body (jobcheck.js)
+let unanswered = false; // the live check met no server, and said so
 
 /* A value as the form writes it: lists as "128,64", null as "". */
 function shown(v) {
@@ -48,15 +50,14 @@ function refreshDefaults() {
   if (editor) editor.refresh();
 }
 
-/* What the layer editor sizes its rows from: the form as it is now. */
+/* What the layer editor shows of the form as it is now. */
 function context() {
-  const d = inputs.dataset && datasets.get(inputs.dataset.value);
-  return {
-    activation: inputs.activation ? inputs.activation.value : "",
-    output: inputs.output ? inputs.output.value : "",
-    input: d && d.width && d.height ? [1, d.height, d.width] : null,
-    classes: d && d.classes ? d.classes.length : 0,
-  };
+  return { activation: inputs.activation ? inputs.activation.value : "" };
+}
+
+/* Has the server check the form again, while the layer list is chosen. */
+function recheck() {
+  if (editor && editor.mode() === "layers") check.schedule();
 }
 
 function fieldError(name) {
@@ -118,7 +119,11 @@ function buildLayers(o, grid) {
     context,
     onMode: (mode) => {
       if (hidden) hidden.hidden = mode === "layers";
+      if (mode === "layers") return recheck();
+      check.cancel();
+      clearErrors();
     },
+    onChange: recheck,
   });
   if (hidden) {
     hidden.before(editor.toggle);
@@ -158,7 +163,11 @@ function build() {
       input.removeAttribute("aria-invalid");
       refreshDefaults();
     };
-    input.addEventListener("input", onEdit);
+    // A select fires both; a text field's change (on leaving it) adds nothing to check.
+    input.addEventListener("input", () => {
+      onEdit();
+      recheck();
+    });
     input.addEventListener("change", onEdit);
   }
   const layers = OPTIONS.find((o) => o.type === "layers");
@@ -189,20 +198,60 @@ export function body() {
   return out;
 }
 
-function showServerError(err) {
+/* A 400 beside the row or field it names. live: the check's, which
+ * shows the server's sentence alone and leaves the focus where it is. */
+function showServerError(err, live = false) {
+  const message = live ? err.said : err.message;
   const root = (err.field || "").replace(/\[.*$/, "");
-  if (editor && root === editor.element.dataset.option) editor.showServerError(err);
-  else if (inputs[root]) {
-    fieldError(root).textContent = err.message;
+  const inList = editor && root === editor.element.dataset.option;
+  if (editor) editor.showRefusal(inList ? err.field : "", message);
+  if (inList) {
+    if (!live) editor.focusProblem();
+  } else if (inputs[root]) {
+    fieldError(root).textContent = message;
     inputs[root].setAttribute("aria-invalid", "true");
-    inputs[root].focus();
+    if (!live) inputs[root].focus();
   } else {
-    document.getElementById("form-error").textContent = describe(err);
+    document.getElementById("form-error").textContent = live ? message : describe(err);
   }
+}
+
+/* ---- the live check's answers ------------------------------------------ */
+
+function checked(answer) {
+  clearErrors();
+  editor.showAnswer(answer);
+  if (unanswered) clearNotice("check");
+  unanswered = false;
+}
+
+/* A 400 is shown where a submit's would be; anything else is a line in
+ * the editor, and no answer at all a notice too, once until one comes. */
+function notChecked(err) {
+  if (err.status === 400) {
+    clearErrors();
+    showServerError(err, true);
+  } else if (err.status === 401) {
+    editor.setNote("Not checked: the server wants its token, which is asked for when you create the job.");
+  } else {
+    editor.setNote(`Not checked: ${err.status === 0 ? "the server does not answer" : describe(err)}.`);
+  }
+  if (err.status === 0 && !unanswered) notify("check", `Cannot check the new job: ${describe(err)}`);
+  unanswered = unanswered || err.status === 0;
+}
+
+function startCheck() {
+  check = createJobCheck({
+    body,
+    onPending: (on) => editor && editor.setPending(on),
+    onAnswer: checked,
+    onError: notChecked,
+  });
 }
 
 async function submit(ev) {
   ev.preventDefault();
+  check.cancel(); // the submit's answer is the newer one
   clearErrors();
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
@@ -241,14 +290,12 @@ async function describeDatasets() {
   try {
     const list = (await api.datasets()).datasets;
     for (const d of list) {
-      datasets.set(d.name, d);
       const o = [...choice.options].find((x) => x.value === d.name);
       if (!o) continue;
       o.textContent = d.available === false ? `${d.name} (unavailable)` : `${d.name} (${d.train} train / ${d.test} test)`;
       o.disabled = d.available === false;
       if (d.error) o.title = d.error;
     }
-    if (editor) editor.refresh();
   } catch (err) {
     fieldError("dataset").textContent = `Cannot list the data sets: ${describe(err)}`;
   }
@@ -272,6 +319,7 @@ export async function startJobForm() {
     document.getElementById("form-error").textContent = `Cannot load the job options: ${describe(err)}`;
     return;
   }
+  startCheck();
   build();
   refreshDefaults();
   button.disabled = false;

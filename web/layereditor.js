@@ -2,20 +2,18 @@
 // hidden sizes (the `hidden` field, a stack of dense layers) and a layer
 // list (the `layers` field), and the list's editor: one row per layer of
 // the types GET /v1/job-options lists, with its keys, an activation that
-// defaults to the job's, buttons to move it up or down or remove it, and
-// its output shape and parameter count from the data set's input
-// (layershape.js), then the implicit output layer and the total. A row
-// the preview finds wrong is marked with the message, naming its field;
-// after a submit, the server's 400 naming layers[i].key marks that row and
-// key instead. jobform.js builds it and sends rows() as `layers`.
+// defaults to the job's, and buttons to move it up or down or remove it.
+// The editor knows no rule of the rows: each row's output shape and
+// parameters, the output layer, the total and the value an empty key
+// stands for are the server's answer to the form's body (POST
+// /v1/jobs:validate, which jobform.js sends after each edit), and a 400
+// naming layers[i].key marks that row and key with the server's sentence.
+// Until the next answer the last one stays shown, "checking…" beside the
+// total. jobform.js builds it and sends rows() as `layers`.
 
-import { describeLayers, DEFAULTS, keyInfo, shapeText } from "./layershape.js";
+import { shapeText } from "./format.js";
 
-/* What a new row of each type starts with; every other key is left empty
- * (the server's default). The user changes them before sending. */
-const START = { conv: { filters: "16", kernel: "3" }, maxpool: { size: "2" }, dense: { units: "128" } };
-
-const count = (n) => n.toLocaleString("en-US");
+const count = (n) => Number(n).toLocaleString("en-US");
 const cap = (s) => s[0].toUpperCase() + s.slice(1);
 
 function el(tag, props = {}, ...children) {
@@ -24,7 +22,7 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
-/* A number from text, or the text itself so the check names what is
+/* A number from text, or the text itself so the server names what is
  * wrong; undefined for an empty key. */
 function value(text) {
   const t = (text ?? "").trim();
@@ -63,32 +61,29 @@ function keyInput(r, i, key, activations, onEdit) {
     sel.addEventListener("change", () => onEdit(() => (r.activation = sel.value)));
     return el("label", { className: "layer-key layer-key-wide", htmlFor: id }, "Activation", sel);
   }
-  const info = keyInfo(r.type).find((k) => k.key === key);
   const input = el("input", { type: "text", id, name: `layers[${i}].${key}`, inputMode: "numeric", autocomplete: "off", value: r.text[key] ?? "" });
   input.spellcheck = false;
   input.setAttribute("aria-describedby", describedBy);
-  if (info) input.title = `${info.min}–${info.max}${info.required ? "" : "; empty: the default"}`;
   input.addEventListener("input", () => onEdit(() => (r.text[key] = input.value)));
   return el("label", { className: "layer-key", htmlFor: id }, cap(key), input);
 }
 
 /* A row's problem on its element: the message, and its key aria-invalid. */
-function markRow(li, error) {
+function markRow(li, problem) {
   for (const c of li.querySelectorAll("input, select")) c.removeAttribute("aria-invalid");
-  li.classList.toggle("invalid", Boolean(error));
-  li.querySelector(".field-error").textContent = error ? error.message : "";
-  const bad = error && error.key && li.querySelector(`[name$=".${error.key}"]`);
+  li.classList.toggle("invalid", Boolean(problem));
+  li.querySelector(".field-error").textContent = problem ? problem.message : "";
+  const bad = problem && problem.key && li.querySelector(`[name$=".${problem.key}"]`);
   if (bad) bad.setAttribute("aria-invalid", "true");
 }
 
-/* The server's default of each empty optional key, as its placeholder. */
+/* What the server made of each empty key of the row (its last answer), as
+ * the key's placeholder. */
 function placeholders(r, li) {
-  const v = {};
-  for (const k of keyInfo(r.type)) v[k.key] = value(r.text[k.key]);
-  for (const [key, def] of Object.entries(DEFAULTS[r.type] || {})) {
-    const input = li.querySelector(`input[name$=".${key}"]`);
-    const d = def(v);
-    if (input) input.placeholder = d === undefined ? "" : String(d);
+  for (const input of li.querySelectorAll("input[name]")) {
+    const key = input.name.replace(/^.*\./, "");
+    const v = r.given ? r.given[key] : undefined;
+    input.placeholder = v === undefined || v === null ? "" : String(v);
   }
 }
 
@@ -96,14 +91,20 @@ class LayerEditor {
   /*
    * option: the `layers` entry of GET /v1/job-options; activations: the
    * values of the job's activation option; context(): what the form shows
-   * now, {activation, output, input: [c, h, w] or null, classes};
-   * onMode(mode) is told "hidden" or "layers" when the choice changes.
+   * now, {activation}; onMode(mode) is told "hidden" or "layers" when the
+   * choice changes, onChange() after every change of the rows.
    */
-  constructor({ option, activations, context, onMode }) {
-    Object.assign(this, { option, activations, context, onMode });
-    this.list = []; // {uid, type, text: {key: string}, activation: ""}
+  constructor({ option, activations, context, onMode, onChange }) {
+    Object.assign(this, { option, activations, context, onMode, onChange });
+    // {uid, type, text: {key: string}, activation: "", out: the server's
+    //  layer or null, given: the server's row (every key) or null}
+    this.list = [];
     this.uid = 0;
-    this.server = null; // the last 400 on these rows: {index, key, message}
+    this.model = null; // the last answer's model for these rows, or null
+    this.problem = null; // the last 400 on these rows: {uid (null: the list), key, message}
+    this.refused = false; // the last answer was a 400, here or elsewhere
+    this.pending = false;
+    this.note = ""; // why the rows could not be checked
     this.toggle = modeToggle((m) => this.setMode(m));
     this.build();
     this.render();
@@ -115,6 +116,7 @@ class LayerEditor {
     this.outputEl = el("li", { className: "layer-output", id: "layer-output" });
     this.totalEl = el("p", { className: "layer-total", id: "layer-total" });
     this.totalEl.setAttribute("aria-live", "polite");
+    this.checkEl = el("p", { className: "layer-check help", id: "layer-check" });
     this.errorEl = el("p", { className: "field-error", id: "err-layers" });
     this.errorEl.setAttribute("aria-live", "polite");
     const types = Object.keys(o.rows || {});
@@ -123,10 +125,11 @@ class LayerEditor {
     this.addButton = el("button", { type: "button", id: "layer-add", textContent: "Add layer" });
     this.addButton.addEventListener("click", () => this.add(this.addType.value));
     const help = el("p", { className: "help", id: "help-layers",
-      textContent: `Input first, the output layer implicit; up to ${o.max_items} rows. Shapes are channels×height×width.` });
+      textContent: `Input first, the output layer implicit; up to ${o.max_items} rows. Shapes are channels×height×width, as the server computes them.` });
     this.element = el("fieldset", { className: "field field-wide field-layers layer-editor", id: "f-layers", hidden: true, title: o.help },
       el("legend", { textContent: o.label }), help, this.rowsEl, el("ul", { className: "layer-rows" }, this.outputEl),
-      this.totalEl, this.errorEl, el("div", { className: "layer-add" }, this.addType, this.addButton));
+      el("div", { className: "layer-status" }, this.totalEl, this.checkEl), this.errorEl,
+      el("div", { className: "layer-add" }, this.addType, this.addButton));
     this.element.dataset.option = o.name;
     this.element.setAttribute("aria-describedby", "help-layers err-layers");
   }
@@ -144,17 +147,20 @@ class LayerEditor {
 
   /* ---- changing the rows ---------------------------------------------- */
 
-  add(type) {
-    this.list.push({ uid: ++this.uid, type, text: { ...START[type] }, activation: "" });
-    this.server = null;
+  changed() {
+    this.onChange();
     this.render();
+  }
+
+  add(type) {
+    this.list.push({ uid: ++this.uid, type, text: {}, activation: "", out: null, given: null });
+    this.changed();
     this.rowsEl.lastElementChild.querySelector("input, select").focus();
   }
 
   remove(i) {
     this.list.splice(i, 1);
-    this.server = null;
-    this.render();
+    this.changed();
     const next = this.rowsEl.children[Math.min(i, this.list.length - 1)];
     (next ? next.querySelector("[data-remove]") : this.addButton).focus();
   }
@@ -163,17 +169,16 @@ class LayerEditor {
     const j = i + by;
     if (j < 0 || j >= this.list.length) return;
     [this.list[i], this.list[j]] = [this.list[j], this.list[i]];
-    this.server = null;
-    this.render();
+    this.changed();
     const li = this.rowsEl.children[j];
     const same = li.querySelector(by < 0 ? "[data-up]" : "[data-down]");
     (same.disabled ? li.querySelector("[data-remove]") : same).focus();
   }
 
+  /* A key typed or picked: the row's name attributes stay, so no redraw. */
   edited(change) {
     change();
-    this.server = null;
-    this.refresh();
+    this.onChange();
   }
 
   /* The rows as the server takes them: empty keys left out. */
@@ -187,6 +192,75 @@ class LayerEditor {
       }
       return out;
     });
+  }
+
+  /* ---- the server's answers ------------------------------------------- */
+
+  /* A 200 for the form's body: {config, model}, model.layers being the
+   * rows' layers then the output layer. */
+  showAnswer({ config, model }) {
+    const n = this.list.length;
+    const ours = n > 0 && config.layers && config.layers.length === n;
+    this.list.forEach((r, i) => {
+      r.out = ours ? model.layers[i] : null;
+      r.given = ours ? config.layers[i] : null;
+    });
+    this.model = ours ? model : null;
+    this.problem = null;
+    this.refused = false;
+    this.note = "";
+    this.refresh();
+  }
+
+  /* A 400 for the form's body, naming `field` (layers[i].key or layers
+   * marks the row or the list; another field is the form's to mark): the
+   * server sized nothing, so no shapes. */
+  showRefusal(field, message) {
+    for (const r of this.list) r.out = null;
+    this.model = null;
+    this.refused = true;
+    this.note = "";
+    const m = /^layers(?:\[(\d+)\](?:\.(\w+))?)?$/.exec(field || "");
+    const row = m && m[1] !== undefined ? this.list[Number(m[1])] : null;
+    this.problem = !m ? null : row ? { uid: row.uid, key: m[2] || "", message } : { uid: null, key: "", message };
+    this.refresh();
+  }
+
+  /* Puts the focus on what the last 400 marked here. */
+  focusProblem() {
+    const p = this.problem;
+    const li = p && p.uid !== null ? this.rowsEl.querySelector(`#layer-${p.uid}`) : null;
+    const target = li ? li.querySelector('[aria-invalid="true"]') || li.querySelector("input, select") : this.element;
+    if (target === this.element) this.element.tabIndex = -1;
+    target.focus();
+  }
+
+  /* A check on its way (true) or answered (false): the shown values stay. */
+  setPending(on) {
+    this.pending = on;
+    this.element.setAttribute("aria-busy", String(on));
+    this.showCheck();
+  }
+
+  /* Why the rows are not checked now ("" once they are): a line, no more. */
+  setNote(text) {
+    this.note = text;
+    this.showCheck();
+  }
+
+  clearErrors() {
+    this.problem = null;
+    this.refresh();
+  }
+
+  reset() {
+    this.list.length = 0;
+    this.model = null;
+    this.problem = null;
+    this.refused = false;
+    this.note = "";
+    this.render();
+    this.setMode("hidden");
   }
 
   /* ---- drawing -------------------------------------------------------- */
@@ -220,69 +294,49 @@ class LayerEditor {
     this.refresh();
   }
 
-  showRow(li, i, d, ctx) {
-    const row = d ? d.rows[i] : null;
-    const ok = row && row.output;
+  showRow(li, r, activation) {
     const out = li.querySelector(".layer-out");
-    out.textContent = ok ? `→ ${shapeText(row.output)} · ${count(row.parameters)} parameters` : "→ –";
-    out.dataset.shape = ok ? row.output.join("x") : "";
-    out.dataset.parameters = ok ? String(row.parameters) : "";
+    out.textContent = r.out ? `→ ${shapeText(r.out.output)} · ${count(r.out.parameters)} parameters` : "→ –";
+    out.dataset.shape = r.out ? r.out.output.join("x") : "";
+    out.dataset.parameters = r.out ? String(r.out.parameters) : "";
     const act = li.querySelector('select[name$=".activation"]');
-    if (act) act.options[0].textContent = `job's (${ctx.activation})`;
-    placeholders(this.list[i], li);
-    const s = this.server;
-    markRow(li, s && s.index === i ? s : row && row.error);
+    if (act) act.options[0].textContent = `job's (${activation})`;
+    placeholders(r, li);
+    const p = this.problem;
+    markRow(li, p && p.uid === r.uid ? p : null);
   }
 
-  showTotal(d, ctx) {
-    const o = d && d.output;
+  showTotal() {
+    const m = this.model;
+    const last = m ? m.layers[m.layers.length - 1] : null;
     this.outputEl.hidden = !this.list.length;
-    this.outputEl.dataset.shape = o ? o.output.join("x") : "";
-    this.outputEl.textContent = `output · dense (${ctx.output}) → ${o ? `${shapeText(o.output)} · ${count(o.parameters)} parameters` : "–"}`;
-    this.totalEl.dataset.parameters = d && d.parameters != null ? String(d.parameters) : "";
+    this.outputEl.dataset.shape = last ? last.output.join("x") : "";
+    this.outputEl.dataset.parameters = last ? String(last.parameters) : "";
+    this.outputEl.textContent = last
+      ? `output · ${last.type} (${last.activation}) → ${shapeText(last.output)} · ${count(last.parameters)} parameters`
+      : "output layer → –";
+    this.totalEl.dataset.parameters = m ? String(m.parameters) : "";
     let text;
     if (!this.list.length) text = "No rows yet: an empty list trains the default hidden sizes instead. Add a layer.";
-    else if (!ctx.input) text = "The data set's image size is not known yet, so no shapes.";
-    else if (d.parameters == null) text = "Total: – (fix the marked rows)";
-    else text = `Total: ${count(d.parameters)} parameters, ${count(Math.round(d.flops))} flops per sample, from a ${shapeText(ctx.input)} input.`;
+    else if (m) text = `Total: ${count(m.parameters)} parameters, ${count(Math.round(m.flops_per_sample))} flops per sample, from a ${shapeText(m.layers[0].input)} input.`;
+    else if (this.refused) text = `Total: – (fix the marked ${!this.problem ? "field" : this.problem.uid === null ? "list" : "row"})`;
+    else text = "Total: – (not checked yet)";
     this.totalEl.textContent = text;
-    const s = this.server;
-    this.errorEl.textContent = (s && s.index < 0 ? s.message : "") || (d && d.error) || "";
+    const p = this.problem;
+    this.errorEl.textContent = p && p.uid === null ? p.message : "";
   }
 
-  /* Recomputes every row's shape and problems from the form as it is now. */
+  showCheck() {
+    this.checkEl.textContent = this.pending ? "checking…" : this.note;
+    this.checkEl.dataset.state = this.pending ? "pending" : this.note ? "failed" : "idle";
+  }
+
+  /* Draws the rows, the output layer and the total as last answered. */
   refresh() {
-    const ctx = this.context();
-    const parsed = this.list.map((r) => ({ type: r.type, values: Object.fromEntries(Object.keys(r.text).map((k) => [k, value(r.text[k])])) }));
-    const outputs = ctx.output === "sigmoid" && ctx.classes === 2 ? 1 : ctx.classes;
-    const d = ctx.input ? describeLayers(parsed, { input: ctx.input, classes: ctx.classes, outputs,
-      maxParameters: this.option.max_parameters, maxItems: this.option.max_items }) : null;
-    [...this.rowsEl.children].forEach((li, i) => this.showRow(li, i, d, ctx));
-    this.showTotal(d, ctx);
-  }
-
-  /* A 400 from the server: marks the row and key it names, or the list. */
-  showServerError(err) {
-    const m = /^layers\[(\d+)\](?:\.(\w+))?$/.exec(err.field || "");
-    const index = m && Number(m[1]) < this.list.length ? Number(m[1]) : -1;
-    this.server = { index, key: index >= 0 ? m[2] || "" : "", message: err.message };
-    this.refresh();
-    const li = index >= 0 ? this.rowsEl.children[index] : null;
-    const target = li ? li.querySelector('[aria-invalid="true"]') || li.querySelector("input, select") : this.element;
-    if (target === this.element) this.element.tabIndex = -1;
-    target.focus();
-  }
-
-  clearErrors() {
-    this.server = null;
-    this.refresh();
-  }
-
-  reset() {
-    this.list.length = 0;
-    this.server = null;
-    this.render();
-    this.setMode("hidden");
+    const { activation } = this.context();
+    [...this.rowsEl.children].forEach((li, i) => this.showRow(li, this.list[i], activation));
+    this.showTotal();
+    this.showCheck();
   }
 }
 

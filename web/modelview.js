@@ -4,7 +4,7 @@
 // and parameter count, the total in its caption. Drawn again only when
 // the selected job or its model changes.
 
-import { shapeText } from "./layershape.js";
+import { shapeText } from "./format.js";
 
 let shownKey = "";
 

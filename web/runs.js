@@ -15,8 +15,7 @@
 import { api } from "./api.js";
 import { askConfirm } from "./confirm.js";
 import { download, toCsv } from "./csv.js";
-import { duration, fmt, jobTiming, stopReason } from "./format.js";
-import { rowText } from "./layershape.js";
+import { duration, fmt, jobTiming, rowText, stopReason } from "./format.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { FINISHED, select, setCompared, setJobs, store } from "./store.js";
 import { bestOf, refreshSummaries } from "./summary.js";

@@ -361,10 +361,11 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
   assertDistribution(await probabilities(mobile));
   await shoot(mobile, "phone-390x844-predicted.png");
 
-  // The server goes away: a message says so, nothing goes blank.
+  // The server goes away: a message says so, nothing goes blank. (The
+  // jobs poll's: other polls failing may say so in notices of their own.)
   expectConsoleError(/ERR_CONNECTION_REFUSED/, Infinity);
   daemon.kill("SIGTERM");
-  await page.locator(".notice", { hasText: "does not answer" }).waitFor({ timeout: 10000 });
+  await page.locator('.notice[data-key="jobs-poll"]', { hasText: "does not answer" }).waitFor({ timeout: 10000 });
   assert.equal(await page.locator("#jobs-table tbody tr").count(), 2, "the jobs table changed");
 
   assert.deepEqual(problems, [], "console or page errors");
