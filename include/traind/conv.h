@@ -32,10 +32,36 @@
 
 #include "traind/model.h"
 
-#define CONV_GROUP 16 /* samples per GEMM */
+#define CONV_GROUP 16 /* samples per GEMM at most */
+/* A group's im2col columns, in values, at most (unless one sample's are
+ * more): a group stays in the L2 cache from its im2col to its GEMMs. */
+#define CONV_COL_BUDGET 65536
+
+/* Samples per GEMM group of a conv layer: a function of its shape only. */
+int conv_group(const struct model_layer *L);
 
 /* Scratch values a conv layer needs, for a group (0 for other kinds). */
 size_t conv_col_elems(const struct model_layer *L);
+
+/* A stride-1 convolution's sizes: C x H x W in, F filters k x k, zero
+ * padding p (< k); out F x (H + 2p - k + 1) x (W + 2p - k + 1). */
+struct conv_dims {
+	int C, H, W, F, k, p;
+};
+
+/* 1 if layer L's float forward pass and input gradient run as direct
+ * convolutions (conv_direct.c): stride 1, pad < kernel, the avx512 tier.
+ * Elsewhere they run as im2col + GEMM. */
+int conv_direct_ok(const struct model_layer *L);
+/* Floats of the padded copy of the input conv_direct_forward needs. */
+size_t conv_direct_pad_elems(const struct conv_dims *d);
+/* out[F x oh x ow] = w[F][C][k][k] * in + b (b NULL: 0); `pad` is scratch
+ * of conv_direct_pad_elems(d) floats. */
+void conv_direct_forward(const struct conv_dims *d, float *out, const float *in, const float *w,
+			 const float *b, float *pad);
+/* wt[C][F][k][k] = w[F][C][k][k] turned by 180 degrees: the weights of the
+ * input gradient as a convolution of dout with padding k - 1 - p. */
+void conv_direct_flip(float *wt, const float *w, int F, int C, int k);
 
 #define CONV_DECLARE(R, S)                                                                    \
 	void conv_forward_##S(const struct model_layer *L, R *out, const R *in, const R *w,    \
