@@ -166,18 +166,32 @@ static struct model_layer conv_layer(const struct kcase *kc)
 	return s.layer[0];
 }
 
-/* The direct kernel by itself on sample 0, against the double forward. */
+/* The direct kernels by themselves against the double layer: the forward
+ * pass and the input gradient of sample 0, the weight gradient of all B. */
+struct kref {
+	const float *x, *w, *b, *g;
+	const double *out, *din, *dw;
+	const float *dw0; /* dw before the backward pass */
+};
+
 static void check_direct_alone(const struct kcase *kc, const struct model_layer *L,
-			       const float *xf, const float *wf, const float *bf, const double *want,
-			       int n)
+			       const struct kref *k, int B, int n)
 {
 	struct conv_dims d = {kc->C, kc->H, kc->W, kc->F, kc->k, kc->pad};
-	float *pad = malloc(sizeof(float) * conv_direct_pad_elems(&d));
-	float *out = malloc(sizeof(float) * (size_t)L->out);
-	conv_direct_forward(&d, out, xf, wf, bf, pad);
-	assert_close(out, want, (size_t)L->out, "direct out", n);
-	free(pad);
-	free(out);
+	struct conv_dims dg = {kc->F, L->out_h, L->out_w, kc->C, kc->k, kc->k - 1 - kc->pad};
+	size_t np = conv_direct_grad_pad_elems(&d), ng = conv_direct_pad_elems(&dg);
+	float *pad = malloc(sizeof(float) * (np > ng ? np : ng));
+	float *out = malloc(sizeof(float) * (size_t)L->out), *din = malloc(sizeof(float) * L->in);
+	float *wt = malloc(sizeof(float) * L->n_w), *dw = malloc(sizeof(float) * L->n_w);
+	conv_direct_forward(&d, out, k->x, k->w, k->b, pad);
+	assert_close(out, k->out, (size_t)L->out, "direct out", n);
+	conv_direct_flip(wt, k->w, kc->F, kc->C, kc->k);
+	conv_direct_forward(&dg, din, k->g, wt, NULL, pad);
+	assert_close(din, k->din, (size_t)L->in, "direct din", n);
+	memcpy(dw, k->dw0, sizeof(float) * L->n_w);
+	conv_direct_weight_grad(&d, dw, k->x, k->g, B, pad);
+	assert_close(dw, k->dw, L->n_w, "direct dw", n);
+	free(pad), free(out), free(din), free(wt), free(dw);
 }
 
 START_TEST(test_float_conv_kernels_match_the_double_reference)
@@ -208,6 +222,8 @@ START_TEST(test_float_conv_kernels_match_the_double_reference)
 		fill_both(gd, gf, no, 4.0, 1.0);
 		fill_both(dwd, dwf, L.n_w, 5.0, 0.1); /* backward adds to what is there */
 		fill_both(dbd, dbf, L.n_b, 6.0, 0.1);
+		float *dw0 = malloc(sizeof(float) * L.n_w);
+		memcpy(dw0, dwf, sizeof(float) * L.n_w);
 		conv_forward_d(&L, od, xd, wd, bd, B, cold);
 		conv_forward_f(&L, of, xf, wf, bf, B, colf);
 		assert_close(of, od, no, "out", n);
@@ -216,8 +232,11 @@ START_TEST(test_float_conv_kernels_match_the_double_reference)
 		assert_close(dxf, dxd, nx, "din", n);
 		assert_close(dwf, dwd, L.n_w, "dw", n);
 		assert_close(dbf, dbd, L.n_b, "db", n);
-		if (kc->stride == 1)
-			check_direct_alone(kc, &L, xf, wf, bf, od, n);
+		if (kc->stride == 1) {
+			struct kref k = {xf, wf, bf, gf, od, dxd, dwd, dw0};
+			check_direct_alone(kc, &L, &k, B, n);
+		}
+		free(dw0);
 		free(xd), free(wd), free(bd), free(gd), free(od), free(dxd), free(dwd), free(dbd);
 		free(xf), free(wf), free(bf), free(gf), free(of), free(dxf), free(dwf), free(dbf);
 		free(cold), free(colf);

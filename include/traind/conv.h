@@ -49,7 +49,7 @@ struct conv_dims {
 	int C, H, W, F, k, p;
 };
 
-/* 1 if layer L's float forward pass and input gradient run as direct
+/* 1 if layer L's float forward pass and gradients run as direct
  * convolutions (conv_direct.c): stride 1, pad < kernel, the avx512 tier.
  * Elsewhere they run as im2col + GEMM. */
 int conv_direct_ok(const struct model_layer *L);
@@ -59,6 +59,14 @@ size_t conv_direct_pad_elems(const struct conv_dims *d);
  * of conv_direct_pad_elems(d) floats. */
 void conv_direct_forward(const struct conv_dims *d, float *out, const float *in, const float *w,
 			 const float *b, float *pad);
+/* Samples whose padded inputs the weight gradient holds at once. */
+#define CONV_DW_CHUNK 8
+/* Floats of conv_direct_weight_grad's scratch. */
+size_t conv_direct_grad_pad_elems(const struct conv_dims *d);
+/* dw[F][C][k][k] += the correlation of dout[B x F x oh x ow] with the B
+ * inputs in[B x C x H x W], chunk by chunk of CONV_DW_CHUNK samples. */
+void conv_direct_weight_grad(const struct conv_dims *d, float *dw, const float *in,
+			     const float *dout, int B, float *pads);
 /* wt[C][F][k][k] = w[F][C][k][k] turned by 180 degrees: the weights of the
  * input gradient as a convolution of dout with padding k - 1 - p. */
 void conv_direct_flip(float *wt, const float *w, int F, int C, int k);

@@ -37,12 +37,12 @@ static struct conv_dims dims_input_grad(const struct model_layer *L)
 				  L->kernel - 1 - L->pad};
 }
 
-/* After the GEMM part, the direct path's padded input (the larger of the
- * two passes'), then its flipped weights. */
+/* The direct path's padded inputs (the largest of the three passes'),
+ * then its flipped weights; it needs no GEMM part. */
 static size_t direct_pad_elems(const struct model_layer *L)
 {
 	struct conv_dims f = dims_forward(L), g = dims_input_grad(L);
-	size_t a = conv_direct_pad_elems(&f), b = conv_direct_pad_elems(&g);
+	size_t a = conv_direct_grad_pad_elems(&f), b = conv_direct_pad_elems(&g);
 	return a > b ? a : b;
 }
 
@@ -50,10 +50,8 @@ size_t conv_col_elems(const struct model_layer *L)
 {
 	if (L->kind != LAYER_CONV)
 		return 0;
-	size_t n = gemm_elems(L);
-	if (conv_direct_ok(L))
-		n += direct_pad_elems(L) + L->n_w;
-	return n;
+	size_t n = gemm_elems(L), d = conv_direct_ok(L) ? direct_pad_elems(L) + L->n_w : 0;
+	return n > d ? n : d;
 }
 
 /* The direct path, in float: forward sample by sample. */
@@ -61,9 +59,8 @@ static void direct_forward(const struct model_layer *L, float *out, const float 
 			   const float *w, const float *b, int B, float *col)
 {
 	struct conv_dims d = dims_forward(L);
-	float *pad = col + gemm_elems(L);
 	for (int r = 0; r < B; r++)
-		conv_direct_forward(&d, out + (size_t)r * L->out, in + (size_t)r * L->in, w, b, pad);
+		conv_direct_forward(&d, out + (size_t)r * L->out, in + (size_t)r * L->in, w, b, col);
 }
 
 /* din = the convolution of dout with the flipped weights, sample by sample. */
@@ -71,12 +68,30 @@ static void direct_input_grad(const struct model_layer *L, float *din, const flo
 			      const float *w, int B, float *col)
 {
 	struct conv_dims d = dims_input_grad(L);
-	float *pad = col + gemm_elems(L), *wt = pad + direct_pad_elems(L);
+	float *pad = col, *wt = col + direct_pad_elems(L);
 	conv_direct_flip(wt, w, L->out_c, L->in_c, L->kernel);
 	for (int r = 0; r < B; r++)
 		conv_direct_forward(&d, din + (size_t)r * L->in, dout + (size_t)r * L->out, wt,
 				    NULL, pad);
 }
+
+static void bias_grad_f(float *restrict db, const float *restrict d, size_t ld, size_t cols,
+			int F); /* conv_kernels.inc's */
+
+/* dw += the correlation of dout with the inputs; db += dout's sums, sample
+ * by sample; din (unless NULL) = dout convolved with the flipped weights. */
+static void direct_backward(const struct model_layer *L, float *din, float *dw, float *db,
+			    const float *dout, const float *in, const float *w, int B, float *col)
+{
+	struct conv_dims d = dims_forward(L);
+	const int P = L->out_h * L->out_w;
+	for (int r = 0; r < B; r++)
+		bias_grad_f(db, dout + (size_t)r * L->out, (size_t)P, (size_t)P, L->out_c);
+	conv_direct_weight_grad(&d, dw, in, dout, B, col);
+	if (din)
+		direct_input_grad(L, din, dout, w, B, col);
+}
+
 
 #define R float
 #define S f

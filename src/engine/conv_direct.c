@@ -29,6 +29,8 @@
 #define DV 16 /* floats per vector */
 #define FB 8  /* filters per block */
 #define YB 3  /* output rows per block */
+#define DW_FB 4 /* weight gradient: filters per block */
+#define DW_JB 5 /* and taps of one kernel row */
 
 static int segs_of(int ow)
 {
@@ -143,6 +145,90 @@ static void forward_avx512(const struct conv_dims *d, float *out, const float *p
 			filters(d, out, pad, w, b, f, x0, mask, 1);
 	}
 }
+
+/* dw[f][c][i][j0 + jj] += the sums over the chunk's samples and rows, at
+ * columns x0..x0+15, of dout[f] x the input shifted by (i, j): filters
+ * f0..f0+fb-1, taps jj < jb, each in a zmm whose 16 lanes are added up at
+ * the end. dout's lanes past the row's end (mask) load as 0. */
+AVX512_ATTR __attribute__((always_inline)) static inline void
+dw_block(const struct conv_dims *d, float *restrict dw, const float *restrict pads,
+	 const float *restrict dout, int n, int f0, int c, int i, int j0, int x0, __mmask16 mask,
+	 const int fb, const int jb)
+{
+	const int k = d->k, pw = pad_w(d), ph = pad_h(d);
+	const int oh = d->H + 2 * d->p - k + 1, ow = d->W + 2 * d->p - k + 1;
+	const size_t plane = conv_direct_pad_elems(d), out = (size_t)d->F * oh * ow;
+	const size_t fstride = (size_t)oh * ow;
+	__m512 acc[FB][DW_JB];
+	_Pragma("GCC unroll 8")
+	for (int ff = 0; ff < fb; ff++)
+		_Pragma("GCC unroll 8")
+		for (int jj = 0; jj < jb; jj++)
+			acc[ff][jj] = _mm512_setzero_ps();
+	for (int r = 0; r < n; r++) {
+		const float *g = dout + r * out + (size_t)f0 * fstride + x0;
+		const float *row = pads + r * plane + ((size_t)c * ph + i) * pw + x0 + j0;
+		for (int y = 0; y < oh; y++, g += ow, row += pw) {
+			__m512 dv[FB], v[DW_JB];
+			_Pragma("GCC unroll 8")
+			for (int ff = 0; ff < fb; ff++)
+				dv[ff] = _mm512_maskz_loadu_ps(mask, g + ff * fstride);
+			_Pragma("GCC unroll 8")
+			for (int jj = 0; jj < jb; jj++)
+				v[jj] = _mm512_loadu_ps(row + jj);
+			_Pragma("GCC unroll 8")
+			for (int ff = 0; ff < fb; ff++)
+				_Pragma("GCC unroll 8")
+				for (int jj = 0; jj < jb; jj++)
+					acc[ff][jj] = _mm512_fmadd_ps(dv[ff], v[jj], acc[ff][jj]);
+		}
+	}
+	const size_t taps = (size_t)d->C * k * k;
+	_Pragma("GCC unroll 8")
+	for (int ff = 0; ff < fb; ff++)
+		_Pragma("GCC unroll 8")
+		for (int jj = 0; jj < jb; jj++)
+			dw[(size_t)(f0 + ff) * taps + ((size_t)c * k + i) * k + j0 + jj] +=
+				_mm512_reduce_add_ps(acc[ff][jj]);
+}
+
+/* One (filters, channel, row) of taps: j in blocks of DW_JB, column
+ * segment by segment. */
+AVX512_ATTR __attribute__((always_inline)) static inline void
+dw_row(const struct conv_dims *d, float *dw, const float *pads, const float *dout, int n,
+       int f0, int c, int i, const int fb)
+{
+	const int ow = d->W + 2 * d->p - d->k + 1;
+	for (int x0 = 0; x0 < ow; x0 += DV) {
+		const int m = ow - x0 < DV ? ow - x0 : DV;
+		const __mmask16 mask = (__mmask16)((1u << m) - 1);
+		int j = 0;
+		for (; j + DW_JB <= d->k; j += DW_JB)
+			dw_block(d, dw, pads, dout, n, f0, c, i, j, x0, mask, fb, DW_JB);
+		switch (d->k - j) {
+		case 4: dw_block(d, dw, pads, dout, n, f0, c, i, j, x0, mask, fb, 4); break;
+		case 3: dw_block(d, dw, pads, dout, n, f0, c, i, j, x0, mask, fb, 3); break;
+		case 2: dw_block(d, dw, pads, dout, n, f0, c, i, j, x0, mask, fb, 2); break;
+		case 1: dw_block(d, dw, pads, dout, n, f0, c, i, j, x0, mask, fb, 1); break;
+		default: break;
+		}
+	}
+}
+
+AVX512_ATTR
+static void weight_grad_avx512(const struct conv_dims *d, float *dw, const float *pads,
+			       const float *dout, int n)
+{
+	int f = 0;
+	for (; f + DW_FB <= d->F; f += DW_FB)
+		for (int c = 0; c < d->C; c++)
+			for (int i = 0; i < d->k; i++)
+				dw_row(d, dw, pads, dout, n, f, c, i, DW_FB);
+	for (; f < d->F; f++)
+		for (int c = 0; c < d->C; c++)
+			for (int i = 0; i < d->k; i++)
+				dw_row(d, dw, pads, dout, n, f, c, i, 1);
+}
 #endif
 
 /* The same sums in the same order, one output at a time: the kernel of
@@ -179,6 +265,54 @@ void conv_direct_forward(const struct conv_dims *d, float *out, const float *in,
 	}
 #endif
 	forward_scalar(d, out, pad, w, b);
+}
+
+/* The portable weight gradient: each weight's sum over samples, rows and
+ * columns in that order, in double (one sum of many terms). */
+static void weight_grad_scalar(const struct conv_dims *d, float *dw, const float *pads,
+			       const float *dout, int n)
+{
+	const int k = d->k, pw = pad_w(d), ph = pad_h(d);
+	const int oh = d->H + 2 * d->p - k + 1, ow = d->W + 2 * d->p - k + 1;
+	const size_t plane = conv_direct_pad_elems(d), out = (size_t)d->F * oh * ow;
+	for (int f = 0; f < d->F; f++)
+		for (int c = 0; c < d->C; c++)
+			for (int i = 0; i < k; i++)
+				for (int j = 0; j < k; j++) {
+					double acc = 0;
+					for (int r = 0; r < n; r++)
+						for (int y = 0; y < oh; y++)
+							for (int x = 0; x < ow; x++)
+								acc += (double)dout[r * out + ((size_t)f * oh + y) * ow + x] *
+								       pads[r * plane + ((size_t)c * ph + y + i) * pw + x + j];
+					dw[((size_t)(f * d->C + c) * k + i) * k + j] += (float)acc;
+				}
+}
+
+size_t conv_direct_grad_pad_elems(const struct conv_dims *d)
+{
+	return CONV_DW_CHUNK * conv_direct_pad_elems(d);
+}
+
+void conv_direct_weight_grad(const struct conv_dims *d, float *dw, const float *in,
+			     const float *dout, int B, float *pads)
+{
+	const size_t plane = conv_direct_pad_elems(d);
+	const size_t in_n = (size_t)d->C * d->H * d->W;
+	const size_t out_n = (size_t)d->F * (d->H + 2 * d->p - d->k + 1) * (d->W + 2 * d->p - d->k + 1);
+	for (int g = 0; g < B; g += CONV_DW_CHUNK) {
+		const int n = B - g < CONV_DW_CHUNK ? B - g : CONV_DW_CHUNK;
+		for (int r = 0; r < n; r++)
+			pad_input(d, pads + r * plane, in + (size_t)(g + r) * in_n);
+		const float *gd = dout + (size_t)g * out_n;
+#if HAVE_X86_TIERS
+		if (isa_tier() == ISA_AVX512) {
+			weight_grad_avx512(d, dw, pads, gd, n);
+			continue;
+		}
+#endif
+		weight_grad_scalar(d, dw, pads, gd, n);
+	}
 }
 
 void conv_direct_flip(float *restrict wt, const float *restrict w, int F, int C, int k)
