@@ -125,6 +125,41 @@ START_TEST(test_maxpool_keeps_the_maximum_and_routes_its_gradient)
 }
 END_TEST
 
+/* The float pool (a vector kernel for 2 x 2, stride 2 on the avx512 tier)
+ * keeps the same winners as the double one: maps of odd and even sizes,
+ * wider than a vector, values with many ties; pool 3 stride 2 as well. */
+START_TEST(test_float_pool_keeps_the_double_pools_winners)
+{
+	const int dims[][4] = {{3, 9, 7, 2}, {2, 30, 34, 2}, {1, 4, 4, 2}, {2, 11, 13, 3}};
+	const int B = 5;
+	for (int n = 0; n < 4; n++) {
+		struct job_config c;
+		jobcfg_defaults(&c);
+		struct layer_spec sp[1] = {pool(dims[n][3], 2)};
+		set_layers(&c, sp, 1);
+		struct model_input in = {.width = dims[n][2], .height = dims[n][1],
+					 .channels = dims[n][0], .classes = 2};
+		struct model_shape s;
+		struct td_error e;
+		ck_assert_msg(model_describe(&s, &c, &in, 0, &e) == 0, "%s", e.msg);
+		const struct model_layer *L = &s.layer[0];
+		const size_t ni = (size_t)B * L->in, no = (size_t)B * L->out;
+		float *xf = malloc(sizeof(float) * ni), *of = malloc(sizeof(float) * no);
+		double *xd = malloc(sizeof(double) * ni), *od = malloc(sizeof(double) * no);
+		int32_t *af = malloc(sizeof(int32_t) * no), *ad = malloc(sizeof(int32_t) * no);
+		for (size_t i = 0; i < ni; i++)
+			xd[i] = xf[i] = (float)((i * 7919) % 5) - 2.0f; /* ties in most windows */
+		maxpool_forward_f(L, of, xf, af, B);
+		maxpool_forward_d(L, od, xd, ad, B);
+		for (size_t q = 0; q < no; q++) {
+			ck_assert_msg(af[q] == ad[q], "case %d arg[%zu]: %d != %d", n, q, af[q], ad[q]);
+			ck_assert_msg(of[q] == od[q], "case %d out[%zu]", n, q);
+		}
+		free(xf), free(of), free(xd), free(od), free(af), free(ad);
+	}
+}
+END_TEST
+
 /* Float kernels against the double ones (the gradient check's) on one
  * conv layer: shapes that leave partial filter blocks, row blocks and
  * 16-column segments, paddings 0-2, strides 1 and 2, groups of several
@@ -661,6 +696,7 @@ Suite *suite_conv(void)
 	tcase_add_test(tc, test_conv_forward_is_the_definition_in_pytorch_layout);
 	tcase_add_test(tc, test_maxpool_keeps_the_maximum_and_routes_its_gradient);
 	tcase_add_test(tc, test_float_conv_kernels_match_the_double_reference);
+	tcase_add_test(tc, test_float_pool_keeps_the_double_pools_winners);
 	tcase_add_test(tc, test_gradcheck_conv_and_pool_below_1e_6);
 	tcase_add_test(tc, test_shapes_are_checked_naming_the_field_and_input_size);
 	tcase_add_test(tc, test_layers_field_parses_names_errors_and_reads_back);

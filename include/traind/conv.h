@@ -71,6 +71,11 @@ void conv_direct_weight_grad(const struct conv_dims *d, float *dw, const float *
  * input gradient as a convolution of dout with padding k - 1 - p. */
 void conv_direct_flip(float *wt, const float *w, int F, int C, int k);
 
+/* The 2 x 2, stride-2 pool of one float plane (H x W in, oh x ow out, arg
+ * offset by base) on the avx512 tier (conv_pool.c), as maxpool_forward_f
+ * does it: 1, or 0 having done nothing on other tiers. */
+int maxpool2_plane_fast(float *o, int32_t *a, const float *x, int base, int W, int oh, int ow);
+
 #define CONV_DECLARE(R, S)                                                                    \
 	void conv_forward_##S(const struct model_layer *L, R *out, const R *in, const R *w,    \
 			      const R *b, int B, R *col);                                      \
