@@ -162,8 +162,8 @@ END_TEST
 
 /* Float kernels against the double ones (the gradient check's) on one
  * conv layer: shapes that leave partial filter blocks, row blocks and
- * 16-column segments, paddings 0-2, strides 1 and 2, groups of several
- * samples and a batch of 19 (not a multiple of 16). In float, stride 1
+ * 16-column segments, paddings 0-2, strides 1 and 2, GEMM groups of one and of
+ * several samples and a batch of 19 (not a multiple of 16). In float, stride 1
  * runs the direct convolution on the avx512 tier, im2col + GEMM
  * elsewhere; the direct kernel is also called on its own (its portable
  * loop on other tiers). */
@@ -235,6 +235,8 @@ START_TEST(test_float_conv_kernels_match_the_double_reference)
 		{1, 13, 21, 11, 5, 1, 2}, {3, 9, 7, 8, 3, 1, 1},  {2, 8, 17, 9, 5, 1, 0},
 		{4, 10, 10, 16, 3, 1, 0}, {5, 6, 6, 7, 2, 1, 1},  {2, 11, 9, 5, 3, 2, 1},
 		{3, 12, 12, 6, 4, 2, 2},  {1, 28, 28, 32, 5, 1, 2},
+		/* one sample per GEMM group (conv_group): stride 1 and 2 */
+		{8, 24, 24, 5, 5, 1, 2},  {16, 30, 30, 4, 5, 2, 2},
 	};
 	const int B = 19;
 	for (int n = 0; n < (int)(sizeof(cases) / sizeof(cases[0])); n++) {

@@ -7,18 +7,26 @@
  * output out_c x out_h x out_w, window `kernel`, `stride`, zero `pad`.
  * A batch is B samples, each a (channel, row, column) row-major map.
  *
- * A convolution runs as im2col + GEMM over groups of up to CONV_GROUP
- * samples: the k*k*in_c patches of each padded input become the columns of
- * col[in_c*k*k x n*P] (P = out_h * out_w, the group's samples side by side)
- * and
+ * A convolution runs as im2col + GEMM over groups of conv_group(L)
+ * samples (as many as keep the group's columns within CONV_COL_BUDGET
+ * values, at most CONV_GROUP): the k*k*in_c patches of each padded input
+ * become the columns of col[in_c*k*k x n*P] (P = out_h * out_w, the
+ * group's samples side by side) and
  *   out[F x n*P] = W[F x in_c*k*k] . col + b
  * backward: dW += dout . col^T, db += row sums of dout, and
  *   dcol = W^T . dout, scattered back (col2im) into din.
+ * In float, a stride-1 layer on the avx512 tier (conv_direct_ok) runs as
+ * direct convolutions instead (conv_direct.c): the forward pass, din as
+ * dout convolved with the flipped weights, and dW as the correlation of
+ * dout with the input; the double path always takes im2col + GEMM.
  * `col` is the caller's buffer of conv_col_elems() values (one per worker,
- * sized once per job: a group's columns and outputs). With after_forward,
+ * sized once per job: a group's columns and outputs, or the direct path's
+ * padded inputs and flipped weights). With after_forward, the GEMM path's
  * backward trusts that col still holds the im2col of `in` from the forward
- * pass just before when B fits one group, and does not redo it. Backward accumulates dW and db (+=) and overwrites
- * din (skipped when NULL), as the dense kernels do.
+ * pass just before when B fits one group, and does not redo it. Backward
+ * accumulates dW and db (+=) and overwrites din (skipped when NULL), as the
+ * dense kernels do. The order of every sum depends on the shapes and B
+ * alone, so any worker computes a slot to the same bits.
  *
  * Max pooling keeps, per output value, the index of its winner within the
  * sample's input (the first maximum of the window); backward adds dout
