@@ -1,16 +1,20 @@
 /*
- * conv_direct.c - a direct stride-1 convolution in float for the avx512
- * tier (isa.h): the forward pass and, on flipped weights, the input
- * gradient of conv layers, without im2col (see conv.h).
+ * conv_direct.c - direct stride-1 convolutions in float for the avx512
+ * tier (isa.h): the forward pass, the input gradient (dout convolved with
+ * the flipped weights) and the weight gradient (dout correlated with the
+ * input) of conv layers, without im2col or GEMM (see conv.h).
  *
  * The input is first copied into a zero-bordered plane per channel whose
- * rows are whole 16-float vectors wide, so every load of the kernel is in
- * bounds and branch-free. A block of 8 filters x 3 output rows x 16
- * columns lives in 24 zmm accumulators; each tap (channel, i, j) loads the
- * 3 input rows it needs and broadcasts the 8 filters' weights. The sum of
- * each output runs over c, then i, then j, one FMA each: fixed by the
- * shapes alone, so every worker computes a slot to the same bits.
- * Other tiers and the double path use im2col + GEMM (conv_kernels.inc).
+ * rows are whole 16-float vectors wide, so every load of the kernels is in
+ * bounds and branch-free. Forward: a block of 8 filters x 3 output rows x
+ * 16 columns lives in 24 zmm accumulators; each tap (channel, i, j) loads
+ * the 3 input rows it needs and broadcasts the 8 filters' weights; each
+ * output's sum runs over c, then i, then j, one FMA each. Weight gradient:
+ * 4 filters x 5 taps in 20 accumulators over the rows of a chunk of
+ * samples, their lanes added up once per chunk. Both orders are fixed by
+ * the shapes and B alone, so every worker computes a slot to the same
+ * bits. Other tiers and the double path use im2col + GEMM
+ * (conv_kernels.inc); the portable loops here serve the tests there.
  */
 #include "traind/conv.h"
 
