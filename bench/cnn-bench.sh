@@ -5,7 +5,10 @@
 # PyTorch (bench/ref_torch_cnn.py) with 1 and 2 threads, interleaved, median
 # of --rounds; prints the CPU, its ISA, the OpenBLAS kernels, samples/s and
 # each run's % of the dense FP32 limit (the best sgemm GFLOP/s of 15 runs on
-# 2 threads / FLOPs of one training sample).
+# 2 threads / FLOPs of one training sample), and the CPU seconds (user +
+# system) of each run's whole process, median: on a shared machine they
+# grow less than the wall clock when other work takes the cores (busy
+# waits count, in both programs).
 #
 #   bench/cnn-bench.sh [--rounds N]
 #
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --rounds) [ $# -ge 2 ] || { echo "cnn-bench: --rounds wants a number" >&2; exit 2; }
               rounds=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cnn-bench: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -80,14 +83,22 @@ echo "dense FP32 limit: sgemm $gflops GFLOP/s on 2 threads / $((train_flops / 10
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cpu_of() { # command...: runs it, its CPU seconds (user + system) to $tmp/cpu
+    "$PY" -c '
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.2f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$tmp/cpu" "$@"
+}
 run_traind() { # workers
-    OPENBLAS_NUM_THREADS=1 timeout "$RUN_TIMEOUT" "$TRAIND" train "${src_args[@]}" \
+    OPENBLAS_NUM_THREADS=1 cpu_of timeout "$RUN_TIMEOUT" "$TRAIND" train "${src_args[@]}" \
         --layers "$LAYERS" --optimizer momentum --momentum 0.9 \
         --learning-rate 0.01 --l2 0 --batch-size 64 --epochs 1 --augment none --workers "$1" --json \
         | "$PY" -c "import json,sys; print([json.loads(l) for l in sys.stdin][0]['samples_per_second'])"
 }
 run_torch() { # threads
-    timeout "$RUN_TIMEOUT" "$PY" "$here/ref_torch_cnn.py" --data-dir "$DATA_DIR" --threads "$1" \
+    cpu_of timeout "$RUN_TIMEOUT" "$PY" "$here/ref_torch_cnn.py" --data-dir "$DATA_DIR" --threads "$1" \
         | "$PY" -c "import json,sys; print(json.loads(sys.stdin.readline())['samples_per_second'])"
 }
 configs=("traind 1" "traind 2")
@@ -97,7 +108,8 @@ for r in $(seq "$rounds"); do
         set -- $c
         v=$(run_$1 "$2")
         echo "$v" >> "$tmp/$1-$2"
-        echo "  round $r: $1 ${2} $( [ "$1" = traind ] && echo workers || echo threads ): $v samples/s" >&2
+        cat "$tmp/cpu" >> "$tmp/$1-$2.cpu"
+        echo "  round $r: $1 ${2} $( [ "$1" = traind ] && echo workers || echo threads ): $v samples/s, $(cat "$tmp/cpu") CPU s" >&2
     done
 done
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -105,13 +117,14 @@ best_torch=0
 if [ "$have_torch" = 1 ]; then
     best_torch=$(printf '%s\n' "$(median "$tmp/torch-1")" "$(median "$tmp/torch-2")" | sort -g | tail -1)
 fi
-printf '\n%-22s %12s %10s %12s\n' "run (median of $rounds)" "samples/s" "% limit" "x torch best"
+printf '\n%-22s %12s %10s %12s %8s\n' "run (median of $rounds)" "samples/s" "% limit" "x torch best" "CPU s"
 for c in "${configs[@]}"; do
     set -- $c
     m=$(median "$tmp/$1-$2")
     label="$1 $2 $( [ "$1" = traind ] && echo workers || echo threads )"
-    printf '%-22s %12.0f %9.1f%% %12s\n' "$label" "$m" "$("$PY" -c "print(100 * $m / $limit)")" \
-        "$( [ "$best_torch" != 0 ] && "$PY" -c "print('%.2f' % ($m / $best_torch))" || echo -)"
+    printf '%-22s %12.0f %9.1f%% %12s %8s\n' "$label" "$m" "$("$PY" -c "print(100 * $m / $limit)")" \
+        "$( [ "$best_torch" != 0 ] && "$PY" -c "print('%.2f' % ($m / $best_torch))" || echo -)" \
+        "$(median "$tmp/$1-$2.cpu")"
 done
 w1=$(median "$tmp/traind-1"); w2=$(median "$tmp/traind-2")
 echo "traind 1 -> 2 workers: $("$PY" -c "print('%.2fx' % ($w2 / $w1))")"

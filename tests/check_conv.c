@@ -125,6 +125,162 @@ START_TEST(test_maxpool_keeps_the_maximum_and_routes_its_gradient)
 }
 END_TEST
 
+/* The float pool (a vector kernel for 2 x 2, stride 2 on the avx512 tier)
+ * keeps the same winners as the double one: maps of odd and even sizes,
+ * wider than a vector, values with many ties; pool 3 stride 2 as well. */
+START_TEST(test_float_pool_keeps_the_double_pools_winners)
+{
+	const int dims[][4] = {{3, 9, 7, 2}, {2, 30, 34, 2}, {1, 4, 4, 2}, {2, 11, 13, 3}};
+	const int B = 5;
+	for (int n = 0; n < 4; n++) {
+		struct job_config c;
+		jobcfg_defaults(&c);
+		struct layer_spec sp[1] = {pool(dims[n][3], 2)};
+		set_layers(&c, sp, 1);
+		struct model_input in = {.width = dims[n][2], .height = dims[n][1],
+					 .channels = dims[n][0], .classes = 2};
+		struct model_shape s;
+		struct td_error e;
+		ck_assert_msg(model_describe(&s, &c, &in, 0, &e) == 0, "%s", e.msg);
+		const struct model_layer *L = &s.layer[0];
+		const size_t ni = (size_t)B * L->in, no = (size_t)B * L->out;
+		float *xf = malloc(sizeof(float) * ni), *of = malloc(sizeof(float) * no);
+		double *xd = malloc(sizeof(double) * ni), *od = malloc(sizeof(double) * no);
+		int32_t *af = malloc(sizeof(int32_t) * no), *ad = malloc(sizeof(int32_t) * no);
+		for (size_t i = 0; i < ni; i++)
+			xd[i] = xf[i] = (float)((i * 7919) % 5) - 2.0f; /* ties in most windows */
+		maxpool_forward_f(L, of, xf, af, B);
+		maxpool_forward_d(L, od, xd, ad, B);
+		for (size_t q = 0; q < no; q++) {
+			ck_assert_msg(af[q] == ad[q], "case %d arg[%zu]: %d != %d", n, q, af[q], ad[q]);
+			ck_assert_msg(of[q] == od[q], "case %d out[%zu]", n, q);
+		}
+		free(xf), free(of), free(xd), free(od), free(af), free(ad);
+	}
+}
+END_TEST
+
+/* Float kernels against the double ones (the gradient check's) on one
+ * conv layer: shapes that leave partial filter blocks, row blocks and
+ * 16-column segments, paddings 0-2, strides 1 and 2, GEMM groups of one and of
+ * several samples and a batch of 19 (not a multiple of 16). In float, stride 1
+ * runs the direct convolution on the avx512 tier, im2col + GEMM
+ * elsewhere; the direct kernel is also called on its own (its portable
+ * loop on other tiers). */
+struct kcase {
+	int C, H, W, F, k, stride, pad;
+};
+
+static void fill_both(double *d, float *f, size_t n, double phase, double scale)
+{
+	for (size_t i = 0; i < n; i++) {
+		d[i] = scale * sin(phase + 0.7 * (double)i);
+		f[i] = (float)d[i];
+		d[i] = f[i]; /* the same inputs exactly */
+	}
+}
+
+static void assert_close(const float *got, const double *want, size_t n, const char *what,
+			 int kc)
+{
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(fabs(got[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])),
+			      "case %d %s[%zu]: %.7g != %.7g", kc, what, i, (double)got[i], want[i]);
+}
+
+static struct model_layer conv_layer(const struct kcase *kc)
+{
+	struct job_config c;
+	jobcfg_defaults(&c);
+	struct layer_spec sp[1] = {conv(kc->F, kc->k, kc->stride, kc->pad)};
+	set_layers(&c, sp, 1);
+	struct model_input in = {.width = kc->W, .height = kc->H, .channels = kc->C, .classes = 2};
+	struct model_shape s;
+	struct td_error e;
+	ck_assert_msg(model_describe(&s, &c, &in, 0, &e) == 0, "%s", e.msg);
+	return s.layer[0];
+}
+
+/* The direct kernels by themselves against the double layer: the forward
+ * pass and the input gradient of sample 0, the weight gradient of all B. */
+struct kref {
+	const float *x, *w, *b, *g;
+	const double *out, *din, *dw;
+	const float *dw0; /* dw before the backward pass */
+};
+
+static void check_direct_alone(const struct kcase *kc, const struct model_layer *L,
+			       const struct kref *k, int B, int n)
+{
+	struct conv_dims d = {kc->C, kc->H, kc->W, kc->F, kc->k, kc->pad};
+	struct conv_dims dg = {kc->F, L->out_h, L->out_w, kc->C, kc->k, kc->k - 1 - kc->pad};
+	size_t np = conv_direct_grad_pad_elems(&d), ng = conv_direct_pad_elems(&dg);
+	float *pad = malloc(sizeof(float) * (np > ng ? np : ng));
+	float *out = malloc(sizeof(float) * (size_t)L->out), *din = malloc(sizeof(float) * L->in);
+	float *wt = malloc(sizeof(float) * L->n_w), *dw = malloc(sizeof(float) * L->n_w);
+	conv_direct_forward(&d, out, k->x, k->w, k->b, pad);
+	assert_close(out, k->out, (size_t)L->out, "direct out", n);
+	conv_direct_flip(wt, k->w, kc->F, kc->C, kc->k);
+	conv_direct_forward(&dg, din, k->g, wt, NULL, pad);
+	assert_close(din, k->din, (size_t)L->in, "direct din", n);
+	memcpy(dw, k->dw0, sizeof(float) * L->n_w);
+	conv_direct_weight_grad(&d, dw, k->x, k->g, B, pad);
+	assert_close(dw, k->dw, L->n_w, "direct dw", n);
+	free(pad), free(out), free(din), free(wt), free(dw);
+}
+
+START_TEST(test_float_conv_kernels_match_the_double_reference)
+{
+	const struct kcase cases[] = {
+		{1, 13, 21, 11, 5, 1, 2}, {3, 9, 7, 8, 3, 1, 1},  {2, 8, 17, 9, 5, 1, 0},
+		{4, 10, 10, 16, 3, 1, 0}, {5, 6, 6, 7, 2, 1, 1},  {2, 11, 9, 5, 3, 2, 1},
+		{3, 12, 12, 6, 4, 2, 2},  {1, 28, 28, 32, 5, 1, 2},
+		/* one sample per GEMM group (conv_group): stride 1 and 2 */
+		{8, 24, 24, 5, 5, 1, 2},  {16, 30, 30, 4, 5, 2, 2},
+	};
+	const int B = 19;
+	for (int n = 0; n < (int)(sizeof(cases) / sizeof(cases[0])); n++) {
+		const struct kcase *kc = &cases[n];
+		const struct model_layer L = conv_layer(kc);
+		const size_t nx = (size_t)B * L.in, no = (size_t)B * L.out;
+		double *xd = malloc(sizeof(double) * nx), *wd = malloc(sizeof(double) * L.n_w);
+		double *bd = malloc(sizeof(double) * L.n_b), *gd = malloc(sizeof(double) * no);
+		double *od = malloc(sizeof(double) * no), *dxd = malloc(sizeof(double) * nx);
+		double *dwd = malloc(sizeof(double) * L.n_w), *dbd = malloc(sizeof(double) * L.n_b);
+		float *xf = malloc(sizeof(float) * nx), *wf = malloc(sizeof(float) * L.n_w);
+		float *bf = malloc(sizeof(float) * L.n_b), *gf = malloc(sizeof(float) * no);
+		float *of = malloc(sizeof(float) * no), *dxf = malloc(sizeof(float) * nx);
+		float *dwf = malloc(sizeof(float) * L.n_w), *dbf = malloc(sizeof(float) * L.n_b);
+		double *cold = malloc(sizeof(double) * conv_col_elems(&L));
+		float *colf = malloc(sizeof(float) * conv_col_elems(&L));
+		fill_both(xd, xf, nx, 1.0, 1.0);
+		fill_both(wd, wf, L.n_w, 2.0, 0.3);
+		fill_both(bd, bf, L.n_b, 3.0, 0.5);
+		fill_both(gd, gf, no, 4.0, 1.0);
+		fill_both(dwd, dwf, L.n_w, 5.0, 0.1); /* backward adds to what is there */
+		fill_both(dbd, dbf, L.n_b, 6.0, 0.1);
+		float *dw0 = malloc(sizeof(float) * L.n_w);
+		memcpy(dw0, dwf, sizeof(float) * L.n_w);
+		conv_forward_d(&L, od, xd, wd, bd, B, cold);
+		conv_forward_f(&L, of, xf, wf, bf, B, colf);
+		assert_close(of, od, no, "out", n);
+		conv_backward_d(&L, dxd, dwd, dbd, gd, xd, wd, B, cold, 1);
+		conv_backward_f(&L, dxf, dwf, dbf, gf, xf, wf, B, colf, 1);
+		assert_close(dxf, dxd, nx, "din", n);
+		assert_close(dwf, dwd, L.n_w, "dw", n);
+		assert_close(dbf, dbd, L.n_b, "db", n);
+		if (kc->stride == 1) {
+			struct kref k = {xf, wf, bf, gf, od, dxd, dwd, dw0};
+			check_direct_alone(kc, &L, &k, B, n);
+		}
+		free(dw0);
+		free(xd), free(wd), free(bd), free(gd), free(od), free(dxd), free(dwd), free(dbd);
+		free(xf), free(wf), free(bf), free(gf), free(of), free(dxf), free(dwf), free(dbf);
+		free(cold), free(colf);
+	}
+}
+END_TEST
+
 struct gc_case {
 	const char *what;
 	int w, h, ch;
@@ -541,6 +697,8 @@ Suite *suite_conv(void)
 	TCase *tc = tcase_create("conv");
 	tcase_add_test(tc, test_conv_forward_is_the_definition_in_pytorch_layout);
 	tcase_add_test(tc, test_maxpool_keeps_the_maximum_and_routes_its_gradient);
+	tcase_add_test(tc, test_float_conv_kernels_match_the_double_reference);
+	tcase_add_test(tc, test_float_pool_keeps_the_double_pools_winners);
 	tcase_add_test(tc, test_gradcheck_conv_and_pool_below_1e_6);
 	tcase_add_test(tc, test_shapes_are_checked_naming_the_field_and_input_size);
 	tcase_add_test(tc, test_layers_field_parses_names_errors_and_reads_back);

@@ -10,6 +10,8 @@
 #include "check_suites.h"
 #include "traind/dataset.h"
 #include "traind/isa.h"
+#include "traind/layerspec.h"
+#include "traind/model.h"
 #include "traind/train.h"
 
 START_TEST(test_names_parse_and_bad_values_name_the_variable)
@@ -166,6 +168,37 @@ START_TEST(test_bit_identical_for_1_to_4_workers_per_tier)
 }
 END_TEST
 
+/* The path a job's first layer takes: forced either way, by the data
+ * set's density under auto, im2col for a convolution. */
+START_TEST(test_first_layer_path_of_a_job)
+{
+	struct dataset *d = stripes(64, 16);
+	ck_assert(d->train_density > 0.4 && d->train_density < 0.6);
+	struct job_config c;
+	jobcfg_defaults(&c);
+	c.n_hidden = 1;
+	c.hidden[0] = 16;
+	c.batch_size = 64;
+	struct model_shape s;
+	struct td_error e;
+	ck_assert_msg(model_describe_dataset(&s, &c, d, 0, &e) == 0, "%s", e.msg);
+	isa_force_first_layer(FIRST_LAYER_SPARSE);
+	ck_assert_str_eq(train_first_layer_path(&c, d, &s), "sparse");
+	isa_force_first_layer(FIRST_LAYER_DENSE);
+	ck_assert_str_eq(train_first_layer_path(&c, d, &s), "dense");
+	isa_force_first_layer(FIRST_LAYER_AUTO);
+	const int sparse = d->train_density <= isa_sparse_max_density(isa_tier(), 16);
+	ck_assert_str_eq(train_first_layer_path(&c, d, &s), sparse ? "sparse" : "dense");
+	c.n_hidden = 0;
+	ck_assert_msg(layerspec_from_text(c.layer_specs, &c.n_layer_specs,
+					  "[{\"type\": \"conv\", \"filters\": 2, \"kernel\": 3}]",
+					  &e) == 0, "%s", e.msg);
+	ck_assert_msg(model_describe_dataset(&s, &c, d, 0, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(train_first_layer_path(&c, d, &s), "im2col");
+	dataset_free(d);
+}
+END_TEST
+
 Suite *suite_isa(void)
 {
 	Suite *s = suite_create("isa");
@@ -174,6 +207,7 @@ Suite *suite_isa(void)
 	tcase_add_test(tc, test_choice_defaults_to_the_best_tier_and_refuses_a_missing_one);
 	tcase_add_test(tc, test_first_layer_mode_and_threshold);
 	tcase_add_loop_test(tc, test_bit_identical_for_1_to_4_workers_per_tier, 0, ISA_TIERS * 2);
+	tcase_add_test(tc, test_first_layer_path_of_a_job);
 	suite_add_tcase(s, tc);
 	return s;
 }

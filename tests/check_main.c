@@ -15,7 +15,7 @@ int main(void)
 		suite_image, suite_jobcfg, suite_nn, suite_model, suite_sparse, suite_isa, suite_pool,
 		suite_train, suite_checkpoint, suite_curve, suite_jobs, suite_cli, suite_srvconf,
 		suite_instances, suite_http, suite_apidoc, suite_oip, suite_oip_fast, suite_route,
-		suite_connguard, suite_conv,
+		suite_validate, suite_connguard, suite_conv,
 		suite_explain, suite_learning,
 	};
 	SRunner *sr = srunner_create(suites[0]());

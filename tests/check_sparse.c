@@ -90,22 +90,21 @@ START_TEST(test_sparse_matches_dense)
 	{
 		struct sparse_cols c;
 		ck_assert_int_eq(sparse_cols_init(&c, n, F), 0);
-		double density = sparse_cols_gather(&c, x, idx, n, lut);
+		double density = sparse_cols_gather(&c, x, idx, n);
 		ck_assert_double_gt(density, 0.4);
 		ck_assert_double_lt(density, 0.5);
 		/* The count without the gather is the same number. */
 		ck_assert_double_eq(sparse_density(x, idx, n, F), density);
-		/* The columns hold exactly the lit pixels. */
-		uint32_t lit = 0;
+		/* The masks and values hold exactly the lit pixels. */
+		uint64_t lit = 0;
 		for (int i = 0; i < n * F; i++)
 			lit += x[i] != 0;
 		ck_assert_uint_eq(c.nnz, lit);
-		ck_assert_uint_eq(c.start[F], lit);
+		ck_assert_int_eq(c.tiles, 1);
 		for (int p = 0; p < F; p++)
-			for (uint32_t k = c.start[p]; k < c.start[p + 1]; k++) {
-				ck_assert_float_eq(c.val[k], dense_x[c.row[k] * F + p]);
-				if (k > c.start[p]) /* rows in increasing order */
-					ck_assert_uint_lt(c.row[k - 1], c.row[k]);
+			for (int row = 0; row < n; row++) {
+				ck_assert_int_eq((int)(c.mask[p] >> row & 1), x[row * F + p] != 0);
+				ck_assert_float_eq(c.dval[(size_t)p * c.ld + row], dense_x[row * F + p]);
 			}
 		memset(dw1, 0x7f, sizeof(float) * F * H); /* every row must be written */
 		sparse_dense_forward(z1, &c, w, b, H);
@@ -137,11 +136,81 @@ START_TEST(test_sparse_matches_dense)
 }
 END_TEST
 
+/* The batch gradient over several slots (sparse_grad_rows, what the
+ * trainer's fused first layer sums): slots of 23, 70 (two tiles of 64
+ * rows) and 5 samples against X^T . dz in double, on every tier, for any
+ * cut of the pixel rows into chunks - each chunk's rows are the same
+ * bits as the whole - and the forward on the 70-row slot too. */
+START_TEST(test_batch_gradient_over_slots_matches_dense)
+{
+	const int sizes[3] = {23, 70, 5}, S = 3, B = 98, F = 789, H = widths[_i % N_WIDTHS];
+	const enum isa_tier tier = (enum isa_tier)(_i / N_WIDTHS);
+	if (!isa_supported(tier))
+		return;
+	struct td_rng r;
+	rng_seed(&r, (uint64_t)_i + 100);
+	uint8_t *x = malloc((size_t)B * F);
+	random_bytes(x, B, F, &r);
+	float *dz = malloc(sizeof(float) * B * H), *w = malloc(sizeof(float) * F * H);
+	float *b = calloc((size_t)H, sizeof(float));
+	double *xd = malloc(sizeof(double) * B * F), *dzd = malloc(sizeof(double) * B * H);
+	double *wd = malloc(sizeof(double) * F * H), *bd = calloc((size_t)H, sizeof(double));
+	double *gd = calloc((size_t)F * H, sizeof(double)), db[256] = {0};
+	for (int i = 0; i < B * H; i++)
+		dzd[i] = dz[i] = (float)rng_normal(&r);
+	for (int i = 0; i < F * H; i++)
+		wd[i] = w[i] = (float)(rng_normal(&r) * 0.05);
+	for (int i = 0; i < B * F; i++)
+		xd[i] = (float)x[i] / 255.0f;
+	dense_backward_d(NULL, gd, db, dzd, xd, wd, B, F, H);
+	enum isa_tier native = isa_tier();
+	ck_assert_int_eq(isa_force(tier, NULL), 0);
+	struct sparse_cols cols[3];
+	const struct sparse_cols *cp[3];
+	const float *dzp[3];
+	uint32_t idx[98];
+	for (int i = 0; i < B; i++)
+		idx[i] = (uint32_t)i;
+	for (int s = 0, at = 0; s < S; at += sizes[s], s++) {
+		ck_assert_int_eq(sparse_cols_init(&cols[s], 70, F), 0);
+		sparse_cols_gather(&cols[s], x, idx + at, sizes[s]);
+		cp[s] = &cols[s];
+		dzp[s] = dz + (size_t)at * H;
+	}
+	ck_assert_int_eq(cols[1].tiles, 2);
+	float *g = malloc(sizeof(float) * F * H), *g2 = malloc(sizeof(float) * F * H);
+	sparse_grad_rows(g, 0, F, cp, dzp, S, H);
+	ck_assert_msg(rel_diff(g, gd, (size_t)F * H) < 1e-6, "%s H=%d", isa_tier_name(tier), H);
+	for (int t = 0; t < H; t++)
+		ck_assert_float_eq(g[5 * H + t], 0.0f); /* the empty column */
+	/* Chunks of 16 rows, and an odd cut (3 rows, then 13 at a time). */
+	for (int p0 = 0; p0 < F; p0 += 16)
+		sparse_grad_rows(g2 + (size_t)p0 * H, p0, p0 + 16 < F ? p0 + 16 : F, cp, dzp, S, H);
+	ck_assert_int_eq(memcmp(g, g2, sizeof(float) * F * H), 0);
+	sparse_grad_rows(g2, 0, 3, cp, dzp, S, H);
+	for (int p0 = 3; p0 < F; p0 += 13)
+		sparse_grad_rows(g2 + (size_t)p0 * H, p0, p0 + 13 < F ? p0 + 13 : F, cp, dzp, S, H);
+	ck_assert_int_eq(memcmp(g, g2, sizeof(float) * F * H), 0);
+	/* The forward over the slot of two tiles. */
+	float *z = malloc(sizeof(float) * 70 * H);
+	double *zd = malloc(sizeof(double) * 70 * H);
+	sparse_dense_forward(z, &cols[1], w, b, H);
+	dense_forward_d(zd, xd + (size_t)23 * F, wd, bd, 70, F, H);
+	ck_assert_msg(rel_diff(z, zd, (size_t)70 * H) < 1e-6, "%s forward H=%d", isa_tier_name(tier), H);
+	ck_assert_int_eq(isa_force(native, NULL), 0);
+	for (int s = 0; s < S; s++)
+		sparse_cols_free(&cols[s]);
+	free(x), free(dz), free(w), free(b), free(xd), free(dzd), free(wd), free(bd), free(gd);
+	free(g), free(g2), free(z), free(zd);
+}
+END_TEST
+
 Suite *suite_sparse(void)
 {
 	Suite *s = suite_create("sparse");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, ISA_TIERS * N_WIDTHS);
+	tcase_add_loop_test(tc, test_batch_gradient_over_slots_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,6 +33,7 @@ Suite *suite_conv(void);
 Suite *suite_oip(void);
 Suite *suite_oip_fast(void);
 Suite *suite_route(void);
+Suite *suite_validate(void);
 Suite *suite_connguard(void);
 Suite *suite_explain(void);
 Suite *suite_learning(void);

@@ -1,16 +1,19 @@
 // api.js - the page's one door to traind's HTTP API (docs/api.md): JSON in
 // and out, every failure turned into an ApiError that names the status,
 // the server's sentence and the field at fault, and the bearer token: asked
-// for once when a mutation gets 401, kept in sessionStorage, sent on POST
-// and DELETE only. Paths are relative, so the page also works under a prefix.
+// for once when a mutation gets 401 (not for a check a form makes while it
+// is edited), kept in sessionStorage, sent on POST and DELETE only. A
+// request may be aborted (its AbortError is passed on as it is). Paths are
+// relative, so the page also works under a prefix.
 
 const TOKEN_KEY = "traind.token";
 
 export class ApiError extends Error {
-  constructor(status, message, field = "") {
+  constructor(status, message, field = "", said = message) {
     super(message);
     this.status = status; // 0: no answer at all
     this.field = field;
+    this.said = said; // the server's own sentence, without the status
   }
 }
 
@@ -35,7 +38,8 @@ function tokenFromUser(refused) {
   return pendingAsk;
 }
 
-async function request(method, path, { json, body, contentType } = {}, retried = false) {
+/* ask: whether a 401 asks the user for the token; signal: an AbortSignal. */
+async function request(method, path, { json, body, contentType, signal, ask = true } = {}, retried = false) {
   const headers = { Accept: "application/json" };
   if (json !== undefined) {
     body = JSON.stringify(json);
@@ -47,14 +51,15 @@ async function request(method, path, { json, body, contentType } = {}, retried =
 
   let res;
   try {
-    res = await fetch(path, { method, headers, body, cache: "no-store" });
+    res = await fetch(path, { method, headers, body, cache: "no-store", signal });
   } catch (err) {
+    if (err.name === "AbortError") throw err;
     throw new ApiError(0, `The server does not answer (${err.message}). Is traind running?`);
   }
-  if (res.status === 401 && method !== "GET" && !retried) {
+  if (res.status === 401 && method !== "GET" && !retried && ask) {
     if (sent && token() === sent) sessionStorage.removeItem(TOKEN_KEY);
     const t = token() || (await tokenFromUser(Boolean(sent)));
-    if (t) return request(method, path, { body, contentType }, true);
+    if (t) return request(method, path, { body, contentType, signal }, true);
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -68,7 +73,7 @@ async function request(method, path, { json, body, contentType } = {}, retried =
   }
   if (!res.ok) {
     const why = data && data.error ? data.error : text.trim() || res.statusText;
-    throw new ApiError(res.status, `${why} (HTTP ${res.status})`, (data && data.field) || "");
+    throw new ApiError(res.status, `${why} (HTTP ${res.status})`, (data && data.field) || "", why);
   }
   return data;
 }
@@ -83,6 +88,9 @@ export const api = {
   jobs: ({ limit = 50, cursor = null } = {}) =>
     request("GET", `v1/jobs?limit=${limit}${cursor ? `&cursor=${id(cursor)}` : ""}`),
   createJob: (config) => request("POST", "v1/jobs", { json: config }),
+  /* The same body checked, nothing queued: {config, model} or the 400.
+   * Never asks for the token: a 401 is the caller's to tell. */
+  validateJob: (config, signal) => request("POST", "v1/jobs:validate", { json: config, signal, ask: false }),
   jobAction: (jobId, verb) => request("POST", `v1/jobs/${id(jobId)}:${verb}`),
   deleteJob: (jobId) => request("DELETE", `v1/jobs/${id(jobId)}`),
   metrics: (jobId, sinceStep, maxPoints) =>

@@ -3,8 +3,8 @@
 // curve faint behind the smoothed one) and train/test accuracy per epoch,
 // drawn with uPlot against one of four x axes: step, epoch, time since the
 // job's first step, or wall-clock time. Above them, the job view: the
-// selected job's state, elapsed time and time left, why it stopped, and
-// its curve as a CSV download.
+// selected job's state, elapsed time and time left, why it stopped, its
+// model's layers (modelview.js) and its curve as a CSV download.
 //
 // Each plotted job is polled about once a second with since_step = the
 // next_step of the previous answer, so a poll costs only what is new; the
@@ -16,6 +16,7 @@
 import uPlot from "./node_modules/uplot/dist/uPlot.esm.js";
 import { api } from "./api.js";
 import { duration, jobTiming, stopReason } from "./format.js";
+import { renderModel } from "./modelview.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { AXES, clock, ema, thinIndices, timeAtStep, xOfStep } from "./smooth.js";
 import { FINISHED, store } from "./store.js";
@@ -298,6 +299,7 @@ function renderJobView() {
   const link = document.getElementById("metrics-csv");
   el.hidden = !job;
   link.hidden = !job;
+  renderModel(job);
   if (!job) return;
   link.href = api.metricsCsvUrl(id);
   link.setAttribute("aria-label", `Download the curve of job ${job.name} as CSV`);

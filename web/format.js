@@ -1,7 +1,8 @@
-// format.js - how the page writes numbers, durations and times, and the
-// time figures of a job computed from its object: elapsed wall time and,
-// for a running job, an estimate of the time left. Pure functions; the
-// runs table, the job view and the runs CSV share them.
+// format.js - how the page writes numbers, durations, times, layer shapes
+// and layer rows, and the time figures of a job computed from its object:
+// elapsed wall time and, for a running job, an estimate of the time left.
+// Pure functions; the runs table, the job view, the layer editor and the
+// runs CSV share them.
 
 export const fmt = {
   rate: (v) => (v == null ? "–" : v >= 1e4 ? `${(v / 1000).toFixed(0)}k` : v.toFixed(0)),
@@ -63,4 +64,22 @@ export function stopReason(job) {
   if (job.state !== "cancelled") return job.error || "";
   const p = job.progress || {};
   return job.error || `Cancelled on request at step ${p.step} of ${p.steps} (epoch ${p.epoch} of ${p.epochs}).`;
+}
+
+/* A shape [C, H, W] as the page writes it: 8×28×28, or 32 for a vector. */
+export function shapeText(s) {
+  if (!s) return "–";
+  return s[1] === 1 && s[2] === 1 ? String(s[0]) : s.join("×");
+}
+
+/* A row of a job's config.layers (the server's echo, every key given) in
+ * a few characters: conv8k5p2, conv16k3s2, maxpool2, maxpool3s2, dense32;
+ * the activation after a slash when it is not the job's. */
+export function rowText(r, jobActivation) {
+  let t;
+  if (r.type === "conv") t = `conv${r.filters}k${r.kernel}${r.stride > 1 ? `s${r.stride}` : ""}${r.padding ? `p${r.padding}` : ""}`;
+  else if (r.type === "maxpool") t = `maxpool${r.size}${r.stride && r.stride !== r.size ? `s${r.stride}` : ""}`;
+  else if (r.type === "dense") t = `dense${r.units}`;
+  else return JSON.stringify(r);
+  return r.activation && r.activation !== jobActivation ? `${t}/${r.activation}` : t;
 }

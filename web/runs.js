@@ -15,7 +15,7 @@
 import { api } from "./api.js";
 import { askConfirm } from "./confirm.js";
 import { download, toCsv } from "./csv.js";
-import { duration, fmt, jobTiming, stopReason } from "./format.js";
+import { duration, fmt, jobTiming, rowText, stopReason } from "./format.js";
 import { clearNotice, describe, notify } from "./notice.js";
 import { FINISHED, select, setCompared, setJobs, store } from "./store.js";
 import { bestOf, refreshSummaries } from "./summary.js";
@@ -40,9 +40,19 @@ const now = () => Date.now() / 1000;
 
 /* ---- columns ---------------------------------------------------------- */
 
-export function configText(v) {
+const isRows = (v) => Array.isArray(v) && v.some((x) => x !== null && typeof x === "object");
+
+/* An option's value as the table writes it: a list as 128,64 ("none" when
+ * empty), layer rows as conv8k5p2 maxpool2 dense32 (see rowText). */
+export function configText(v, config = {}) {
+  if (isRows(v)) return v.map((r) => rowText(r, config.activation)).join(" ");
   if (Array.isArray(v)) return v.length ? v.join(",") : "none";
   return v == null ? "" : String(v);
+}
+
+/* The same in the CSV export, layer rows as the JSON the server takes. */
+function csvText(v) {
+  return isRows(v) ? JSON.stringify(v) : configText(v);
 }
 
 const BEFORE = [
@@ -67,8 +77,8 @@ function configColumn(k, numeric) {
     label: k,
     title: `Job option ${k}`,
     cls: numeric ? "num col-config" : "col-config",
-    value: (j) => (Array.isArray(j.config[k]) ? j.config[k].join(",") : j.config[k]),
-    text: (j) => configText(j.config[k]),
+    value: (j) => (Array.isArray(j.config[k]) ? configText(j.config[k], j.config) : j.config[k]),
+    text: (j) => configText(j.config[k], j.config),
   };
 }
 
@@ -76,7 +86,7 @@ function configColumn(k, numeric) {
 function configKeys(jobs) {
   const keys = [];
   for (const j of jobs) for (const k of Object.keys(j.config || {})) if (k !== "name" && !keys.includes(k)) keys.push(k);
-  const differ = keys.filter((k) => new Set(jobs.map((j) => configText(j.config[k]))).size > 1);
+  const differ = keys.filter((k) => new Set(jobs.map((j) => configText(j.config[k], j.config))).size > 1);
   return { keys, differ };
 }
 
@@ -91,7 +101,7 @@ function columnsFor(jobs) {
 
 function haystack(job) {
   const parts = [job.name, job.id, job.state];
-  for (const [k, v] of Object.entries(job.config || {})) parts.push(`${k}=${configText(v)}`);
+  for (const [k, v] of Object.entries(job.config || {})) parts.push(`${k}=${configText(v, job.config)}`);
   return parts.join(" ").toLowerCase();
 }
 
@@ -378,7 +388,7 @@ export function runsCsv() {
     const { elapsed, left } = jobTiming(j, t);
     const why = j.state === "failed" || j.state === "cancelled" ? stopReason(j) : j.error;
     return [j.id, j.name, j.state, j.progress.epoch, j.progress.step, j.progress.steps,
-      ...keys.map((k) => configText(j.config[k])), bestOf(j.id), j.latest.test_accuracy,
+      ...keys.map((k) => csvText(j.config[k])), bestOf(j.id), j.latest.test_accuracy,
       j.latest.train_accuracy, j.latest.test_loss, j.latest.loss, j.latest.samples_per_second,
       j.created_at, j.started_at, j.finished_at, elapsed, left == null ? null : Math.round(left), why];
   });

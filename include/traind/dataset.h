@@ -36,6 +36,7 @@ struct dataset {
 	size_t n_train, n_test;
 	uint8_t *train_x, *train_y; /* n_train * features, n_train */
 	uint8_t *test_x, *test_y;   /* n_test * features, n_test */
+	double train_density;       /* share of train_x's bytes that are not 0 */
 };
 
 enum dataset_format { DATASET_IDX, DATASET_CSV };

@@ -12,11 +12,12 @@
  * with -DTRAIND_PORTABLE_ONLY, which checks that path compiles) only
  * generic exists.
  *
- * The first layer of a training slot runs on its lit pixels only (sparse.h)
- * or as a dense GEMM. TRAIND_FIRST_LAYER=auto (the default) decides by the
- * slot's density against a threshold measured per tier, BLAS kernel and
- * slot size; sparse and dense force one path (to measure both on one
- * machine). Both are functions of the CPU and the data, never of timing.
+ * The first layer of an MLP runs on its lit pixels only (sparse.h) or as
+ * dense GEMMs, for the whole job. TRAIND_FIRST_LAYER=auto (the default)
+ * decides by the training set's density against a threshold measured per
+ * tier, BLAS kernel and slot size; sparse and dense force one path (to
+ * measure both on one machine). Both are functions of the CPU and the
+ * data, never of timing.
  */
 #ifndef TRAIND_ISA_H
 #define TRAIND_ISA_H
@@ -73,12 +74,13 @@ void isa_force_first_layer(enum first_layer f);
 const char *isa_blas_core(void);
 enum isa_tier isa_blas_tier(void);
 
-/* The measured density up to which the sparse first layer beats the GEMM,
- * for a slot of `rows` samples on tier t with this process's BLAS. */
+/* The measured density up to which the sparse first layer (forward and
+ * weight gradient) beats the GEMMs, for slots of `rows` samples on tier t
+ * with this process's BLAS. */
 double isa_sparse_max_density(enum isa_tier t, int rows);
 
-/* Whether a slot of `rows` samples of this density takes the sparse path,
- * under the current tier and mode. */
+/* Whether data of this density, in slots of `rows` samples, takes the
+ * sparse path under the current tier and mode. */
 int isa_first_layer_sparse(double density, int rows);
 
 #endif

@@ -77,6 +77,11 @@ void jobs_free(struct jobs *j);
 
 /* Queues a job whose config jobcfg_finish() accepted; checks the data set
  * exists and the model fits it. Writes the new id to id_out. */
+/* Every check jobs_submit makes (the data set, the worker count, the model
+ * against the data and the server's limits, ranks), without queueing:
+ * fills *shape (and *ds_out unless NULL). */
+int jobs_check(struct jobs *j, const struct job_config *cfg, struct model_shape *shape,
+	       const struct dataset **ds_out, struct td_error *e);
 int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID_MAX],
 		struct td_error *e);
 

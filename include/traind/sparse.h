@@ -3,21 +3,25 @@
  *
  * Half of Fashion-MNIST's pixels and 81 % of the digits' are exactly 0, and
  * a zero input contributes nothing to the first layer, forward or back. So
- * each slot of a minibatch is gathered pixel by pixel (compressed sparse
- * columns: for every pixel, the samples where it is lit and their values),
- * and the first layer runs on that list:
+ * each slot of a minibatch is gathered pixel by pixel: for every pixel, by
+ * tiles of 64 samples, a mask of the samples where it is lit, and the
+ * slot's values in pixel-major order.
+ * The first layer runs on that:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
- *             (by columns: a block of W[p] is held in registers and added
- *             into the slot's rows of z where p is lit, z staying in L1)
- *   backward  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
- *             (accumulated in registers, written once; rows of unlit
- *             pixels are written as zeros) and db = column sums of dz.
+ *             (four pixels at a time: blocks of their W rows held in
+ *             registers, added into each row of z where any is lit)
+ *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
+ *             over a whole batch of slots (four pixels at a time, the sums
+ *             in registers, written once) - and per slot, with
+ *             db = column sums of dz.
  *
  * The result equals the dense GEMMs' up to the order of float additions,
- * and is itself deterministic for a given instruction-set tier (isa.h): the
- * gather and both kernels exist per tier and dispatch on isa_tier(). Float only: the gradient check runs the
- * dense path in double, and a test holds the two paths to each other.
+ * and is itself deterministic for a given instruction-set tier (isa.h):
+ * the gather (vectorised with SSE2 on x86-64, AVX-512 where it can) and
+ * the kernels exist per tier and
+ * dispatch on isa_tier(). Float only: the gradient check runs the dense
+ * path in double, and a test holds the two paths to each other.
  */
 #ifndef TRAIND_SPARSE_H
 #define TRAIND_SPARSE_H
@@ -25,23 +29,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A slot's lit pixels by column, rows in increasing order in each. */
+/* A slot's lit pixels by tiles of 64 rows: for each tile and pixel, a mask
+ * of the rows where it is lit, and for each pixel the values of all the
+ * slot's rows (0 where unlit), which the kernels walk four pixels at a
+ * time. */
+#define SPARSE_TILE 64
 struct sparse_cols {
 	int rows, cols, cap_rows;
-	uint32_t *start; /* cols + 1: pixel p's entries are [start[p], start[p+1]) */
-	uint16_t *row;   /* sample index of each entry */
-	float *val;      /* its value in (0, 1] */
-	uint32_t nnz;
-	const uint8_t **src; /* cap_rows: the gather's row pointers */
+	uint64_t nnz;    /* lit entries of the last gather */
+	int tiles;       /* tiles of the last gather: ceil(rows / SPARSE_TILE) */
+	uint64_t *mask;  /* tile t, pixel p: mask[t * cols + p], bit r: row t*64 + r lit */
+	float *dval;     /* pixel p, row r: dval[p * ld + r] (0 where unlit) */
+	int ld;          /* cap_rows rounded up to 16 */
+	const uint8_t **src; /* ld: the gather's row pointers */
+	uint8_t *tbuf;   /* 16 x ld: a block of bytes transposed */
+	uint8_t *zero;   /* cols + 16 zero bytes: rows past the last */
 };
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols);
 void sparse_cols_free(struct sparse_cols *c);
 
-/* Gathers rows x[idx[r]] (bytes, scaled by lut) for r < n. Returns the
- * share of entries that are lit, in [0, 1]. */
-double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
-			  const float lut[256]);
+/* Gathers rows x[idx[r]] (bytes, scaled by infer_pixel) for r < n.
+ * Returns the share of entries that are lit, in [0, 1]. */
+double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n);
 
 /* The share of the bytes of rows x[idx[r]], r < n, of F bytes each that
  * are not 0: what sparse_cols_gather returns, without gathering. */
@@ -55,5 +65,12 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
  * sums of dz (overwritten). */
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H);
+
+/* g[(p1 - p0) x H] = rows p0..p1 of X^T . dz (overwritten) for a batch cut
+ * into S slots: slot s's columns x[s] and its rows of dz at dz[s] (rows of
+ * the slot x H). Sums slot by slot, each in its entries' order: the first layer's
+ * weight gradient for the whole batch, without one buffer per slot. */
+void sparse_grad_rows(float *g, int p0, int p1, const struct sparse_cols *const *x,
+		      const float *const *dz, int S, int H);
 
 #endif

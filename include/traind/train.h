@@ -105,6 +105,12 @@ struct train_exchange {
 int trainer_set_exchange(struct trainer *t, const struct train_exchange *x,
 			 struct td_error *e);
 
+/* The first layer's path a job takes (isa.h): "sparse" (lit pixels),
+ * "dense" (GEMMs) or, for a conv first layer, "im2col". A function of the
+ * configuration, the data set's density, the tier and TRAIND_FIRST_LAYER. */
+const char *train_first_layer_path(const struct job_config *cfg, const struct dataset *ds,
+				   const struct model_shape *s);
+
 /* Applies a worker count to later steps (1..pool size). Results do not
  * depend on it. */
 int trainer_set_workers(struct trainer *t, int workers, struct td_error *e);

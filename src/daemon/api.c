@@ -333,24 +333,31 @@ static void h_job_options(struct http_request *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "options", opts));
 }
 
-static void h_jobs_create(struct http_request *r)
+/* A job body (POST /v1/jobs and :validate) into *cfg, defaults filled in
+ * and finished against the server's limits. Returns 0, or has answered. */
+static int job_body(struct http_request *r, struct job_config *cfg)
 {
 	struct api *a = r->app;
 	json_t *body;
 	if ((r->body_len && require_json(r, "application/json")) ||
 	    parse_body(r, SMALL_BODY_VALUES, 1, &body))
-		return;
+		return -1;
+	struct td_error e;
+	jobcfg_defaults(cfg);
+	int rc = jobcfg_from_json(cfg, body, &e);
+	json_decref(body);
+	if (!rc)
+		rc = jobcfg_finish(cfg, &a->limits, &e);
+	return fail(r, rc, &e) ? -1 : 0;
+}
+
+static void h_jobs_create(struct http_request *r)
+{
+	struct api *a = r->app;
 	struct job_config cfg;
 	struct td_error e;
 	char id[JOB_ID_MAX];
-	jobcfg_defaults(&cfg);
-	int rc = jobcfg_from_json(&cfg, body, &e);
-	json_decref(body);
-	if (!rc)
-		rc = jobcfg_finish(&cfg, &a->limits, &e);
-	if (!rc)
-		rc = jobs_submit(a->jobs, &cfg, id, &e);
-	if (fail(r, rc, &e))
+	if (job_body(r, &cfg) || fail(r, jobs_submit(a->jobs, &cfg, id, &e), &e))
 		return;
 	json_t *job = jobs_get_json(a->jobs, id, &e);
 	if (!job) {
@@ -361,6 +368,22 @@ static void h_jobs_create(struct http_request *r)
 	snprintf(location, sizeof(location), "/v1/jobs/%s", id);
 	http_reply_json(r, 201, job);
 	http_set_header(r, "Location", location);
+}
+
+/* POST /v1/jobs:validate: the body POST /v1/jobs takes, checked the same
+ * way, nothing queued: 200 {"config", "model"} (every option as the job
+ * would run, each layer's shapes and parameters) or the same 400. The
+ * new-job form asks it as the layer list is edited. */
+static void h_jobs_validate(struct http_request *r)
+{
+	struct api *a = r->app;
+	struct job_config cfg;
+	struct model_shape shape;
+	struct td_error e;
+	if (job_body(r, &cfg) || fail(r, jobs_check(a->jobs, &cfg, &shape, NULL, &e), &e))
+		return;
+	http_reply_json(r, 200, json_pack("{s:o, s:o}", "config", jobcfg_to_json(&cfg), "model",
+					  model_shape_json(&shape)));
 }
 
 /* The index of job `id` in a {"jobs": [...]} list, or -1. */
@@ -819,6 +842,7 @@ static const struct http_route routes[] = {
 	{HTTP_GET, "/v1/cluster", NULL, h_cluster},
 	{HTTP_GET, "/v1/job-options", NULL, h_job_options},
 	{HTTP_POST, "/v1/jobs", NULL, h_jobs_create},
+	{HTTP_POST, "/v1/jobs:validate", NULL, h_jobs_validate},
 	{HTTP_GET, "/v1/jobs", "state,limit,cursor", h_jobs_list},
 	{HTTP_GET, "/v1/jobs/{id}", NULL, h_job_get},
 	{HTTP_DELETE, "/v1/jobs/{id}", NULL, h_job_delete},

@@ -127,8 +127,8 @@ void jobs_free(struct jobs *j)
 
 /* ---- submission and transitions ------------------------------------- */
 
-int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID_MAX],
-		struct td_error *e)
+int jobs_check(struct jobs *j, const struct job_config *cfg, struct model_shape *shape,
+	       const struct dataset **ds_out, struct td_error *e)
 {
 	const struct dataset *ds;
 	struct td_error le;
@@ -140,14 +140,26 @@ int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID
 				 "workers must be an integer from 1 to %d, not %d",
 				 j->cfg.pool_workers, cfg->workers);
 	/* The model must fit the data set and the server's limits. */
-	struct model_shape shape;
-	rc = model_describe_dataset(&shape, cfg, ds, j->cfg.limits.max_params, e);
+	rc = model_describe_dataset(shape, cfg, ds, j->cfg.limits.max_params, e);
 	if (rc)
 		return rc;
 	if (cfg->ranks > 1 && !jobstore_persistent(j))
 		return td_errorf(e, TD_EINVAL, "ranks", "ranks is %d, but a job across ranks needs "
 				 "the server's state_dir, where its ranks write their checkpoints",
 				 cfg->ranks);
+	if (ds_out)
+		*ds_out = ds;
+	return 0;
+}
+
+int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID_MAX],
+		struct td_error *e)
+{
+	const struct dataset *ds;
+	struct model_shape shape;
+	int rc = jobs_check(j, cfg, &shape, &ds, e);
+	if (rc)
+		return rc;
 
 	struct job *job = job_alloc(cfg, j->cfg.max_curve_points);
 	if (!job)

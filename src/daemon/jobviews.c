@@ -19,6 +19,7 @@
 #include "traind/isa.h"
 #include "traind/jsonnum.h"
 #include "traind/pool.h"
+#include "traind/train.h"
 #include "traind/learning.h"
 
 static json_t *time_json(double t)
@@ -50,6 +51,7 @@ struct job_view {
 	char error[512];
 	struct learning_warnings warnings; /* learning.h */
 	int has_shape;            /* the model summary: layers, shapes, parameters */
+	const char *first_path;   /* train_first_layer_path, NULL without a shape */
 	struct model_shape shape;
 };
 
@@ -80,6 +82,7 @@ static void job_view_locked(const struct job *job, struct job_view *v)
 	memcpy(v->error, job->error, sizeof(v->error));
 	learning_warnings_locked(job, &v->warnings);
 	v->has_shape = model_describe_dataset(&v->shape, &job->cfg, job->ds, 0, NULL) == 0;
+	v->first_path = v->has_shape ? train_first_layer_path(&job->cfg, job->ds, &v->shape) : NULL;
 }
 
 static json_t *job_view_json(const struct job_view *v)
@@ -115,6 +118,8 @@ static json_t *job_view_json(const struct job_view *v)
 	/* The kernels that train it (chosen once at start, isa.h). */
 	json_object_set_new(o, "isa", json_string(isa_tier_name(isa_tier())));
 	json_object_set_new(o, "first_layer", json_string(first_layer_name(isa_first_layer())));
+	json_object_set_new(o, "first_layer_path", v->first_path ? json_string(v->first_path)
+								 : json_null());
 	json_object_set_new(o, "error", v->error[0] ? json_string(v->error) : json_null());
 	json_object_set_new(o, "warnings", learning_warnings_json(&v->warnings));
 	return o;

@@ -254,6 +254,17 @@ static int check_spec_strings(const struct dataset_spec *spec, struct td_error *
 	return 0;
 }
 
+/* The share of the training bytes that are not 0 (the first layer's
+ * sparse/dense choice reads it, isa.h). */
+static void set_density(struct dataset *d)
+{
+	const size_t n = d->n_train * (size_t)d->features;
+	size_t lit = 0;
+	for (size_t i = 0; i < n; i++)
+		lit += d->train_x[i] != 0;
+	d->train_density = n ? (double)lit / (double)n : 0.0;
+}
+
 int dataset_load(const struct dataset_spec *spec, struct dataset **out, struct td_error *e)
 {
 	int rc;
@@ -277,6 +288,7 @@ int dataset_load(const struct dataset_spec *spec, struct dataset **out, struct t
 		dataset_free(d);
 		return rc;
 	}
+	set_density(d);
 	*out = d;
 	return 0;
 }
@@ -339,6 +351,7 @@ struct dataset *dataset_from_memory(const char *name, int width, int height, int
 	d->test_y = dup_bytes(test_y, n_test);
 	if (!d->train_x || !d->train_y || !d->test_x || !d->test_y)
 		goto fail;
+	set_density(d);
 	return d;
 fail:
 	dataset_free(d);

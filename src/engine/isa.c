@@ -275,20 +275,21 @@ enum isa_tier isa_blas_tier(void)
 /* ---- the first layer's path ----------------------------------------- */
 
 /*
- * Densities up to which the sparse first layer is faster than the GEMM, by
- * our tier, the BLAS's tier (its GEMM runs the dense path) and slot size
- * (rows <= 16, 32, 64, more; batches 32-64 have slots of 16, 128 of 32,
- * 256 of 64). Measured with bench/first-layer-bench on an Intel Xeon
- * (Emerald Rapids, AVX-512), OpenBLAS 0.3.21 forced to each core with
- * OPENBLAS_CORETYPE (Prescott, Haswell, SkylakeX), median of 3 runs: the
- * Fashion-MNIST density (0.50) x t_dense / t_sparse of the first layer
- * alone, capped at 1 (the sparse path faster at any density).
+ * Densities up to which the sparse first layer (gather, forward, the lit
+ * pixels' weight gradient) is faster than the GEMMs (bytes to floats, the
+ * forward and the weight-gradient GEMM), by our tier, the BLAS's tier and
+ * slot size (rows <= 16, 32, 64, more; batches 32-64 have slots of 16, 128
+ * of 32, 256 of 64). Measured with bench/first-layer-bench on an AMD EPYC
+ * (family 26 model 2, Zen 5, AVX-512), OpenBLAS 0.3.21 forced to each core
+ * with OPENBLAS_CORETYPE (Prescott, Haswell, SkylakeX), 200 slots, best of
+ * 3: the Fashion-MNIST density (0.50) x t_dense / t_sparse, capped at 1
+ * (the sparse path faster at any density).
  */
 static const double max_density[ISA_TIERS][ISA_TIERS][4] = {
 	/* our tier:   BLAS generic            BLAS avx2               BLAS avx512 */
-	[ISA_GENERIC] = {{0.61, 0.65, 0.58, 0.58}, {0.24, 0.22, 0.22, 0.22}, {0.21, 0.17, 0.16, 0.16}},
-	[ISA_AVX2] = {{1.00, 1.00, 1.00, 1.00}, {0.48, 0.46, 0.41, 0.41}, {0.36, 0.32, 0.28, 0.28}},
-	[ISA_AVX512] = {{1.00, 1.00, 1.00, 1.00}, {0.69, 0.67, 0.61, 0.61}, {0.52, 0.45, 0.42, 0.42}},
+	[ISA_GENERIC] = {{0.70, 0.72, 0.64, 0.64}, {0.29, 0.27, 0.26, 0.26}, {0.19, 0.17, 0.15, 0.15}},
+	[ISA_AVX2] = {{1.00, 1.00, 1.00, 1.00}, {0.70, 0.73, 0.73, 0.73}, {0.47, 0.47, 0.43, 0.43}},
+	[ISA_AVX512] = {{1.00, 1.00, 1.00, 1.00}, {1.00, 1.00, 1.00, 1.00}, {0.83, 0.85, 0.82, 0.82}},
 };
 
 double isa_sparse_max_density(enum isa_tier t, int rows)

@@ -1,12 +1,15 @@
 /*
  * optim.c - SGD, momentum (PyTorch's form: v = mu v + g; w -= lr v) and
- * Adam (Kingma and Ba, with bias correction), each one loop over a slice;
- * and the same update measuring its own sums of squares.
+ * Adam (Kingma and Ba, with bias correction), each one loop over a slice
+ * compiled per instruction-set tier (isa.h); and the same update measuring
+ * its own sums of squares.
  */
 #include "traind/optim.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "traind/isa.h"
 
 const char *const optimizer_names[OPT_COUNT] = {"sgd", "momentum", "adam"};
 _Static_assert(OPT_ADAM + 1 == OPT_COUNT, "a name for every optimizer");
@@ -41,52 +44,105 @@ static void sum_parts(float *restrict g, const float *const *parts, int n_parts,
 
 #define BLOCK 512 /* floats summed at a time: stays in L1 for the update */
 
-void optim_update(const struct optim_hparams *h, float *w, const float *const *parts,
-		  int n_parts, float *m, float *v, size_t n, float inv_batch, int decay, long t)
+/* The rule on one block of len floats whose gradient sum is g. Inlined
+ * into one function per instruction-set tier (below), which compiles it
+ * with that tier's vectors; the tier is fixed at start (isa.h), so the
+ * rounding of a given run never changes. */
+static inline __attribute__((always_inline)) void
+rule_block(const struct optim_hparams *h, float *restrict wb, const float *restrict g,
+	   float *restrict mb, float *restrict vb, size_t len, float inv_batch, float l2,
+	   float step, float eps_hat)
+{
+	const float lr = h->learning_rate;
+	switch (h->kind) {
+	case OPT_SGD:
+		for (size_t i = 0; i < len; i++)
+			wb[i] -= lr * (g[i] * inv_batch + l2 * wb[i]);
+		break;
+	case OPT_MOMENTUM: {
+		const float mu = h->momentum;
+		for (size_t i = 0; i < len; i++) {
+			mb[i] = mu * mb[i] + g[i] * inv_batch + l2 * wb[i];
+			wb[i] -= lr * mb[i];
+		}
+		break;
+	}
+	case OPT_ADAM: {
+		const float b1 = h->beta1, b2 = h->beta2;
+		for (size_t i = 0; i < len; i++) {
+			float gi = g[i] * inv_batch + l2 * wb[i];
+			mb[i] = b1 * mb[i] + (1 - b1) * gi;
+			vb[i] = b2 * vb[i] + (1 - b2) * gi * gi;
+			wb[i] -= step * mb[i] / (sqrtf(vb[i]) + eps_hat);
+		}
+		break;
+	}
+	}
+}
+
+static inline __attribute__((always_inline)) void
+update_all(const struct optim_hparams *h, float *w, const float *const *parts, int n_parts,
+	   float *m, float *v, size_t n, float inv_batch, float l2, float step, float eps_hat)
 {
 	float g[BLOCK];
 	const float *blk[OPTIM_MAX_PARTS] = {0};
-	if (n_parts < 1 || n_parts > OPTIM_MAX_PARTS)
-		return;
-	const float lr = h->learning_rate;
-	const float l2 = decay ? h->l2 : 0.0f;
-	/* Adam's bias corrections folded into the step size. */
-	const float c1 = (float)(1.0 - pow(h->beta1, (double)t));
-	const float c2 = (float)(1.0 - pow(h->beta2, (double)t));
-	const float step = lr * sqrtf(c2) / c1;
-	const float eps_hat = h->eps * sqrtf(c2);
 	for (size_t at = 0; at < n; at += BLOCK) {
 		size_t len = n - at < BLOCK ? n - at : BLOCK;
-		for (int k = 0; k < n_parts; k++)
-			blk[k] = parts[k] + at;
-		sum_parts(g, blk, n_parts, len);
-		float *restrict wb = w + at;
-		switch (h->kind) {
-		case OPT_SGD:
-			for (size_t i = 0; i < len; i++)
-				wb[i] -= lr * (g[i] * inv_batch + l2 * wb[i]);
-			break;
-		case OPT_MOMENTUM: {
-			float *restrict mb = m + at;
-			const float mu = h->momentum;
-			for (size_t i = 0; i < len; i++) {
-				mb[i] = mu * mb[i] + g[i] * inv_batch + l2 * wb[i];
-				wb[i] -= lr * mb[i];
-			}
-			break;
+		const float *sum = parts[0] + at; /* one part: read in place */
+		if (n_parts > 1) {
+			for (int k = 0; k < n_parts; k++)
+				blk[k] = parts[k] + at;
+			sum_parts(g, blk, n_parts, len);
+			sum = g;
 		}
-		case OPT_ADAM: {
-			float *restrict mb = m + at, *restrict vb = v + at;
-			const float b1 = h->beta1, b2 = h->beta2;
-			for (size_t i = 0; i < len; i++) {
-				float gi = g[i] * inv_batch + l2 * wb[i];
-				mb[i] = b1 * mb[i] + (1 - b1) * gi;
-				vb[i] = b2 * vb[i] + (1 - b2) * gi * gi;
-				wb[i] -= step * mb[i] / (sqrtf(vb[i]) + eps_hat);
-			}
-			break;
-		}
-		}
+		rule_block(h, w + at, sum, m ? m + at : NULL, v ? v + at : NULL, len, inv_batch, l2,
+			   step, eps_hat);
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
+#define UPDATE_ARGS                                                                         \
+	const struct optim_hparams *h, float *w, const float *const *parts, int n_parts,   \
+		float *m, float *v, size_t n, float inv_batch, float l2, float step, float eps_hat
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))) static void
+update_avx512(UPDATE_ARGS)
+{
+	update_all(h, w, parts, n_parts, m, v, n, inv_batch, l2, step, eps_hat);
+}
+__attribute__((target("avx2,fma"))) static void update_avx2(UPDATE_ARGS)
+{
+	update_all(h, w, parts, n_parts, m, v, n, inv_batch, l2, step, eps_hat);
+}
+#undef UPDATE_ARGS
+#define HAVE_X86_TIERS 1
+#endif
+
+void optim_update(const struct optim_hparams *h, float *w, const float *const *parts,
+		  int n_parts, float *m, float *v, size_t n, float inv_batch, int decay, long t)
+{
+	if (n_parts < 1 || n_parts > OPTIM_MAX_PARTS)
+		return;
+	const float l2 = decay ? h->l2 : 0.0f;
+	/* Adam's bias corrections folded into the step size. */
+	float step = h->learning_rate, eps_hat = h->eps;
+	if (h->kind == OPT_ADAM) {
+		const float c1 = (float)(1.0 - pow(h->beta1, (double)t));
+		const float c2 = (float)(1.0 - pow(h->beta2, (double)t));
+		step = h->learning_rate * sqrtf(c2) / c1;
+		eps_hat = h->eps * sqrtf(c2);
+	}
+	switch (isa_tier()) {
+#ifdef HAVE_X86_TIERS
+	case ISA_AVX512:
+		update_avx512(h, w, parts, n_parts, m, v, n, inv_batch, l2, step, eps_hat);
+		return;
+	case ISA_AVX2:
+		update_avx2(h, w, parts, n_parts, m, v, n, inv_batch, l2, step, eps_hat);
+		return;
+#endif
+	default:
+		update_all(h, w, parts, n_parts, m, v, n, inv_batch, l2, step, eps_hat);
+		return;
 	}
 }
 

@@ -5,7 +5,11 @@
  * sparse_kernels.inc is compiled three times: generic (4-float vectors,
  * the build's baseline: SSE2 or NEON), avx2 (8-float ymm with FMA) and
  * avx512 (16-float zmm), each with a register block sized to its register
- * file. Every call dispatches on isa_tier(), which is fixed at start, so
+ * file. The gather that fills a slot's masks and values exists three
+ * times too: a portable loop (generic, and every CPU off x86-64), 16 x 16
+ * byte transposes in SSE2 (avx2) and the same with AVX-512's conversions
+ * (avx512); all give the same masks and values. Every call dispatches on
+ * isa_tier(), which is fixed at start, so
  * the order of additions is fixed by the data and the tier alone (and the
  * avx2 and avx512 kernels, both FMA, add in the same order: their results
  * are the same bits).
@@ -16,7 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "traind/infer.h"
 #include "traind/isa.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
+#include <immintrin.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(TRAIND_PORTABLE_ONLY)
 #define HAVE_X86_TIERS 1
@@ -29,44 +38,38 @@
 #define SK_ATTR
 #define SK_VW 4
 #define SK_NACC 8
-#define SK_PAIR_NACC 8
-#define SK_HOLD_W 0
+#define SK_QV 2
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
-#undef SK_PAIR_NACC
-#undef SK_HOLD_W
+#undef SK_QV
 
 #if HAVE_X86_TIERS
 #define SK_NAME(x) x##_avx2
 #define SK_ATTR __attribute__((target("avx2,fma")))
 #define SK_VW 8
 #define SK_NACC 8
-#define SK_PAIR_NACC 8
-#define SK_HOLD_W 0
+#define SK_QV 2
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
-#undef SK_PAIR_NACC
-#undef SK_HOLD_W
+#undef SK_QV
 
 #define SK_NAME(x) x##_avx512
 #define SK_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SK_VW 16
 #define SK_NACC 8
-#define SK_PAIR_NACC 8
-#define SK_HOLD_W 1
+#define SK_QV 4
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
-#undef SK_PAIR_NACC
-#undef SK_HOLD_W
+#undef SK_QV
 #endif
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
@@ -74,26 +77,28 @@ int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
 	memset(c, 0, sizeof(*c));
 	if (cap_rows < 1 || cap_rows > 65535 || cols < 1)
 		return -1;
-	size_t cap = (size_t)cap_rows * (size_t)cols;
-	c->start = malloc(sizeof(uint32_t) * ((size_t)cols + 1));
-	/* One entry of slack: the gather writes one past the last it keeps. */
-	c->row = malloc(sizeof(uint16_t) * (cap + 1));
-	c->val = malloc(sizeof(float) * (cap + 1));
-	c->src = malloc(sizeof(*c->src) * (size_t)cap_rows);
-	if (!c->start || !c->row || !c->val || !c->src) {
+	int ld = (cap_rows + 15) / 16 * 16, tiles = (cap_rows + SPARSE_TILE - 1) / SPARSE_TILE;
+	c->mask = malloc(sizeof(uint64_t) * (size_t)tiles * (size_t)cols);
+	c->dval = aligned_alloc(64, sizeof(float) * (size_t)ld * (size_t)cols);
+	c->tbuf = malloc((size_t)ld * 16);
+	c->zero = calloc((size_t)cols + 16, 1);
+	c->src = malloc(sizeof(*c->src) * (size_t)ld);
+	if (!c->mask || !c->dval || !c->tbuf || !c->zero || !c->src) {
 		sparse_cols_free(c);
 		return -1;
 	}
 	c->cap_rows = cap_rows;
 	c->cols = cols;
+	c->ld = ld;
 	return 0;
 }
 
 void sparse_cols_free(struct sparse_cols *c)
 {
-	free(c->start);
-	free(c->row);
-	free(c->val);
+	free(c->mask);
+	free(c->dval);
+	free(c->tbuf);
+	free(c->zero);
 	free(c->src);
 	memset(c, 0, sizeof(*c));
 }
@@ -105,17 +110,25 @@ void sparse_cols_free(struct sparse_cols *c)
 static inline unsigned lit_bytes(uint64_t w)
 {
 	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-	return (unsigned)__builtin_popcountll((((w & low7) + low7) | w) & ~low7);
+	/* The high bits moved to the bottom of their bytes, then added up by
+	 * one multiply into the top byte (at most 8: no carry between bytes),
+	 * rather than a popcount the baseline x86-64 has no instruction for. */
+	const uint64_t ones = ((((w & low7) + low7) | w) & ~low7) >> 7;
+	return (unsigned)((ones * 0x0101010101010101ULL) >> 56);
+}
+
+/* Bits set in m, without the popcount instruction baseline x86-64 lacks. */
+static inline unsigned lit_bytes_mask(uint64_t m)
+{
+	m = m - ((m >> 1) & 0x5555555555555555ULL);
+	m = (m & 0x3333333333333333ULL) + ((m >> 2) & 0x3333333333333333ULL);
+	m = (m + (m >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (unsigned)((m * 0x0101010101010101ULL) >> 56);
 }
 
 double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F)
 {
 	size_t lit = 0;
-	/* The rows are scattered over the data set and this is their first
-	 * touch: ask for all their lines at once rather than row by row. */
-	for (int r = 0; r < n; r++)
-		for (int p = 0; p < F; p += 64)
-			__builtin_prefetch(x + (size_t)idx[r] * (size_t)F + p);
 	for (int r = 0; r < n; r++) {
 		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
 		int p = 0;
@@ -130,36 +143,173 @@ double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F)
 	return (double)lit / ((double)n * (double)F);
 }
 
-/* Straight into columns: for each pixel, the rows where it is lit, in
- * row order, appended without a branch (row and val have slack for the
- * one entry written past the last kept). Runs pixel by pixel over the
- * slot's rows, which stay in L1 (a 64-byte line of each row serves 64
- * pixels); no intermediate by-rows list and no sort. */
-double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n,
-			  const float lut[256])
+/* Pixel by pixel over the slot's rows, which stay in L1 (a 64-byte line of
+ * each row serves 64 pixels): each pixel's values and the tiles' masks. */
+static uint64_t gather_scalar(struct sparse_cols *c, const uint8_t *const *src, int n)
+{
+	const int F = c->cols, ld = c->ld;
+	float lut[256];
+	for (int v = 0; v < 256; v++)
+		lut[v] = infer_pixel((uint8_t)v);
+	uint64_t lit = 0;
+	for (int p = 0; p < F; p++) {
+		float *restrict dv = c->dval + (size_t)p * (size_t)ld;
+		for (int t = 0; t < c->tiles; t++) {
+			const int r0 = t * SPARSE_TILE;
+			const int r1 = n < r0 + SPARSE_TILE ? n : r0 + SPARSE_TILE;
+			uint64_t m = 0;
+			for (int r = r0; r < r1; r++) {
+				const uint8_t v = src[r][p];
+				dv[r] = lut[v];
+				m |= (uint64_t)(v != 0) << (r - r0);
+			}
+			c->mask[(size_t)t * (size_t)F + (size_t)p] = m;
+			lit += lit_bytes_mask(m);
+		}
+	}
+	return lit;
+}
+
+#if HAVE_X86_TIERS
+/* t[q] = byte q of each of the 16 rows a[0..15] (a 16 x 16 transpose):
+ * four rounds of interleaving row k with row k + 8. SSE2: every tier. */
+static inline __attribute__((always_inline)) void transpose16(__m128i a[16])
+{
+	for (int round = 0; round < 4; round++) {
+		__m128i b[16];
+		for (int k = 0; k < 8; k++) {
+			b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+			b[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+		}
+		memcpy(a, b, sizeof(b));
+	}
+}
+
+/* Bytes p0..p0+w (w <= 16) of 16 rows, transposed into tbuf (pixel q's 16
+ * rows of group g at tbuf[q * ld + 16 g]). */
+static inline __attribute__((always_inline)) void
+transpose_block(uint8_t *tb, int ld, const uint8_t *const *src16, int p0, int w)
+{
+	__m128i a[16];
+	if (w == 16)
+		for (int r = 0; r < 16; r++)
+			a[r] = _mm_loadu_si128((const __m128i *)(const void *)(src16[r] + p0));
+	else
+		for (int r = 0; r < 16; r++) { /* the last, short block */
+			uint8_t tmp[16] = {0};
+			memcpy(tmp, src16[r] + p0, (size_t)w);
+			a[r] = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+		}
+	transpose16(a);
+	for (int q = 0; q < w; q++)
+		_mm_storeu_si128((__m128i *)(void *)(tb + (size_t)q * (size_t)ld), a[q]);
+}
+
+/* One group of 16 rows of pixel p: its mask bits into the tile's mask, its
+ * values (v / 255, as infer_pixel) into dval. SSE2 only (the avx2 tier's
+ * gather: AVX2 adds nothing it needs). */
+static inline __attribute__((always_inline)) unsigned
+emit_sse2(struct sparse_cols *c, const uint8_t *tb, float *dv, int p, int g)
+{
+	const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)tb);
+	const __m128i zero = _mm_setzero_si128();
+	const unsigned lit = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, zero)) & 0xffffu;
+	const __m128 scale = _mm_set1_ps(255.0f);
+	const __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
+	const __m128i q[4] = {_mm_unpacklo_epi16(lo, zero), _mm_unpackhi_epi16(lo, zero),
+			      _mm_unpacklo_epi16(hi, zero), _mm_unpackhi_epi16(hi, zero)};
+	for (int k = 0; k < 4; k++)
+		_mm_store_ps(dv + 16 * g + 4 * k, _mm_div_ps(_mm_cvtepi32_ps(q[k]), scale));
+	uint64_t *m = &c->mask[(size_t)(g / 4) * (size_t)c->cols + (size_t)p];
+	const uint64_t bits = (uint64_t)lit << (16 * (g % 4));
+	*m = g % 4 ? *m | bits : bits;
+	return lit;
+}
+
+/* The gather 16 rows x 16 pixels at a time: a block of bytes transposed
+ * into pixel-major order, then each pixel's 16 rows give their mask and
+ * values in a few instructions. */
+static uint64_t gather_sse2(struct sparse_cols *c, const uint8_t *const *src, int n)
+{
+	const int F = c->cols, ld = c->ld, G = (n + 15) / 16;
+	uint64_t lit = 0;
+	for (int p0 = 0; p0 < F; p0 += 16) {
+		const int w = F - p0 < 16 ? F - p0 : 16;
+		for (int g = 0; g < G; g++)
+			transpose_block(c->tbuf + 16 * g, ld, src + 16 * g, p0, w);
+		for (int q = 0; q < w; q++) {
+			float *dv = c->dval + (size_t)(p0 + q) * (size_t)ld;
+			for (int g = 0; g < G; g++)
+				lit += lit_bytes_mask(emit_sse2(c, c->tbuf + (size_t)q * (size_t)ld + 16 * g,
+								dv, p0 + q, g));
+		}
+	}
+	return lit;
+}
+
+#define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+
+/* The same with AVX-512: the mask from one test, 16 values in one zmm. */
+AVX512_ATTR
+static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, int n)
+{
+	const int F = c->cols, ld = c->ld, G = (n + 15) / 16;
+	const __m512 scale = _mm512_set1_ps(255.0f);
+	uint8_t *tb = c->tbuf;
+	uint64_t lit = 0;
+	for (int p0 = 0; p0 < F; p0 += 16) {
+		const int w = F - p0 < 16 ? F - p0 : 16;
+		for (int g = 0; g < G; g++)
+			transpose_block(tb + 16 * g, ld, src + 16 * g, p0, w);
+		for (int q = 0; q < w; q++) {
+			const int p = p0 + q;
+			float *dv = c->dval + (size_t)p * (size_t)ld;
+			for (int g = 0; g < G; g++) {
+				const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(tb + (size_t)q * (size_t)ld + 16 * g));
+				const __mmask16 m16 = _mm_test_epi8_mask(b, b);
+				_mm512_store_ps(dv + 16 * g, _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), scale));
+				uint64_t *m = &c->mask[(size_t)(g / 4) * (size_t)F + (size_t)p];
+				const uint64_t bits = (uint64_t)m16 << (16 * (g % 4));
+				*m = g % 4 ? *m | bits : bits;
+				lit += (uint64_t)__builtin_popcount(m16);
+			}
+		}
+	}
+	return lit;
+}
+#undef AVX512_ATTR
+#endif
+
+double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n)
 {
 	const int F = c->cols;
 	assert(n >= 1 && n <= c->cap_rows);
-	const uint8_t **src = c->src;
 	for (int r = 0; r < n; r++)
-		src[r] = x + (size_t)idx[r] * (size_t)F;
-	uint32_t k = 0;
-	uint32_t *restrict start = c->start;
-	uint16_t *restrict row = c->row;
-	float *restrict val = c->val;
-	for (int p = 0; p < F; p++) {
-		start[p] = k;
-		for (int r = 0; r < n; r++) {
-			const uint8_t v = src[r][p];
-			row[k] = (uint16_t)r;
-			val[k] = lut[v];
-			k += v != 0; /* written always, kept if lit */
-		}
+		c->src[r] = x + (size_t)idx[r] * (size_t)F;
+	/* The rows are scattered over the data set and this is their first
+	 * touch: ask for all their lines at once rather than row by row. */
+	for (int r = 0; r < n; r++)
+		for (int p = 0; p < F; p += 64)
+			__builtin_prefetch(c->src[r] + p);
+	for (int r = n; r < c->ld; r++) /* a 16-row block's missing rows read as 0 */
+		c->src[r] = c->zero;
+	c->tiles = (n + SPARSE_TILE - 1) / SPARSE_TILE;
+	/* generic: the portable loop (the code aarch64 runs, tested here too) */
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		c->nnz = gather_avx512(c, c->src, n);
+		break;
+	case ISA_AVX2:
+		c->nnz = gather_sse2(c, c->src, n);
+		break;
+#endif
+	default:
+		c->nnz = gather_scalar(c, c->src, n);
+		break;
 	}
-	start[F] = k;
-	c->nnz = k;
 	c->rows = n;
-	return (double)k / ((double)n * (double)F);
+	return (double)c->nnz / ((double)n * (double)F);
 }
 
 /* ---- the kernels, by tier ------------------------------------------- */
@@ -170,14 +320,14 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
 	switch (isa_tier()) {
 #if HAVE_X86_TIERS
 	case ISA_AVX512:
-		forward_avx512(z, x, w, b, H);
+		forward4_avx512(z, x, w, b, H);
 		return;
 	case ISA_AVX2:
-		forward_avx2(z, x, w, b, H);
+		forward4_avx2(z, x, w, b, H);
 		return;
 #endif
 	default:
-		forward_generic(z, x, w, b, H);
+		forward4_generic(z, x, w, b, H);
 		return;
 	}
 }
@@ -196,6 +346,24 @@ void sparse_dense_backward(float *dw, float *db, const float *dz, const struct s
 #endif
 	default:
 		backward_generic(dw, db, dz, x, H);
+		return;
+	}
+}
+
+void sparse_grad_rows(float *g, int p0, int p1, const struct sparse_cols *const *x,
+		      const float *const *dz, int S, int H)
+{
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		grad_rows4_avx512(g, p0, p1, x, dz, S, H);
+		return;
+	case ISA_AVX2:
+		grad_rows4_avx2(g, p0, p1, x, dz, S, H);
+		return;
+#endif
+	default:
+		grad_rows4_generic(g, p0, p1, x, dz, S, H);
 		return;
 	}
 }

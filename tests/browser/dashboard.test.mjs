@@ -195,20 +195,34 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
   const mobile = await openPage(phone, "phone");
 
   // The form is built from GET /v1/job-options: a field for every option
-  // the server lists and no other, its label, help, values and default.
+  // the server lists and no other, its label, help, values and default;
+  // the layer list (a fieldset of rows) sits after the hidden sizes, its
+  // alternative, which are the ones shown at first.
   const { options } = await getJson("/v1/job-options");
   const fields = await page.locator("#job-form .fields").evaluate((el) =>
-    [...el.querySelectorAll("input, select")].map((i) => ({
-      name: i.name, value: i.value, title: i.title,
-      label: document.querySelector(`label[for="${i.id}"]`)?.textContent,
-      values: i.tagName === "SELECT" ? [...i.options].map((o) => o.value) : null,
-    })));
-  assert.deepEqual(fields.map((f) => f.name), options.map((o) => o.name), "the form's fields");
-  for (const [i, o] of options.entries()) {
-    const f = fields[i];
+    [...el.querySelectorAll("[data-option]")].map((i) => {
+      const set = i.tagName === "FIELDSET";
+      return {
+        name: i.dataset.option, value: set ? null : i.value, title: i.title,
+        label: set ? i.querySelector("legend")?.textContent : document.querySelector(`label[for="${i.id}"]`)?.textContent,
+        values: i.tagName === "SELECT" ? [...i.options].map((o) => o.value) : null,
+        rows: set ? i.querySelectorAll(".layer-row").length : null,
+      };
+    }));
+  const order = options.map((o) => o.name).filter((n) => n !== "layers");
+  order.splice(order.indexOf("hidden") + 1, 0, "layers");
+  assert.deepEqual(fields.map((f) => f.name), order, "the form's fields");
+  assert.ok(await page.isChecked("#network-hidden"), "the hidden sizes are not the first choice");
+  assert.ok(await page.isVisible("#f-hidden") && !(await page.isVisible("#f-layers")));
+  for (const o of options) {
+    const f = fields.find((x) => x.name === o.name);
     assert.equal(f.label, o.label, `label of ${o.name}`);
     assert.equal(f.title, o.help, `help of ${o.name}`);
     if (o.values) assert.deepEqual(f.values, o.values, `values of ${o.name}`);
+    if (o.type === "layers") {
+      assert.deepEqual([f.rows, o.default], [0, []], "the layer list starts empty");
+      continue;
+    }
     const def = o.default === null ? "" : Array.isArray(o.default) ? o.default.join(",") : String(o.default);
     assert.equal(f.value, def, `default of ${o.name}`);
   }
@@ -242,12 +256,16 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
 
   // Every field left alone showed the server's own default.
   const shown = await page.locator("#job-form .fields").evaluate((el) =>
-    Object.fromEntries([...el.querySelectorAll("input, select")].map((i) => [i.name, i.value])));
+    Object.fromEntries([...el.querySelectorAll("[data-option]")].map((i) => [i.dataset.option, i.tagName === "FIELDSET" ? null : i.value])));
   const config = jobs[0].config;
   // ...and every option of the job has its field in the form.
   for (const key of Object.keys(config)) assert.ok(key in shown, `the form has no field for ${key}`);
   for (const [field, value] of Object.entries(shown)) {
     if (field === "name") continue; // empty means "the id"
+    if (value === null) { // the layer list, not chosen: the server's default
+      assert.deepEqual(config[field], [], `form field ${field}`);
+      continue;
+    }
     const want = Array.isArray(config[field]) ? config[field].join(",") : config[field];
     assert.equal(typeof want === "number" ? Number(value) : value, want, `form field ${field}`);
   }
@@ -343,10 +361,11 @@ test("the dashboard trains, plots, predicts and reports errors", { timeout: 2400
   assertDistribution(await probabilities(mobile));
   await shoot(mobile, "phone-390x844-predicted.png");
 
-  // The server goes away: a message says so, nothing goes blank.
+  // The server goes away: a message says so, nothing goes blank. (The
+  // jobs poll's: other polls failing may say so in notices of their own.)
   expectConsoleError(/ERR_CONNECTION_REFUSED/, Infinity);
   daemon.kill("SIGTERM");
-  await page.locator(".notice", { hasText: "does not answer" }).waitFor({ timeout: 10000 });
+  await page.locator('.notice[data-key="jobs-poll"]', { hasText: "does not answer" }).waitFor({ timeout: 10000 });
   assert.equal(await page.locator("#jobs-table tbody tr").count(), 2, "the jobs table changed");
 
   assert.deepEqual(problems, [], "console or page errors");
