@@ -10,7 +10,7 @@
  * finite inputs in [0, 1] and one or two distinct outputs, and failure is
  * TD_EINVAL, TD_ETOOBIG or TD_ENOMEM with a message and field in UTF-8.
  *
- * fuzz-sources: src/daemon/oip_parse.c src/data/image.c src/core/error.c
+ * fuzz-sources: src/daemon/oip_parse.c src/daemon/oip_fast.c src/data/image.c src/core/error.c
  */
 #include <math.h>
 #include <stdint.h>
