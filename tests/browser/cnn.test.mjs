@@ -21,18 +21,15 @@
 // Environment: TRAIND, TRAIND_TEST_DATA, CHROMIUM (as dashboard.test.mjs).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, spawnTraind } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const top = resolve(here, "../..");
 const TRAIND = process.env.TRAIND || join(top, "traind");
-const DATA = process.env.TRAIND_TEST_DATA || join(top, "data");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHOTS = join(here, "screenshots");
 
@@ -46,26 +43,10 @@ const problems = [];
 const expected = []; // [regex, count] of errors a step provokes on purpose
 
 function startDaemon() {
-  stateDir = mkdtempSync(join(tmpdir(), "traind-cnn-"));
-  const args = ["serve", "--config", "/dev/null", "--listen", "127.0.0.1:0", "--data-dir", DATA,
-    "--state-dir", stateDir, "--web-dir", join(top, "web"), "--workers", "2",
-    "--snapshot-seconds", "0.5", "--access-log", "false"];
-  daemon = spawn(TRAIND, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  daemon.stderr.on("data", (d) => (err += d));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`traind did not print its URL in 20 s:\n${err}`)), 20000);
-    daemon.on("exit", (code) => fail(new Error(`traind exited with ${code} at start:\n${err}`)));
-    let out = "";
-    daemon.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[^\s/]+)\//);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-  });
+  const d = spawnTraind("traind-cnn-", []);
+  daemon = d.proc;
+  stateDir = d.stateDir;
+  return d.url;
 }
 
 const VALIDATE = "/v1/jobs:validate";
@@ -208,12 +189,7 @@ async function probabilities(page) {
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   baseUrl = await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

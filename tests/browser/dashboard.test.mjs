@@ -18,18 +18,15 @@
 // (default ../../data), CHROMIUM (default /usr/bin/chromium).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, spawnTraind } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const top = resolve(here, "../..");
 const TRAIND = process.env.TRAIND || join(top, "traind");
-const DATA = process.env.TRAIND_TEST_DATA || join(top, "data");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHOTS = join(here, "screenshots");
 const TOKEN = "browser-test-token";
@@ -42,26 +39,10 @@ const expected = []; // [regex, count] of errors a step provokes on purpose
 /* ---- the daemon --------------------------------------------------------- */
 
 function startDaemon() {
-  stateDir = mkdtempSync(join(tmpdir(), "traind-browser-"));
-  const args = ["serve", "--config", "/dev/null", "--listen", "127.0.0.1:0", "--data-dir", DATA,
-    "--state-dir", stateDir, "--web-dir", join(top, "web"), "--workers", "2", "--token", TOKEN,
-    "--snapshot-seconds", "0.5", "--access-log", "false"];
-  daemon = spawn(TRAIND, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  daemon.stderr.on("data", (d) => (err += d));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`traind did not print its URL in 20 s:\n${err}`)), 20000);
-    daemon.on("exit", (code) => fail(new Error(`traind exited with ${code} at start:\n${err}`)));
-    let out = "";
-    daemon.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[^\s/]+)\//);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-  });
+  const d = spawnTraind("traind-browser-", ["--token", TOKEN]);
+  daemon = d.proc;
+  stateDir = d.stateDir;
+  return d.url;
 }
 
 async function getJson(path) {
@@ -172,14 +153,7 @@ before(async () => {
   rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
   baseUrl = await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Playwright gives each launch a fresh --user-data-dir of its own (a
-    // temporary profile it deletes on close); it refuses one in `args`.
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
 });
