@@ -53,9 +53,6 @@ void sparse_cols_free(struct sparse_cols *c);
  * Returns the share of entries that are lit, in [0, 1]. */
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n);
 
-/* The share of the bytes of rows x[idx[r]], r < n, of F bytes each that
- * are not 0: what sparse_cols_gather returns, without gathering. */
-double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F);
 
 /* z[rows x H] = X . W + b, X given by columns; W is cols x H. */
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,

@@ -105,42 +105,13 @@ void sparse_cols_free(struct sparse_cols *c)
 
 /* ---- the gather -------------------------------------------------------- */
 
-/* Bytes of w that are not 0: each byte's high bit is set by the add when
- * any of its low seven bits is, or by the or when its own high bit is. */
-static inline unsigned lit_bytes(uint64_t w)
-{
-	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
-	/* The high bits moved to the bottom of their bytes, then added up by
-	 * one multiply into the top byte (at most 8: no carry between bytes),
-	 * rather than a popcount the baseline x86-64 has no instruction for. */
-	const uint64_t ones = ((((w & low7) + low7) | w) & ~low7) >> 7;
-	return (unsigned)((ones * 0x0101010101010101ULL) >> 56);
-}
-
 /* Bits set in m, without the popcount instruction baseline x86-64 lacks. */
-static inline unsigned lit_bytes_mask(uint64_t m)
+static inline unsigned bits_set(uint64_t m)
 {
 	m = m - ((m >> 1) & 0x5555555555555555ULL);
 	m = (m & 0x3333333333333333ULL) + ((m >> 2) & 0x3333333333333333ULL);
 	m = (m + (m >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
 	return (unsigned)((m * 0x0101010101010101ULL) >> 56);
-}
-
-double sparse_density(const uint8_t *x, const uint32_t *idx, int n, int F)
-{
-	size_t lit = 0;
-	for (int r = 0; r < n; r++) {
-		const uint8_t *src = x + (size_t)idx[r] * (size_t)F;
-		int p = 0;
-		for (; p + 8 <= F; p += 8) {
-			uint64_t w;
-			memcpy(&w, src + p, 8);
-			lit += lit_bytes(w);
-		}
-		for (; p < F; p++)
-			lit += src[p] != 0;
-	}
-	return (double)lit / ((double)n * (double)F);
 }
 
 /* Pixel by pixel over the slot's rows, which stay in L1 (a 64-byte line of
@@ -164,7 +135,7 @@ static uint64_t gather_scalar(struct sparse_cols *c, const uint8_t *const *src, 
 				m |= (uint64_t)(v != 0) << (r - r0);
 			}
 			c->mask[(size_t)t * (size_t)F + (size_t)p] = m;
-			lit += lit_bytes_mask(m);
+			lit += bits_set(m);
 		}
 	}
 	return lit;
@@ -240,7 +211,7 @@ static uint64_t gather_sse2(struct sparse_cols *c, const uint8_t *const *src, in
 		for (int q = 0; q < w; q++) {
 			float *dv = c->dval + (size_t)(p0 + q) * (size_t)ld;
 			for (int g = 0; g < G; g++)
-				lit += lit_bytes_mask(emit_sse2(c, c->tbuf + (size_t)q * (size_t)ld + 16 * g,
+				lit += bits_set(emit_sse2(c, c->tbuf + (size_t)q * (size_t)ld + 16 * g,
 								dv, p0 + q, g));
 		}
 	}
@@ -271,7 +242,7 @@ static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, 
 				uint64_t *m = &c->mask[(size_t)(g / 4) * (size_t)F + (size_t)p];
 				const uint64_t bits = (uint64_t)m16 << (16 * (g % 4));
 				*m = g % 4 ? *m | bits : bits;
-				lit += (uint64_t)__builtin_popcount(m16);
+				lit += bits_set(m16);
 			}
 		}
 	}
