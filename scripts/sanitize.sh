@@ -19,8 +19,9 @@ address)
 	;;
 thread)
 	flags=thread
-	# The suites whose code runs threads: pool, trainer, jobs and the server.
-	suites="pool train jobs http"
+	# The suites whose code runs threads: pool, trainer (and its worker
+	# counts per tier), jobs and the server.
+	suites="pool train isa jobs http"
 	export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 	;;
 *)

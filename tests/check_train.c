@@ -10,6 +10,7 @@
 
 #include "check_suites.h"
 #include "traind/dataset.h"
+#include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/train.h"
 
@@ -176,6 +177,64 @@ static void count_hook(void *arg, struct trainer *t, long step, double loss)
 	ck_assert_int_eq(step, s->steps + 1);
 	s->steps = step;
 }
+
+/* A hook between steps reads the weights and moments of the step just
+ * done, whatever the worker count: with workers sharing the first layer by
+ * columns (train.c) the latest columns are in their own buffers until
+ * something asks for the weights. */
+struct peek {
+	int n;
+	char w[8][17], m[8][17];
+};
+
+static void peek_hook(void *arg, struct trainer *t, long step, double loss)
+{
+	struct peek *pk = arg;
+	(void)loss;
+	if (step % 5 || pk->n >= 8)
+		return;
+	model_digest(trainer_params(t), trainer_param_count(t), pk->w[pk->n]);
+	model_digest(trainer_moment(t, 0), trainer_param_count(t), pk->m[pk->n]);
+	pk->n++;
+}
+
+START_TEST(test_hooks_see_the_latest_weights_for_any_worker_count)
+{
+	isa_force_first_layer(FIRST_LAYER_SPARSE);
+	struct dataset *d = stripes(700, 50, 3);
+	struct job_config c = base_config();
+	c.hidden[0] = 40;
+	c.epochs = 4; /* 44 steps: the hook looks at steps 5, 10, ..., 40 */
+	c.optimizer = OPT_MOMENTUM;
+	c.learning_rate = 0.05;
+	struct peek ref = {0};
+	for (int w = 1; w <= 3; w++) {
+		struct peek pk = {0};
+		struct pool *p;
+		struct trainer *t;
+		c.workers = w;
+		ck_assert_int_eq(pool_create(w, &p, NULL), 0);
+		ck_assert_int_eq(trainer_create(&c, d, p, &t, NULL), 0);
+		struct train_hooks h = {.arg = &pk, .on_step = peek_hook};
+		ck_assert_int_eq(trainer_run(t, &h), 0);
+		ck_assert_int_eq(pk.n, 8);
+		for (int i = 0; i < 8 && w > 1; i++) {
+			ck_assert_msg(strcmp(ref.w[i], pk.w[i]) == 0,
+				      "%d workers, step %d: weights %s, 1 worker's %s", w, 5 * (i + 1),
+				      pk.w[i], ref.w[i]);
+			ck_assert_msg(strcmp(ref.m[i], pk.m[i]) == 0,
+				      "%d workers, step %d: moments %s, 1 worker's %s", w, 5 * (i + 1),
+				      pk.m[i], ref.m[i]);
+		}
+		if (w == 1)
+			ref = pk;
+		trainer_free(t);
+		pool_free(p);
+	}
+	dataset_free(d);
+	isa_force_first_layer(FIRST_LAYER_AUTO);
+}
+END_TEST
 
 /* Stopping mid-epoch and continuing (on another worker count) gives the
  * uninterrupted run's weights exactly. */
@@ -376,6 +435,7 @@ Suite *suite_train(void)
 	tcase_add_test(tc, test_weights_bit_identical_for_1_to_4_workers);
 	tcase_add_test(tc, test_uneven_shards_weigh_every_sample_equally);
 	tcase_add_test(tc, test_pause_and_resume_change_nothing);
+	tcase_add_test(tc, test_hooks_see_the_latest_weights_for_any_worker_count);
 	suite_add_tcase(s, tc);
 	TCase *seeds = tcase_create("seed_networks");
 	tcase_set_timeout(seeds, 600);

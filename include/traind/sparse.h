@@ -58,6 +58,12 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
 			  int H);
 
+/* Columns per register block of the tier's kernels. Each output of the
+ * forward and the gradient is summed in the same order whatever H is, so
+ * workers may each run the kernels on their own columns of W (as a
+ * matrix cols x their units) and get the bits of the whole layer. */
+int sparse_col_block(void);
+
 /* dw[cols x H] = X^T . dz (overwritten: every row written), db[H] = column
  * sums of dz (overwritten). */
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,

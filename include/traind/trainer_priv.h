@@ -21,12 +21,24 @@
 
 #define EVAL_BLOCK INFER_BLOCK /* samples per evaluation block */
 
+#define TRAIN_SPLIT_MAX_BATCH 256 /* the first layer shared by columns up to it */
+#define TRAIN_SPLIT_SLOTS 4       /* slot_count() of such a batch at most */
+
 struct worker_state {
 	struct nn_ws_f ws;
 	uint8_t *labels;  /* cap labels */
 	uint8_t *shifted; /* cap * features bytes: augmented images */
 	uint32_t *order;  /* cap: 0, 1, 2, ... */
 	float *chunk;     /* FIRST_LAYER_CHUNK x units: a chunk of W's gradient */
+	/* A split step's own part of the first layer (train.c): columns
+	 * j0..j1 of its units, the batch's pixels as this worker gathered
+	 * them, its columns of W and of their moments (blocks of features x
+	 * (j1 - j0), W first) and of z (batch x (j1 - j0)). */
+	int j0, j1;
+	struct sparse_cols split_cols[TRAIN_SPLIT_SLOTS];
+	int n_split_cols;
+	float *split_w;
+	float *split_z;
 };
 
 struct trainer {
@@ -55,6 +67,14 @@ struct trainer {
 	 * data, the batch size and the tier, fixed for the run. */
 	int dense_first;
 	float *batch_in; /* batch_size x features */
+	/* The workers share the first layer by columns (train.c): one rank,
+	 * several workers, a fused sparse first layer, batches up to
+	 * TRAIN_SPLIT_MAX_BATCH): the worker count the columns were cut for (a
+	 * run on another count takes the other path), 0 never. split_dirty:
+	 * the parameters (and moments) lack the workers' latest columns, which
+	 * trainer_split_sync writes. */
+	int split;
+	int split_dirty;
 	struct worker_state *wk;
 	int ws_cap;
 
@@ -113,6 +133,26 @@ static inline int slot_count(int batch)
 static inline int slot_start(int s, int S, int B)
 {
 	return (int)((long)s * B / S);
+}
+
+/* Worker w of W's columns j0..j1 of a first layer of H units shared by
+ * columns (train.c): whole register blocks of the tier's kernels while
+ * there are as many as workers, else whole cache lines; a function of H,
+ * W and the tier. */
+/* Writes a split run's columns of W and their moments into the
+ * parameters, if they are not there yet: after a run and before anything
+ * reads the parameters from a hook (train.c). */
+void trainer_split_sync(struct trainer *t);
+
+static inline void train_split_columns(int H, int W, int w, int *j0, int *j1)
+{
+	int u = sparse_col_block();
+	if (H / u < W)
+		u = 16;
+	const int units = (H + u - 1) / u;
+	const int a = units * w / W * u, b = units * (w + 1) / W * u;
+	*j0 = a < H ? a : H;
+	*j1 = b < H ? b : H;
 }
 
 #endif

@@ -303,6 +303,20 @@ void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w,
 	}
 }
 
+int sparse_col_block(void)
+{
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		return col_block_avx512();
+	case ISA_AVX2:
+		return col_block_avx2();
+#endif
+	default:
+		return col_block_generic();
+	}
+}
+
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H)
 {

@@ -23,6 +23,10 @@
  * weight gradient from the whole batch, chunk by chunk of its rows, and
  * updates each chunk at once (firstlayer.h): the slots leave only their
  * rows of its dz, so the biggest matrix is never summed slot by slot.
+ * With several workers, a sparse first layer and batches up to 256, the
+ * workers share that layer by its columns instead of its rows, each
+ * keeping its part of W in its own cache ("the first layer shared by
+ * columns" below).
  *
  * The record itself and its creation are trainer.c's (trainer_priv.h).
  *
@@ -174,13 +178,37 @@ static void first_forward(struct trainer *t, struct worker_state *wk, int s, int
  * gradient from the whole batch, firstlayer.h); otherwise the slot's own
  * gradient of W goes into g too (ranks > 1 exchange whole slot gradients,
  * and trainer_batch_gradient returns them). */
+static double upper_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
+			 float *g, int fused, long *correct);
+
 static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
 			 const uint8_t *bytes, const uint32_t *rows, float *g, int fused,
 			 long *correct)
 {
+	first_forward(t, wk, s, lo, bytes, rows, n);
+	return upper_slot(t, wk, s, lo, n, g, fused, correct);
+}
+
+/* A split step's slot: its dz into the slot's buffer by the workers'
+ * blocks of columns, worker v's (n x its columns) at n * j0_v. */
+static void split_store_dz(const struct trainer *t, float *dst, const float *dz, int n)
+{
+	const int H = t->shape.sizes[1];
+	for (int v = 0; v < t->split; v++) {
+		const int j0 = t->wk[v].j0, c = t->wk[v].j1 - j0;
+		for (int r = 0; r < n; r++)
+			memcpy(dst + (size_t)n * (size_t)j0 + (size_t)r * (size_t)c,
+			       dz + (size_t)r * (size_t)H + j0, sizeof(float) * (size_t)c);
+	}
+}
+
+/* The rest of phase 1 once the slot's z of the first layer is in act[1];
+ * `fused` 2: a split step's. */
+static double upper_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
+			 float *g, int fused, long *correct)
+{
 	const struct model_shape *sh = &t->shape;
 	const int F = t->ds->features, H = sh->sizes[1];
-	first_forward(t, wk, s, lo, bytes, rows, n);
 	nn_layer_finish_f(sh, 0, wk->ws.act[1], n);
 	nn_forward_from_f(sh, t->params, &wk->ws, n, 1);
 	size_t upper = model_w_offset(sh, 1);
@@ -188,7 +216,10 @@ static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int 
 	float *dz0;
 	double loss = nn_backward_to_f(sh, t->params, g, &wk->ws, wk->labels, n, correct, 1, &dz0);
 	float *gb = g + model_b_offset(sh, 0);
-	if (fused) { /* dz where the slot's W gradient would be */
+	if (fused == 2) {
+		split_store_dz(t, g + model_w_offset(sh, 0), dz0, n);
+		column_sums(gb, dz0, n, H);
+	} else if (fused) { /* dz where the slot's W gradient would be */
 		memcpy(g + model_w_offset(sh, 0), dz0, sizeof(float) * (size_t)n * (size_t)H);
 		column_sums(gb, dz0, n, H);
 	} else if (!t->dense_first) {
@@ -242,6 +273,92 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	t->slot_correct[s] = correct;
 }
 
+/* ---- the first layer shared by columns --------------------------------
+ *
+ * With one rank, several workers and a fused sparse first layer (batches
+ * up to TRAIN_SPLIT_MAX_BATCH; t->split), each worker owns columns j0..j1
+ * of the first layer (train_split_columns): it keeps them, and their
+ * moments, as a matrix of its own (features x its columns) for the whole
+ * run. Phase 1 comes in two parts:
+ *   1a  every worker gathers the whole batch's pixels into its own
+ *       buffers and computes its columns of z for all of it;
+ *   1b  a slot to whoever asks next: its rows of z put together from the
+ *       workers' columns, the layers above, forward and back, and its dz
+ *       stored by the workers' blocks of columns;
+ * and in phase 2 each worker makes the gradient of its columns of W from
+ * its own gather and its block of dz, and updates them. The parameters get
+ * them back after the run, or when a hook asks for the weights (worker 0,
+ * between steps: the other workers only read their columns until the
+ * next barrier; trainer_split_sync).
+ * So each part of W, and each worker's gather, is read, differentiated and
+ * written by one core, step after step, in that core's cache. Sharing out
+ * the rows of W instead (the path for everything else) moves, every step,
+ * the part another core updated (400 KB for 784-128) and the slots'
+ * gathers (as much again at batch 64: their values are floats per pixel
+ * and row) between the caches. Only z and dz cross here (8 KB a slot of
+ * 16). The kernels sum each output in the same order whatever the number
+ * of columns (sparse.h), so the weights are those of one worker. */
+
+/* The worker's columns of W and of its moments, blocks of F x c, from
+ * (to_params 0) or into the parameters. */
+static void split_copy(struct trainer *t, int w, int to_params)
+{
+	struct worker_state *wk = &t->wk[w];
+	const int F = t->ds->features, H = t->shape.sizes[1], c = wk->j1 - wk->j0;
+	const size_t w0 = model_w_offset(&t->shape, 0);
+	float *full[3] = {t->params + w0, t->moments + w0, t->moments + t->stride + w0};
+	const int blocks = 1 + optim_moments(t->hp.kind);
+	for (int k = 0; k < blocks; k++)
+		for (int p = 0; p < F; p++) {
+			float *a = full[k] + (size_t)p * (size_t)H + wk->j0;
+			float *b = wk->split_w + ((size_t)k * (size_t)F + (size_t)p) * (size_t)c;
+			memcpy(to_params ? a : b, to_params ? b : a, sizeof(float) * (size_t)c);
+		}
+}
+
+void trainer_split_sync(struct trainer *t)
+{
+	if (!t->split_dirty)
+		return;
+	for (int w = 0; w < t->split; w++)
+		split_copy(t, w, 1);
+	t->split_dirty = 0;
+}
+
+static void split_phase1(struct trainer *t, int w, long k, int S, int B, const uint32_t *batch)
+{
+	struct worker_state *wk = &t->wk[w];
+	const int H = t->shape.sizes[1], c = wk->j1 - wk->j0;
+	const float *b1 = t->params + model_b_offset(&t->shape, 0) + wk->j0;
+	for (int s = 0; s < S && c > 0; s++) {
+		int lo = slot_start(s, S, B), n = slot_start(s + 1, S, B) - lo;
+		const uint32_t *rows;
+		const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo,
+						     n, t->cfg.augment == AUGMENT_SHIFT, &rows);
+		sparse_cols_gather(&wk->split_cols[s], bytes, rows, n);
+		sparse_dense_forward(wk->split_z + (size_t)lo * (size_t)c, &wk->split_cols[s],
+				     wk->split_w, b1, c);
+	}
+	pool_barrier(t->pool);
+	int s;
+	while ((s = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S) {
+		int lo = slot_start(s, S, B), n = slot_start(s + 1, S, B) - lo;
+		for (int r = 0; r < n; r++)
+			wk->labels[r] = t->ds->train_y[batch[lo + r]];
+		for (int v = 0; v < t->split; v++) {
+			const struct worker_state *o = &t->wk[v];
+			const int cv = o->j1 - o->j0;
+			for (int r = 0; r < n; r++)
+				memcpy(wk->ws.act[1] + (size_t)r * (size_t)H + o->j0,
+				       o->split_z + (size_t)(lo + r) * (size_t)cv, sizeof(float) * (size_t)cv);
+		}
+		long correct = 0;
+		t->slot_loss[s] = upper_slot(t, wk, s, lo, n, t->slot_grads + (size_t)s * t->stride, 2,
+					     &correct);
+		t->slot_correct[s] = correct;
+	}
+}
+
 /* The rule's settings for a step (1-based): the learning rate decays over
  * the whole run under the cosine schedule, a function of the step alone,
  * so it is the same for every worker and after a resume. */
@@ -257,8 +374,9 @@ static struct optim_hparams step_hparams(const struct trainer *t, long step)
 }
 
 /* Phase 2, the fused first layer: chunks of W's rows, to whoever asks next
- * (firstlayer.h); after reduce_update, which zeroes the worker's sums. */
-static void first_layer_phase(struct trainer *t, int w, long k, int S, int B)
+ * (firstlayer.h), or in a split step every chunk of the worker's own
+ * columns; after reduce_update, which zeroes the worker's sums. */
+static void first_layer_phase(struct trainer *t, int w, long k, int S, int B, int split)
 {
 	const struct model_shape *sh = &t->shape;
 	const struct sparse_cols *cols[TRAIN_MAX_SLOTS];
@@ -268,30 +386,40 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B)
 	for (int s = 0; s < S; s++) {
 		int lo = slot_start(s, S, B);
 		rows[s] = slot_start(s + 1, S, B) - lo;
-		cols[s] = &t->slot_cols[s];
+		cols[s] = split ? &t->wk[w].split_cols[s] : &t->slot_cols[s];
 		in[s] = t->batch_in + (size_t)lo * F;
-		dz[s] = t->slot_grads + (size_t)s * t->stride + w0;
+		dz[s] = t->slot_grads + (size_t)s * t->stride + w0 +
+			(split ? (size_t)rows[s] * (size_t)t->wk[w].j0 : 0);
 	}
 	const int dense = t->dense_first;
+	const int c = split ? t->wk[w].j1 - t->wk[w].j0 : sh->sizes[1];
 	const struct first_layer_batch fb = {
-		.F = (int)F, .H = sh->sizes[1], .slots = S, .rows = rows,
+		.F = (int)F, .H = c, .slots = S, .rows = rows,
 		.cols = dense ? NULL : cols, .in = in, .dz = dz,
 	};
 	const long step = t->global_step + 1;
 	const struct optim_hparams hp = step_hparams(t, step);
+	float *wt = split ? t->wk[w].split_w : t->params + w0;
+	float *mt = split ? wt + F * (size_t)c : t->moments + w0;
+	float *vt = split ? mt + F * (size_t)c : t->moments + t->stride + w0;
 	const struct first_layer_update u = {
 		.hp = &hp,
-		.w = t->params + w0,
-		.m = optim_moments(hp.kind) >= 1 ? t->moments + w0 : NULL,
-		.v = optim_moments(hp.kind) >= 2 ? t->moments + t->stride + w0 : NULL,
+		.w = wt,
+		.m = optim_moments(hp.kind) >= 1 ? mt : NULL,
+		.v = optim_moments(hp.kind) >= 2 ? vt : NULL,
 		.inv_batch = 1.0f / (float)B,
 		.step = step,
 		.sums = measured_step(t, step) ? t->lsum + (size_t)w * LSTAT_STRIDE : NULL,
 	};
 	const int C = first_layer_chunks(fb.F);
-	int c;
-	while ((c = __atomic_fetch_add(&t->chunk_next[k & 1], 1, __ATOMIC_RELAXED)) < C)
-		first_layer_chunk(&fb, &u, c, t->wk[w].chunk);
+	if (split) {
+		for (int ch = 0; ch < C && c > 0; ch++)
+			first_layer_chunk(&fb, &u, ch, t->wk[w].chunk);
+		return;
+	}
+	int ch;
+	while ((ch = __atomic_fetch_add(&t->chunk_next[k & 1], 1, __ATOMIC_RELAXED)) < C)
+		first_layer_chunk(&fb, &u, ch, t->wk[w].chunk);
 }
 
 /* Phase 2 for one worker: sum the slots over its slice, then update it
@@ -366,8 +494,9 @@ static int decide_next(struct trainer *t, long next_step_in_epoch)
 }
 
 /* Worker 0, after the second barrier: account for the step just done. */
-static void finish_step(struct trainer *t)
+static void finish_step(struct trainer *t, int split)
 {
+	t->split_dirty |= split;
 	t->step_in_epoch++;
 	t->global_step++;
 	t->epoch_loss_sum += t->step_loss;
@@ -385,6 +514,9 @@ static void train_task(void *arg, int w, int W)
 	const long B_full = t->cfg.batch_size;
 	const size_t n = t->ds->n_train;
 	const int fused = t->fused;
+	const int split = t->split == W && t->xch.ranks == 1;
+	if (split)
+		split_copy(t, w, 0);
 	for (long k = t->step_in_epoch;; k++) {
 		size_t first = (size_t)k * (size_t)B_full;
 		int B = (int)(n - first < (size_t)B_full ? n - first : (size_t)B_full);
@@ -393,11 +525,14 @@ static void train_task(void *arg, int w, int W)
 		/* Slots go to whichever worker asks next; who computes a slot does
 		 * not change its gradient. */
 		int slot;
-		while ((slot = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S)
-			if (slot % t->xch.ranks == t->xch.rank)
-				slot_gradient(t, w, slot, S, batch, B, fused);
-			else if (fused)
-				remote_slot_inputs(t, w, slot, S, batch, B);
+		if (split)
+			split_phase1(t, w, k, S, B, batch);
+		else
+			while ((slot = __atomic_fetch_add(&t->slot_next[k & 1], 1, __ATOMIC_RELAXED)) < S)
+				if (slot % t->xch.ranks == t->xch.rank)
+					slot_gradient(t, w, slot, S, batch, B, fused);
+				else if (fused)
+					remote_slot_inputs(t, w, slot, S, batch, B);
 		if (w == 0)
 			t->go[(k + 1) & 1] = decide_next(t, k + 1);
 		pool_barrier(t->pool);
@@ -430,10 +565,10 @@ static void train_task(void *arg, int w, int W)
 		}
 		reduce_update(t, w, W, S, B, fused);
 		if (fused)
-			first_layer_phase(t, w, k, S, B);
+			first_layer_phase(t, w, k, S, B, split);
 		pool_barrier(t->pool);
 		if (w == 0)
-			finish_step(t);
+			finish_step(t, split);
 		if (!t->go[(k + 1) & 1])
 			break;
 	}
@@ -533,6 +668,7 @@ int trainer_run(struct trainer *t, const struct train_hooks *hooks)
 			t->slot_next[0] = t->slot_next[1] = 0;
 			t->chunk_next[0] = t->chunk_next[1] = 0;
 			pool_run(t->pool, t->workers, train_task, t);
+			trainer_split_sync(t);
 			t->epoch_seconds += now_seconds() - t0;
 			if (t->xch_failed) {
 				t->hooks = NULL;

@@ -61,6 +61,29 @@ static int worker_state_init(struct trainer *t, struct worker_state *wk, struct 
 	return 0;
 }
 
+/* Each worker's part of a first layer shared by columns (train.c). */
+static int split_buffers_init(struct trainer *t, int slots, int slot_cap, struct td_error *e)
+{
+	const size_t B = (size_t)t->cfg.batch_size, F = (size_t)t->ds->features;
+	const size_t blocks = 1 + (size_t)optim_moments(t->cfg.optimizer);
+	for (int w = 0; w < t->workers; w++) {
+		struct worker_state *wk = &t->wk[w];
+		train_split_columns(t->shape.sizes[1], t->workers, w, &wk->j0, &wk->j1);
+		const size_t cols = (size_t)(wk->j1 - wk->j0);
+		wk->split_w = alloc_floats(blocks * F * cols);
+		wk->split_z = alloc_floats(B * cols);
+		if (!wk->split_w || !wk->split_z)
+			return td_errorf(e, TD_ENOMEM, "batch_size",
+					 "out of memory for the workers' buffers");
+		for (; wk->n_split_cols < slots; wk->n_split_cols++)
+			if (sparse_cols_init(&wk->split_cols[wk->n_split_cols], slot_cap, (int)F))
+				return td_errorf(e, TD_ENOMEM, "batch_size",
+						 "out of memory for the workers' buffers");
+	}
+	t->split = t->workers;
+	return 0;
+}
+
 /* The slots' buffers: lit pixels per slot and, for a dense first layer,
  * the batch's inputs (firstlayer.h). */
 static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct td_error *e)
@@ -78,6 +101,8 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 	t->batch_in = alloc_floats(B * F);
 	if (!t->batch_in)
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
+	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH && t->workers > 1)
+		return split_buffers_init(t, slots, slot_cap, e);
 	return 0;
 }
 
@@ -179,6 +204,10 @@ void trainer_free(struct trainer *t)
 			free(t->wk[w].labels);
 			free(t->wk[w].shifted);
 			free(t->wk[w].order);
+			free(t->wk[w].split_w);
+			free(t->wk[w].split_z);
+			for (int s = 0; s < t->wk[w].n_split_cols; s++)
+				sparse_cols_free(&t->wk[w].split_cols[s]);
 		}
 	}
 	free(t->wk);
@@ -236,8 +265,13 @@ const struct model_shape *trainer_shape(const struct trainer *t)
 	return &t->shape;
 }
 
+/* The readers of the weights and moments take them as const; a hook may
+ * ask while a split run still holds the latest columns in its workers'
+ * buffers, so these two write them back first (the trainer itself is
+ * never a const object). */
 const float *trainer_params(const struct trainer *t)
 {
+	trainer_split_sync((struct trainer *)t);
 	return t->params;
 }
 
@@ -269,6 +303,7 @@ int trainer_moment_count(const struct trainer *t)
 
 const float *trainer_moment(const struct trainer *t, int k)
 {
+	trainer_split_sync((struct trainer *)t);
 	return t->moments + (size_t)k * t->stride;
 }
 
