@@ -205,12 +205,53 @@ START_TEST(test_batch_gradient_over_slots_matches_dense)
 }
 END_TEST
 
+/* One row's dense layer (a single-image prediction) over the nonzero
+ * inputs, per tier and width: 1,100 inputs, so the list of nonzero ones
+ * is made in more than one chunk, the first and last inputs nonzero, runs
+ * of zeros between, against the double layer. */
+START_TEST(test_one_row_matches_dense)
+{
+	const int n_in = 1100, H = widths[_i % N_WIDTHS];
+	const enum isa_tier tier = (enum isa_tier)(_i / N_WIDTHS);
+	if (!isa_supported(tier))
+		return;
+	const enum isa_tier native = isa_tier();
+	ck_assert_int_eq(isa_force(tier, NULL), 0);
+	struct td_rng r;
+	rng_seed(&r, (uint64_t)_i + 7);
+	float *x = malloc(sizeof(float) * n_in), *w = malloc(sizeof(float) * n_in * H);
+	float *out = malloc(sizeof(float) * H), *b = malloc(sizeof(float) * H);
+	double *xd = malloc(sizeof(double) * n_in), *wd = malloc(sizeof(double) * n_in * H);
+	double *outd = malloc(sizeof(double) * H), *bd = malloc(sizeof(double) * H);
+	for (int p = 0; p < n_in; p++) {
+		int zero = (p / 37) % 3 == 1 || rng_below(&r, 2);
+		x[p] = zero && p != 0 && p != n_in - 1 ? 0.0f : (float)rng_uniform(&r) * 2 - 1;
+		xd[p] = x[p];
+	}
+	for (int i = 0; i < n_in * H; i++)
+		wd[i] = w[i] = (float)rng_uniform(&r) - 0.5f;
+	for (int j = 0; j < H; j++)
+		bd[j] = b[j] = out[j] = (float)rng_uniform(&r);
+	sparse_row_forward(out, x, w, n_in, H);
+	dense_forward_d(outd, xd, wd, bd, 1, n_in, H);
+	ck_assert_msg(rel_diff(out, outd, (size_t)H) < 1e-6, "%s one row H=%d: %g",
+		      isa_tier_name(tier), H, rel_diff(out, outd, (size_t)H));
+	/* and through the float layer, as predictions call it */
+	dense_forward_f(out, x, w, b, 1, n_in, H);
+	ck_assert_msg(rel_diff(out, outd, (size_t)H) < 1e-6, "%s dense_forward_f H=%d",
+		      isa_tier_name(tier), H);
+	ck_assert_int_eq(isa_force(native, NULL), 0);
+	free(x), free(w), free(out), free(b), free(xd), free(wd), free(outd), free(bd);
+}
+END_TEST
+
 Suite *suite_sparse(void)
 {
 	Suite *s = suite_create("sparse");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	tcase_add_loop_test(tc, test_batch_gradient_over_slots_matches_dense, 0, ISA_TIERS * N_WIDTHS);
+	tcase_add_loop_test(tc, test_one_row_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -54,6 +54,11 @@ void sparse_cols_free(struct sparse_cols *c);
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n);
 
 
+/* out[n_out] += x[n_in] . w[n_in x n_out] over the x[p] that are not 0,
+ * in order: one row of a dense layer (a single-image prediction; most
+ * pixels and relu units are 0), per tier. */
+void sparse_row_forward(float *out, const float *x, const float *w, int n_in, int n_out);
+
 /* z[rows x H] = X . W + b, X given by columns; W is cols x H. */
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
 			  int H);

@@ -317,6 +317,23 @@ int sparse_col_block(void)
 	}
 }
 
+void sparse_row_forward(float *out, const float *x, const float *w, int n_in, int n_out)
+{
+	switch (isa_tier()) {
+#if HAVE_X86_TIERS
+	case ISA_AVX512:
+		row_forward_avx512(out, x, w, n_in, n_out);
+		return;
+	case ISA_AVX2:
+		row_forward_avx2(out, x, w, n_in, n_out);
+		return;
+#endif
+	default:
+		row_forward_generic(out, x, w, n_in, n_out);
+		return;
+	}
+}
+
 void sparse_dense_backward(float *dw, float *db, const float *dz, const struct sparse_cols *x,
 			   int H)
 {
