@@ -20,8 +20,8 @@ address)
 thread)
 	flags=thread
 	# The suites whose code runs threads: pool, trainer (and its worker
-	# counts per tier), jobs and the server.
-	suites="pool train isa jobs http"
+	# counts per tier), jobs, the server and its shutdown.
+	suites="pool train isa jobs http shutdown"
 	export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 	;;
 *)

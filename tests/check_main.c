@@ -16,7 +16,7 @@ int main(void)
 		suite_train, suite_checkpoint, suite_curve, suite_jobs, suite_cli, suite_srvconf,
 		suite_instances, suite_http, suite_apidoc, suite_oip, suite_oip_fast, suite_route,
 		suite_validate, suite_connguard, suite_conv,
-		suite_explain, suite_learning,
+		suite_explain, suite_learning, suite_shutdown,
 	};
 	SRunner *sr = srunner_create(suites[0]());
 	for (size_t i = 1; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -37,5 +37,6 @@ Suite *suite_validate(void);
 Suite *suite_connguard(void);
 Suite *suite_explain(void);
 Suite *suite_learning(void);
+Suite *suite_shutdown(void);
 
 #endif

@@ -60,7 +60,8 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 	       struct http_server **out, struct td_error *e);
 /* The port it listens on (the one chosen when the configuration said 0). */
 int http_port(const struct http_server *s);
-/* Stops accepting connections; requests in flight finish. */
+/* From now on every new connection is closed at once, unserved; the
+ * connections open go on being served until http_stop. */
 void http_quiesce(struct http_server *s);
 /* Waits for requests in flight, closes everything and frees. */
 void http_stop(struct http_server *s);

@@ -73,8 +73,14 @@ static const double predict_buckets[] = {
 
 struct http_server {
 	struct MHD_Daemon *daemon;
-	int listen_fd;       /* closed by MHD_stop_daemon unless quiesced */
-	int quiesced_fd;     /* returned by MHD_quiesce_daemon; we close it */
+	int listen_fd;       /* closed by MHD_stop_daemon */
+	/* Set by http_quiesce: every connection accepted after it is closed at
+	 * once (accept_policy). Not MHD_quiesce_daemon: on an epoll daemon
+	 * with worker threads it races with the workers taking the listening
+	 * socket out of their epoll sets and aborts the process now and then
+	 * ("Failed to remove listen FD from epoll set", libmicrohttpd 0.9.75),
+	 * and a worker may still accept one connection after it returns. */
+	atomic_int closing;
 	int port;
 	const struct http_route *routes;
 	void *app;
@@ -773,6 +779,16 @@ static int open_listener(const char *listen_addr, int *family, int *port, struct
 	return fd;
 }
 
+/* A connection accepted after http_quiesce is closed at once; the others
+ * go to the guard (per-address and total limits). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *s = cls;
+	if (atomic_load(&s->closing))
+		return MHD_NO;
+	return connguard_mhd_accept(s->guard, addr, len);
+}
+
 int http_start(const struct srvconf *c, const struct http_route *routes, void *app,
 	       struct http_server **out, struct td_error *e)
 {
@@ -785,7 +801,6 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 	s->body_limit = c->body_limit;
 	s->budget = c->body_limit * (size_t)(4 + 2 * c->http_threads);
 	s->access_log = c->access_log;
-	s->quiesced_fd = -1;
 	snprintf(s->token, sizeof(s->token), "%s", c->token);
 	s->token_len = strlen(s->token);
 	snprintf(s->web_dir, sizeof(s->web_dir), "%s", c->web_dir);
@@ -824,7 +839,7 @@ int http_start(const struct srvconf *c, const struct http_route *routes, void *a
 			     (unsigned)c->http_threads;
 	for (int attempt = epoll ? 0 : 1; attempt < 2 && !s->daemon; attempt++)
 		s->daemon = MHD_start_daemon(
-			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, connguard_mhd_accept, s->guard,
+			flags | (attempt == 0 ? MHD_USE_EPOLL : 0), 0, accept_policy, s,
 			on_request, s,
 			MHD_OPTION_EXTERNAL_LOGGER, connguard_mhd_log, s->guard,
 			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -855,8 +870,8 @@ int http_port(const struct http_server *s)
 
 void http_quiesce(struct http_server *s)
 {
-	if (s && s->daemon && s->quiesced_fd < 0)
-		s->quiesced_fd = MHD_quiesce_daemon(s->daemon);
+	if (s)
+		atomic_store(&s->closing, 1);
 }
 
 void http_stop(struct http_server *s)
@@ -864,8 +879,6 @@ void http_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
-	if (s->quiesced_fd >= 0)
-		close(s->quiesced_fd);
 	connguard_free(s->guard);
 	free(s);
 }
