@@ -22,7 +22,6 @@
 #define EVAL_BLOCK INFER_BLOCK /* samples per evaluation block */
 
 #define TRAIN_SPLIT_MAX_BATCH 256 /* the first layer shared by columns up to it */
-#define TRAIN_SPLIT_SLOTS 4       /* slot_count() of such a batch at most */
 
 struct worker_state {
 	struct nn_ws_f ws;
@@ -31,12 +30,16 @@ struct worker_state {
 	uint32_t *order;  /* cap: 0, 1, 2, ... */
 	float *chunk;     /* FIRST_LAYER_CHUNK x units: a chunk of W's gradient */
 	/* A split step's own part of the first layer (train.c): columns
-	 * j0..j1 of its units, the batch's pixels as this worker gathered
-	 * them, its columns of W and of their moments (blocks of features x
+	 * j0..j1 of its units, the whole batch's pixels as this worker
+	 * gathered them (tiles of 64 rows, whatever the slots), the batch's
+	 * shifted images when augmented (batch x features) and their order,
+	 * its columns of W and of their moments (blocks of features x
 	 * (j1 - j0), W first) and of z (batch x (j1 - j0)). */
 	int j0, j1;
-	struct sparse_cols split_cols[TRAIN_SPLIT_SLOTS];
-	int n_split_cols;
+	struct sparse_cols split_cols;
+	int has_split_cols;
+	uint8_t *split_shifted;
+	uint32_t *split_order;
 	float *split_w;
 	float *split_z;
 };
@@ -75,6 +78,10 @@ struct trainer {
 	 * trainer_split_sync writes. */
 	int split;
 	int split_dirty;
+	/* A split step's dL/dz of the first layer for the whole batch, by the
+	 * workers' blocks of columns: worker v's (batch x its columns) at
+	 * batch_size * j0_v. */
+	float *split_dz;
 	struct worker_state *wk;
 	int ws_cap;
 

@@ -179,33 +179,34 @@ static void first_forward(struct trainer *t, struct worker_state *wk, int s, int
  * gradient of W goes into g too (ranks > 1 exchange whole slot gradients,
  * and trainer_batch_gradient returns them). */
 static double upper_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
-			 float *g, int fused, long *correct);
+			 int B, float *g, int fused, long *correct);
 
 static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
 			 const uint8_t *bytes, const uint32_t *rows, float *g, int fused,
 			 long *correct)
 {
 	first_forward(t, wk, s, lo, bytes, rows, n);
-	return upper_slot(t, wk, s, lo, n, g, fused, correct);
+	return upper_slot(t, wk, s, lo, n, 0, g, fused, correct);
 }
 
-/* A split step's slot: its dz into the slot's buffer by the workers'
- * blocks of columns, worker v's (n x its columns) at n * j0_v. */
-static void split_store_dz(const struct trainer *t, float *dst, const float *dz, int n)
+/* A split step's slot (rows lo.. of the batch of B): its dz into the
+ * batch's by the workers' blocks of columns (split_dz). */
+static void split_store_dz(const struct trainer *t, const float *dz, int lo, int n, int B)
 {
 	const int H = t->shape.sizes[1];
 	for (int v = 0; v < t->split; v++) {
 		const int j0 = t->wk[v].j0, c = t->wk[v].j1 - j0;
+		float *dst = t->split_dz + (size_t)B * (size_t)j0;
 		for (int r = 0; r < n; r++)
-			memcpy(dst + (size_t)n * (size_t)j0 + (size_t)r * (size_t)c,
-			       dz + (size_t)r * (size_t)H + j0, sizeof(float) * (size_t)c);
+			memcpy(dst + (size_t)(lo + r) * (size_t)c, dz + (size_t)r * (size_t)H + j0,
+			       sizeof(float) * (size_t)c);
 	}
 }
 
 /* The rest of phase 1 once the slot's z of the first layer is in act[1];
- * `fused` 2: a split step's. */
+ * `fused` 2: a split step's, its batch B. */
 static double upper_slot(struct trainer *t, struct worker_state *wk, int s, int lo, int n,
-			 float *g, int fused, long *correct)
+			 int B, float *g, int fused, long *correct)
 {
 	const struct model_shape *sh = &t->shape;
 	const int F = t->ds->features, H = sh->sizes[1];
@@ -217,7 +218,7 @@ static double upper_slot(struct trainer *t, struct worker_state *wk, int s, int 
 	double loss = nn_backward_to_f(sh, t->params, g, &wk->ws, wk->labels, n, correct, 1, &dz0);
 	float *gb = g + model_b_offset(sh, 0);
 	if (fused == 2) {
-		split_store_dz(t, g + model_w_offset(sh, 0), dz0, n);
+		split_store_dz(t, dz0, lo, n, B);
 		column_sums(gb, dz0, n, H);
 	} else if (fused) { /* dz where the slot's W gradient would be */
 		memcpy(g + model_w_offset(sh, 0), dz0, sizeof(float) * (size_t)n * (size_t)H);
@@ -281,12 +282,15 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
  * moments, as a matrix of its own (features x its columns) for the whole
  * run. Phase 1 comes in two parts:
  *   1a  every worker gathers the whole batch's pixels into its own
- *       buffers and computes its columns of z for all of it;
+ *       buffers, in tiles of 64 rows whatever the slots (the kernels hold
+ *       their registers over a whole tile: at batch 64, four slots of 16
+ *       cost a fifth more), and computes its columns of z for all of it;
  *   1b  a slot to whoever asks next: its rows of z put together from the
  *       workers' columns, the layers above, forward and back, and its dz
  *       stored by the workers' blocks of columns;
  * and in phase 2 each worker makes the gradient of its columns of W from
- * its own gather and its block of dz, and updates them. The parameters get
+ * its own gather and its block of the batch's dz (split_dz), and updates
+ * them; the sums run over the batch's rows in order, as over its slots. The parameters get
  * them back after the run, or when a hook asks for the weights (worker 0,
  * between steps: the other workers only read their columns until the
  * next barrier; trainer_split_sync).
@@ -325,19 +329,36 @@ void trainer_split_sync(struct trainer *t)
 	t->split_dirty = 0;
 }
 
+/* The batch's images as this worker gathers them in a split step: the
+ * data set's rows, or the batch shifted into the worker's buffer. */
+static const uint8_t *split_stage(struct trainer *t, struct worker_state *wk,
+				  const uint32_t *batch, int B, const uint32_t **rows)
+{
+	if (t->cfg.augment != AUGMENT_SHIFT) {
+		*rows = batch;
+		return t->ds->train_x;
+	}
+	const size_t F = (size_t)t->ds->features;
+	for (int r = 0; r < B; r++) {
+		int dx, dy;
+		shift_of(t, batch[r], &dx, &dy);
+		shift_bytes(t, wk->split_shifted + (size_t)r * F, t->ds->train_x + (size_t)batch[r] * F,
+			    dx, dy);
+	}
+	*rows = wk->split_order;
+	return wk->split_shifted;
+}
+
 static void split_phase1(struct trainer *t, int w, long k, int S, int B, const uint32_t *batch)
 {
 	struct worker_state *wk = &t->wk[w];
 	const int H = t->shape.sizes[1], c = wk->j1 - wk->j0;
 	const float *b1 = t->params + model_b_offset(&t->shape, 0) + wk->j0;
-	for (int s = 0; s < S && c > 0; s++) {
-		int lo = slot_start(s, S, B), n = slot_start(s + 1, S, B) - lo;
+	if (c > 0) { /* the whole batch at once: its tiles of 64 rows, not the slots' */
 		const uint32_t *rows;
-		const uint8_t *bytes = stage_samples(t, wk, t->ds->train_x, t->ds->train_y, batch + lo,
-						     n, t->cfg.augment == AUGMENT_SHIFT, &rows);
-		sparse_cols_gather(&wk->split_cols[s], bytes, rows, n);
-		sparse_dense_forward(wk->split_z + (size_t)lo * (size_t)c, &wk->split_cols[s],
-				     wk->split_w, b1, c);
+		const uint8_t *bytes = split_stage(t, wk, batch, B, &rows);
+		sparse_cols_gather(&wk->split_cols, bytes, rows, B);
+		sparse_dense_forward(wk->split_z, &wk->split_cols, wk->split_w, b1, c);
 	}
 	pool_barrier(t->pool);
 	int s;
@@ -353,8 +374,8 @@ static void split_phase1(struct trainer *t, int w, long k, int S, int B, const u
 				       o->split_z + (size_t)(lo + r) * (size_t)cv, sizeof(float) * (size_t)cv);
 		}
 		long correct = 0;
-		t->slot_loss[s] = upper_slot(t, wk, s, lo, n, t->slot_grads + (size_t)s * t->stride, 2,
-					     &correct);
+		t->slot_loss[s] = upper_slot(t, wk, s, lo, n, B, t->slot_grads + (size_t)s * t->stride,
+					     2, &correct);
 		t->slot_correct[s] = correct;
 	}
 }
@@ -386,15 +407,19 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B, in
 	for (int s = 0; s < S; s++) {
 		int lo = slot_start(s, S, B);
 		rows[s] = slot_start(s + 1, S, B) - lo;
-		cols[s] = split ? &t->wk[w].split_cols[s] : &t->slot_cols[s];
+		cols[s] = &t->slot_cols[s];
 		in[s] = t->batch_in + (size_t)lo * F;
-		dz[s] = t->slot_grads + (size_t)s * t->stride + w0 +
-			(split ? (size_t)rows[s] * (size_t)t->wk[w].j0 : 0);
+		dz[s] = t->slot_grads + (size_t)s * t->stride + w0;
+	}
+	if (split) { /* one "slot": the whole batch as this worker gathered it */
+		rows[0] = B;
+		cols[0] = &t->wk[w].split_cols;
+		dz[0] = t->split_dz + (size_t)B * (size_t)t->wk[w].j0;
 	}
 	const int dense = t->dense_first;
 	const int c = split ? t->wk[w].j1 - t->wk[w].j0 : sh->sizes[1];
 	const struct first_layer_batch fb = {
-		.F = (int)F, .H = c, .slots = S, .rows = rows,
+		.F = (int)F, .H = c, .slots = split ? 1 : S, .rows = rows,
 		.cols = dense ? NULL : cols, .in = in, .dz = dz,
 	};
 	const long step = t->global_step + 1;

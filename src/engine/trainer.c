@@ -62,7 +62,7 @@ static int worker_state_init(struct trainer *t, struct worker_state *wk, struct 
 }
 
 /* Each worker's part of a first layer shared by columns (train.c). */
-static int split_buffers_init(struct trainer *t, int slots, int slot_cap, struct td_error *e)
+static int split_buffers_init(struct trainer *t, struct td_error *e)
 {
 	const size_t B = (size_t)t->cfg.batch_size, F = (size_t)t->ds->features;
 	const size_t blocks = 1 + (size_t)optim_moments(t->cfg.optimizer);
@@ -72,14 +72,19 @@ static int split_buffers_init(struct trainer *t, int slots, int slot_cap, struct
 		const size_t cols = (size_t)(wk->j1 - wk->j0);
 		wk->split_w = alloc_floats(blocks * F * cols);
 		wk->split_z = alloc_floats(B * cols);
-		if (!wk->split_w || !wk->split_z)
+		wk->split_shifted = malloc(B * F);
+		wk->split_order = malloc(sizeof(uint32_t) * B);
+		if (!wk->split_w || !wk->split_z || !wk->split_shifted || !wk->split_order ||
+		    sparse_cols_init(&wk->split_cols, (int)B, (int)F))
 			return td_errorf(e, TD_ENOMEM, "batch_size",
 					 "out of memory for the workers' buffers");
-		for (; wk->n_split_cols < slots; wk->n_split_cols++)
-			if (sparse_cols_init(&wk->split_cols[wk->n_split_cols], slot_cap, (int)F))
-				return td_errorf(e, TD_ENOMEM, "batch_size",
-						 "out of memory for the workers' buffers");
+		wk->has_split_cols = 1;
+		for (size_t i = 0; i < B; i++)
+			wk->split_order[i] = (uint32_t)i;
 	}
+	t->split_dz = alloc_floats(B * (size_t)t->shape.sizes[1]);
+	if (!t->split_dz)
+		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
 	t->split = t->workers;
 	return 0;
 }
@@ -102,7 +107,7 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 	if (!t->batch_in)
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
 	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH && t->workers > 1)
-		return split_buffers_init(t, slots, slot_cap, e);
+		return split_buffers_init(t, e);
 	return 0;
 }
 
@@ -206,14 +211,17 @@ void trainer_free(struct trainer *t)
 			free(t->wk[w].order);
 			free(t->wk[w].split_w);
 			free(t->wk[w].split_z);
-			for (int s = 0; s < t->wk[w].n_split_cols; s++)
-				sparse_cols_free(&t->wk[w].split_cols[s]);
+			free(t->wk[w].split_shifted);
+			free(t->wk[w].split_order);
+			if (t->wk[w].has_split_cols)
+				sparse_cols_free(&t->wk[w].split_cols);
 		}
 	}
 	free(t->wk);
 	for (int s = 0; s < t->n_slot_cols; s++)
 		sparse_cols_free(&t->slot_cols[s]);
 	free(t->batch_in);
+	free(t->split_dz);
 	free(t->lsum);
 	free(t->perm);
 	free(t->slot_grads);
