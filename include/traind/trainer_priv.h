@@ -71,7 +71,7 @@ struct trainer {
 	int dense_first;
 	float *batch_in; /* batch_size x features */
 	/* The workers share the first layer by columns (train.c): one rank,
-	 * several workers, a fused sparse first layer, batches up to
+	 * one worker or more, a fused sparse first layer, batches up to
 	 * TRAIN_SPLIT_MAX_BATCH): the worker count the columns were cut for (a
 	 * run on another count takes the other path), 0 never. split_dirty:
 	 * the parameters (and moments) lack the workers' latest columns, which

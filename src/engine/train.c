@@ -23,10 +23,10 @@
  * weight gradient from the whole batch, chunk by chunk of its rows, and
  * updates each chunk at once (firstlayer.h): the slots leave only their
  * rows of its dz, so the biggest matrix is never summed slot by slot.
- * With several workers, a sparse first layer and batches up to 256, the
- * workers share that layer by its columns instead of its rows, each
- * keeping its part of W in its own cache ("the first layer shared by
- * columns" below).
+ * With one rank, a sparse first layer and batches up to 256, the workers
+ * share that layer by its columns instead of its rows, each keeping its
+ * part of W in its own cache ("the first layer shared by columns" below;
+ * one worker takes that path too, for its whole-batch gather).
  *
  * The record itself and its creation are trainer.c's (trainer_priv.h).
  *
@@ -276,8 +276,9 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 
 /* ---- the first layer shared by columns --------------------------------
  *
- * With one rank, several workers and a fused sparse first layer (batches
- * up to TRAIN_SPLIT_MAX_BATCH; t->split), each worker owns columns j0..j1
+ * With one rank and a fused sparse first layer (batches up to
+ * TRAIN_SPLIT_MAX_BATCH; t->split), each of the workers (one or more) owns
+ * columns j0..j1
  * of the first layer (train_split_columns): it keeps them, and their
  * moments, as a matrix of its own (features x its columns) for the whole
  * run. Phase 1 comes in two parts:

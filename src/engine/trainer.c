@@ -106,7 +106,11 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 	t->batch_in = alloc_floats(B * F);
 	if (!t->batch_in)
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
-	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH && t->workers > 1)
+	/* Up to batches of 256, where a step is short enough for moving W
+	 * between the cores' caches to weigh, the workers share a fused
+	 * sparse first layer by columns (train.c); one worker takes that path
+	 * too, for its whole-batch gather. */
+	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH)
 		return split_buffers_init(t, e);
 	return 0;
 }
