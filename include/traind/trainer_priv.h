@@ -70,7 +70,7 @@ struct trainer {
 	 * data, the batch size and the tier, fixed for the run. */
 	int dense_first;
 	float *batch_in; /* batch_size x features */
-	/* The workers share the first layer by columns (train.c): one rank,
+	/* The workers share the first layer by columns (train.c; one rank,
 	 * one worker or more, a fused sparse first layer, batches up to
 	 * TRAIN_SPLIT_MAX_BATCH): the worker count the columns were cut for (a
 	 * run on another count takes the other path), 0 never. split_dirty:
@@ -142,15 +142,15 @@ static inline int slot_start(int s, int S, int B)
 	return (int)((long)s * B / S);
 }
 
-/* Worker w of W's columns j0..j1 of a first layer of H units shared by
- * columns (train.c): whole register blocks of the tier's kernels while
- * there are as many as workers, else whole cache lines; a function of H,
- * W and the tier. */
 /* Writes a split run's columns of W and their moments into the
  * parameters, if they are not there yet: after a run and before anything
  * reads the parameters from a hook (train.c). */
 void trainer_split_sync(struct trainer *t);
 
+/* Worker w of W's columns j0..j1 of a first layer of H units shared by
+ * columns (train.c): whole register blocks of the tier's kernels while
+ * there are as many as workers, else whole cache lines; a function of H,
+ * W and the tier. */
 static inline void train_split_columns(int H, int W, int w, int *j0, int *j1)
 {
 	int u = sparse_col_block();

@@ -106,6 +106,18 @@ static void shift_bytes(const struct trainer *t, uint8_t *dst, const uint8_t *sr
 	}
 }
 
+/* Samples idx[0..n) of x, each shifted by its own shift, into dst (n rows). */
+static void shift_samples(const struct trainer *t, uint8_t *dst, const uint8_t *x,
+			  const uint32_t *idx, int n)
+{
+	const size_t F = (size_t)t->ds->features;
+	for (int r = 0; r < n; r++) {
+		int dx, dy;
+		shift_of(t, idx[r], &dx, &dy);
+		shift_bytes(t, dst + (size_t)r * F, x + (size_t)idx[r] * F, dx, dy);
+	}
+}
+
 /* The pixels of samples idx[0..n) as bytes: the data set's own rows, or,
  * for an augmented training batch, shifted copies in the worker's buffer.
  * *rows receives the row indices into the returned array. Labels are
@@ -114,18 +126,13 @@ static const uint8_t *stage_samples(struct trainer *t, struct worker_state *wk,
 				    const uint8_t *x, const uint8_t *y, const uint32_t *idx,
 				    int n, int augment, const uint32_t **rows)
 {
-	size_t F = (size_t)t->ds->features;
 	for (int r = 0; r < n; r++)
 		wk->labels[r] = y[idx[r]];
 	if (!augment) {
 		*rows = idx;
 		return x;
 	}
-	for (int r = 0; r < n; r++) {
-		int dx, dy;
-		shift_of(t, idx[r], &dx, &dy);
-		shift_bytes(t, wk->shifted + (size_t)r * F, x + (size_t)idx[r] * F, dx, dy);
-	}
+	shift_samples(t, wk->shifted, x, idx, n);
 	*rows = wk->order;
 	return wk->shifted;
 }
@@ -278,10 +285,9 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
  *
  * With one rank and a fused sparse first layer (batches up to
  * TRAIN_SPLIT_MAX_BATCH; t->split), each of the workers (one or more) owns
- * columns j0..j1
- * of the first layer (train_split_columns): it keeps them, and their
- * moments, as a matrix of its own (features x its columns) for the whole
- * run. Phase 1 comes in two parts:
+ * columns j0..j1 of the first layer (train_split_columns): it keeps them,
+ * and their moments, as a matrix of its own (features x its columns) for
+ * the whole run. Phase 1 comes in two parts:
  *   1a  every worker gathers the whole batch's pixels into its own
  *       buffers, in tiles of 64 rows whatever the slots (the kernels hold
  *       their registers over a whole tile: at batch 64, four slots of 16
@@ -291,10 +297,10 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
  *       stored by the workers' blocks of columns;
  * and in phase 2 each worker makes the gradient of its columns of W from
  * its own gather and its block of the batch's dz (split_dz), and updates
- * them; the sums run over the batch's rows in order, as over its slots. The parameters get
- * them back after the run, or when a hook asks for the weights (worker 0,
- * between steps: the other workers only read their columns until the
- * next barrier; trainer_split_sync).
+ * them; the sums run over the batch's rows in order, as over its slots.
+ * The parameters get them back after the run, or when a hook asks for the
+ * weights (worker 0, between steps: the other workers only read their
+ * columns until the next barrier; trainer_split_sync).
  * So each part of W, and each worker's gather, is read, differentiated and
  * written by one core, step after step, in that core's cache. Sharing out
  * the rows of W instead (the path for everything else) moves, every step,
@@ -339,13 +345,7 @@ static const uint8_t *split_stage(struct trainer *t, struct worker_state *wk,
 		*rows = batch;
 		return t->ds->train_x;
 	}
-	const size_t F = (size_t)t->ds->features;
-	for (int r = 0; r < B; r++) {
-		int dx, dy;
-		shift_of(t, batch[r], &dx, &dy);
-		shift_bytes(t, wk->split_shifted + (size_t)r * F, t->ds->train_x + (size_t)batch[r] * F,
-			    dx, dy);
-	}
+	shift_samples(t, wk->split_shifted, t->ds->train_x, batch, B);
 	*rows = wk->split_order;
 	return wk->split_shifted;
 }
