@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check_suites.h"
+#include "traind/infer.h"
 #include "traind/isa.h"
 #include "traind/nn.h"
 #include "traind/rng.h"
@@ -245,6 +246,41 @@ START_TEST(test_one_row_matches_dense)
 }
 END_TEST
 
+/* Every byte value, gathered on every tier, is the bits of infer_pixel
+ * (the scalar conversion predictions and the dense path use): the vector
+ * gathers convert without a divide. 20 rows x 256 pixels, row r holding
+ * the values rotated by r, so each value sits in every lane position. */
+START_TEST(test_gather_is_infer_pixel_for_every_byte)
+{
+	const enum isa_tier tier = (enum isa_tier)_i;
+	if (!isa_supported(tier))
+		return;
+	const enum isa_tier native = isa_tier();
+	ck_assert_int_eq(isa_force(tier, NULL), 0);
+	enum { N = 20, F = 256 };
+	uint8_t *x = malloc((size_t)N * F);
+	uint32_t idx[N];
+	for (int r = 0; r < N; r++) {
+		idx[r] = (uint32_t)r;
+		for (int p = 0; p < F; p++)
+			x[r * F + p] = (uint8_t)(p + 7 * r);
+	}
+	struct sparse_cols c;
+	ck_assert_int_eq(sparse_cols_init(&c, N, F), 0);
+	sparse_cols_gather(&c, x, idx, N);
+	for (int p = 0; p < F; p++)
+		for (int r = 0; r < N; r++) {
+			const float want = infer_pixel(x[r * F + p]), got = c.dval[(size_t)p * c.ld + r];
+			ck_assert_msg(memcmp(&want, &got, sizeof(float)) == 0,
+				      "%s: byte %d gathered as %a, not %a", isa_tier_name(tier),
+				      x[r * F + p], (double)got, (double)want);
+		}
+	sparse_cols_free(&c);
+	free(x);
+	ck_assert_int_eq(isa_force(native, NULL), 0);
+}
+END_TEST
+
 Suite *suite_sparse(void)
 {
 	Suite *s = suite_create("sparse");
@@ -252,6 +288,7 @@ Suite *suite_sparse(void)
 	tcase_add_loop_test(tc, test_sparse_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	tcase_add_loop_test(tc, test_batch_gradient_over_slots_matches_dense, 0, ISA_TIERS * N_WIDTHS);
 	tcase_add_loop_test(tc, test_one_row_matches_dense, 0, ISA_TIERS * N_WIDTHS);
+	tcase_add_loop_test(tc, test_gather_is_infer_pixel_for_every_byte, 0, ISA_TIERS);
 	suite_add_tcase(s, tc);
 	return s;
 }

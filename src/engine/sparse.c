@@ -7,9 +7,9 @@
  * avx512 (16-float zmm), each with a register block sized to its register
  * file. The gather that fills a slot's masks and values exists three
  * times too: a portable loop (generic, and every CPU off x86-64), 16 x 16
- * byte transposes in SSE2 (avx2) and the same with AVX-512's conversions
- * (avx512); all give the same masks and values. Every call dispatches on
- * isa_tier(), which is fixed at start, so
+ * byte transposes in SSE2 with AVX2 and FMA conversions (avx2) and the
+ * same with AVX-512's (avx512); all give the same masks and values. Every
+ * call dispatches on isa_tier(), which is fixed at start, so
  * the order of additions is fixed by the data and the tier alone (and the
  * avx2 and avx512 kernels, both FMA, add in the same order: their results
  * are the same bits).
@@ -176,21 +176,32 @@ transpose_block(uint8_t *tb, int ld, const uint8_t *const *src16, int p0, int w)
 		_mm_storeu_si128((__m128i *)(void *)(tb + (size_t)q * (size_t)ld), a[q]);
 }
 
+/* v / 255 for the bytes v without a divide, the same bits as infer_pixel:
+ * q = v * (1/255) is one unit in the last place off for half of the
+ * values; q + (v - 255 q) * (1/255), the residual exact in an FMA, puts
+ * each right (check_sparse tries every byte on every tier). Vectors of
+ * any width: the tier's fnmadd and fmadd. */
+#define DIV255_FIX(q, v, inv, c255, fnmadd, fmadd) \
+	((q) = fmadd(fnmadd((q), (c255), (v)), (inv), (q)))
+
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+
 /* One group of 16 rows of pixel p: its mask bits into the tile's mask, its
- * values (v / 255, as infer_pixel) into dval. SSE2 only (the avx2 tier's
- * gather: AVX2 adds nothing it needs). */
+ * values (v / 255, as infer_pixel) into dval, eight at a time. */
+AVX2_ATTR
 static inline __attribute__((always_inline)) unsigned
-emit_sse2(struct sparse_cols *c, const uint8_t *tb, float *dv, int p, int g)
+emit_avx2(struct sparse_cols *c, const uint8_t *tb, float *dv, int p, int g)
 {
 	const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)tb);
-	const __m128i zero = _mm_setzero_si128();
-	const unsigned lit = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, zero)) & 0xffffu;
-	const __m128 scale = _mm_set1_ps(255.0f);
-	const __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
-	const __m128i q[4] = {_mm_unpacklo_epi16(lo, zero), _mm_unpackhi_epi16(lo, zero),
-			      _mm_unpacklo_epi16(hi, zero), _mm_unpackhi_epi16(hi, zero)};
-	for (int k = 0; k < 4; k++)
-		_mm_store_ps(dv + 16 * g + 4 * k, _mm_div_ps(_mm_cvtepi32_ps(q[k]), scale));
+	const unsigned lit =
+		~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_setzero_si128())) & 0xffffu;
+	const __m256 r = _mm256_set1_ps(1.0f / 255.0f), k = _mm256_set1_ps(255.0f);
+	for (int h = 0; h < 2; h++) {
+		const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h ? _mm_srli_si128(b, 8) : b));
+		__m256 q = _mm256_mul_ps(f, r);
+		DIV255_FIX(q, f, r, k, _mm256_fnmadd_ps, _mm256_fmadd_ps);
+		_mm256_store_ps(dv + 16 * g + 8 * h, q);
+	}
 	uint64_t *m = &c->mask[(size_t)(g / 4) * (size_t)c->cols + (size_t)p];
 	const uint64_t bits = (uint64_t)lit << (16 * (g % 4));
 	*m = g % 4 ? *m | bits : bits;
@@ -198,9 +209,10 @@ emit_sse2(struct sparse_cols *c, const uint8_t *tb, float *dv, int p, int g)
 }
 
 /* The gather 16 rows x 16 pixels at a time: a block of bytes transposed
- * into pixel-major order, then each pixel's 16 rows give their mask and
- * values in a few instructions. */
-static uint64_t gather_sse2(struct sparse_cols *c, const uint8_t *const *src, int n)
+ * into pixel-major order (SSE2), then each pixel's 16 rows give their mask
+ * and values in a few instructions. */
+AVX2_ATTR
+static uint64_t gather_avx2(struct sparse_cols *c, const uint8_t *const *src, int n)
 {
 	const int F = c->cols, ld = c->ld, G = (n + 15) / 16;
 	uint64_t lit = 0;
@@ -211,21 +223,22 @@ static uint64_t gather_sse2(struct sparse_cols *c, const uint8_t *const *src, in
 		for (int q = 0; q < w; q++) {
 			float *dv = c->dval + (size_t)(p0 + q) * (size_t)ld;
 			for (int g = 0; g < G; g++)
-				lit += bits_set(emit_sse2(c, c->tbuf + (size_t)q * (size_t)ld + 16 * g,
+				lit += bits_set(emit_avx2(c, c->tbuf + (size_t)q * (size_t)ld + 16 * g,
 								dv, p0 + q, g));
 		}
 	}
 	return lit;
 }
+#undef AVX2_ATTR
 
-#define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 
 /* The same with AVX-512: the mask from one test, 16 values in one zmm. */
 AVX512_ATTR
 static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, int n)
 {
 	const int F = c->cols, ld = c->ld, G = (n + 15) / 16;
-	const __m512 scale = _mm512_set1_ps(255.0f);
+	const __m512 r = _mm512_set1_ps(1.0f / 255.0f), k = _mm512_set1_ps(255.0f);
 	uint8_t *tb = c->tbuf;
 	uint64_t lit = 0;
 	for (int p0 = 0; p0 < F; p0 += 16) {
@@ -238,7 +251,10 @@ static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, 
 			for (int g = 0; g < G; g++) {
 				const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(tb + (size_t)q * (size_t)ld + 16 * g));
 				const __mmask16 m16 = _mm_test_epi8_mask(b, b);
-				_mm512_store_ps(dv + 16 * g, _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), scale));
+				const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+				__m512 v = _mm512_mul_ps(f, r);
+				DIV255_FIX(v, f, r, k, _mm512_fnmadd_ps, _mm512_fmadd_ps);
+				_mm512_store_ps(dv + 16 * g, v);
 				uint64_t *m = &c->mask[(size_t)(g / 4) * (size_t)F + (size_t)p];
 				const uint64_t bits = (uint64_t)m16 << (16 * (g % 4));
 				*m = g % 4 ? *m | bits : bits;
@@ -249,6 +265,7 @@ static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, 
 	return lit;
 }
 #undef AVX512_ATTR
+#undef DIV255_FIX
 #endif
 
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n)
@@ -272,7 +289,7 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 		c->nnz = gather_avx512(c, c->src, n);
 		break;
 	case ISA_AVX2:
-		c->nnz = gather_sse2(c, c->src, n);
+		c->nnz = gather_avx2(c, c->src, n);
 		break;
 #endif
 	default:
