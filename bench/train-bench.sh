@@ -29,8 +29,10 @@ Compares, per batch size (32 64 128 256), the training samples/s of
 on one epoch of the 60k Fashion-MNIST training set, 784-128-10, SGD lr 0.1;
 and traind --workers 2 per instruction-set tier (TRAIND_ISA) and first-layer
 path (TRAIND_FIRST_LAYER=auto|sparse|dense). Measures the dense FP32 limit
-(sgemm 2048^3 GFLOP/s x cores / FLOP per sample). Prints tables and writes
-bench/out/train-bench.json.
+(sgemm 2048^3 GFLOP/s x cores / FLOP per sample), and in every round sgemm
+on one thread and on all the cores: the machine's own scaling, beside
+traind's 2w/1w (on a shared VM a second core is not always a whole one).
+Prints tables and writes bench/out/train-bench.json.
 
 Environment: TRAIND=path/to/traind (default: ./traind at the repo root),
 FASHION_DIR=dir (default /usr/share/datasets/fashion-mnist),
@@ -191,6 +193,7 @@ fi
 for t in "${tiers[@]}"; do
     for path in auto sparse dense; do configs+=("tier_${t}_${path}"); done
 done
+configs+=(sgemm_1t sgemm_all)
 
 # run_config CONFIG BATCH OUTFILE: one epoch, its stdout into OUTFILE.
 # traind is run with the OpenBLAS/OpenMP thread variables unset, so its own
@@ -223,6 +226,10 @@ run_config() {
     torch)
         timeout "$run_timeout" "$PY" "$here/ref_torch.py" \
             --batch-size "$b" --threads "$ref_threads" --intra-op 1 "${ref_args[@]}" ;;
+    sgemm_1t|sgemm_all)
+        # The machine's own 1 -> all-cores scaling in this round (GFLOP/s).
+        [ "$cfg" = sgemm_1t ] && w=1 || w=$nproc
+        OPENBLAS_NUM_THREADS=$w timeout "$run_timeout" "$PY" "$here/sgemm.py" 2048 3 ;;
     esac >"$out" 2>"$out.err"
 }
 
@@ -244,19 +251,9 @@ pkgs=$(dpkg-query -W -f '${Package}=${Version} ' python3-numpy python3-torch \
 settings="traind: --workers 1|2, OpenBLAS thread env unset; numpy: OPENBLAS_NUM_THREADS=$ref_threads; torch: set_num_threads(1), OPENBLAS_NUM_THREADS=$ref_threads; OPENBLAS_CORETYPE=${blas_core:-unset} (OpenBLAS picked ${blas_detected})"
 # ---- the dense FP32 limit: sgemm 2048^3 on one core, best of 3 -------------
 log "train-bench: measuring sgemm 2048^3 (1 thread) for the dense FP32 limit"
-sgemm_gflops=$(OPENBLAS_NUM_THREADS=1 "$PY" - <<'PYEOF' 2>/dev/null || echo nan
-import time
-import numpy as np
-n = 2048
-a = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-b = a.T.copy(); c = np.empty_like(a)
-np.matmul(a, b, out=c)
-best = min(
-    (lambda t0: (np.matmul(a, b, out=c), time.perf_counter() - t0)[1])(time.perf_counter())
-    for _ in range(3))
-print("%.2f" % (2.0 * n ** 3 / best / 1e9))
-PYEOF
-)
+sgemm_gflops=$(OPENBLAS_NUM_THREADS=1 "$PY" "$here/sgemm.py" 2048 3 2>/dev/null |
+               "$PY" -c 'import json, sys; print(json.load(sys.stdin)["gflops"])' 2>/dev/null ||
+               echo nan)
 NPROC=$nproc TRAIND=$traind TRAIND_VERSION="${traind_version:-traind (version unknown)}" \
 BENCH_PKGS=${pkgs% } BENCH_ROUNDS=$rounds BENCH_BATCHES="${batches[*]}" \
 BENCH_SETTINGS=$settings BENCH_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ) \
@@ -282,8 +279,9 @@ for ((r = 1; r <= rounds; r++)); do
             if run_config "$cfg" "$b" "$out" &&
                line=$("$PY" "$here/train_bench_report.py" parse "$impl" "$out"); then
                 IFS=$'\t' read -r sps secs loss <<<"$line"
-                log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f samples/s' \
-                       "$r" "$rounds" "$b" "$cfg" "$sps")"
+                unit=samples/s; [ "$impl" = sgemm ] && unit=GFLOP/s
+                log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f %s' \
+                       "$r" "$rounds" "$b" "$cfg" "$sps" "$unit")"
             else
                 rc=$?
                 status=fail; sps=nan; secs=nan; loss=nan

@@ -4,7 +4,8 @@
   parse IMPL FILE      print "samples_per_second<TAB>seconds<TAB>train_loss"
                        from one run's stdout, exit 1 if there is none.
                        IMPL traind: the epoch object of `traind train --json`;
-                       anything else: the reference's single JSON line.
+                       sgemm: bench/sgemm.py's line (GFLOP/s in the first
+                       column); anything else: the reference's JSON line.
   meta                 print the machine / library facts as one JSON object
                        (reads TRAIND_VERSION, NPROC, BENCH_* from the env).
   report RAW META OUT  median per configuration, the table on stdout, the
@@ -38,6 +39,13 @@ def json_lines(path):
 
 
 def cmd_parse(impl, path):
+    if impl == "sgemm":
+        for obj in json_lines(path):
+            v = obj.get("gflops")
+            if isinstance(v, (int, float)) and v > 0:
+                print("%r\tnan\tnan" % float(v))
+                return 0
+        return 1
     found = None
     for obj in json_lines(path):
         if "samples_per_second" not in obj or obj.get("done"):
@@ -234,6 +242,9 @@ def config_entry(runs, b, c, limit):
     ok = [r for r in mine if r["status"] == "ok"]
     sps = [flt(r["samples_per_second"]) for r in ok]
     m = statistics.median(sps) if sps else None
+    if c.startswith("sgemm_"):   # GFLOP/s, not samples
+        return {"median_gflops": m, "gflops": sps, "runs": len(mine),
+                "failed": len(mine) - len(ok)}
     loss = [flt(r["train_loss"]) for r in ok]
     loss = [x for x in loss if x is not None]
     secs = [flt(r["seconds"]) for r in ok if flt(r["seconds"]) is not None]
@@ -250,7 +261,8 @@ def config_entry(runs, b, c, limit):
 
 
 def batch_results(runs, configs, tiers, limit):
-    """Per batch size: every configuration's entry and the ratios."""
+    """Per batch size: every configuration's entry and the ratios; the
+    sgemm configurations give the machine's own scaling in those rounds."""
     batches = []
     for r in runs:
         b = int(r["batch_size"])
@@ -261,7 +273,7 @@ def batch_results(runs, configs, tiers, limit):
         entry = {"batch_size": b}
         for c in configs:
             entry[c] = config_entry(runs, b, c, limit)
-        med = {c: entry[c]["median_samples_per_second"] for c in configs}
+        med = {c: entry[c].get("median_samples_per_second") for c in configs}
         refs = [med[c] for c in ("numpy", "torch") if med[c]]
         best = max(refs) if refs else None
         entry["best_reference"] = (
@@ -272,6 +284,11 @@ def batch_results(runs, configs, tiers, limit):
         entry["traind_scaling_2w_vs_1w"] = (
             med["traind_2w"] / med["traind_1w"]
             if med["traind_2w"] and med["traind_1w"] else None)
+        sg = {c: entry[c]["median_gflops"] for c in ("sgemm_1t", "sgemm_all")
+              if c in entry}
+        entry["sgemm_scaling_all_vs_1t"] = (
+            sg["sgemm_all"] / sg["sgemm_1t"]
+            if sg.get("sgemm_all") and sg.get("sgemm_1t") else None)
         for t in tiers:
             auto = med.get("tier_%s_auto" % t)
             forced = [med.get("tier_%s_%s" % (t, p)) for p in ("sparse", "dense")]
@@ -323,7 +340,7 @@ def print_tables(meta, results, tiers):
           "60k Fashion-MNIST training set, 784-128-10:" % meta.get("rounds"))
     print()
     cols = ["batch"] + HEADERS + ["traind2w / best(numpy,torch)",
-                                  "2w/1w scaling",
+                                  "2w/1w scaling", "sgemm %s/1" % meta.get("nproc"),
                                   "% of limit: traind2w", "numpy", "torch"]
     rows = []
     for e in results:
@@ -331,10 +348,16 @@ def print_tables(meta, results, tiers):
                     + [fmt_int(e[c]["median_samples_per_second"])
                        for c in BASE]
                     + [fmt_ratio(e["traind_2w_vs_best_reference"]),
-                       fmt_ratio(e["traind_scaling_2w_vs_1w"])]
+                       fmt_ratio(e["traind_scaling_2w_vs_1w"]),
+                       fmt_ratio(e.get("sgemm_scaling_all_vs_1t"))]
                     + [fmt_pct(e[c]["share_of_dense_limit"])
                        for c in ("traind_2w", "numpy", "torch")])
     print_table(cols, rows)
+    print()
+    print("sgemm %s/1: OpenBLAS sgemm 2048^3 on all %s cores against one, "
+          "measured beside each batch size in the same rounds (medians): "
+          "the scaling this machine gave at the time, the ceiling for "
+          "traind's 2w/1w." % (meta.get("nproc"), meta.get("nproc")))
     if tiers:
         print()
         print("traind --workers 2 per tier (TRAIND_ISA) and first layer "
