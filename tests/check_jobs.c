@@ -5,10 +5,12 @@
  * is restarted and finishes with the weights of an uninterrupted run; a
  * failing disk fails the job and keeps the previous checkpoint. Jobs train
  * on threads `train_nice` steps below the rest (as `traind serve` sets it),
- * with the same weights.
+ * with the same weights. A prediction finds its model while a runner holds
+ * the manager's lock (as it does in every step's hook).
  */
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -607,6 +609,65 @@ START_TEST(test_transition_table)
 }
 END_TEST
 
+/* A prediction's lookup on another thread, as an HTTP thread makes it. */
+struct lookup {
+	struct jobs *jobs;
+	const char *name;
+	struct model_snapshot *snap;
+	int rc, done;
+};
+
+static void *lookup_thread(void *arg)
+{
+	struct lookup *l = arg;
+	struct td_error e;
+	l->rc = jobs_snapshot(l->jobs, l->name, &l->snap, &e);
+	__atomic_store_n(&l->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The runner holds the manager's lock through every step's hook, at a
+ * lower priority than the HTTP threads: a lookup that took it would wait
+ * whenever the runner is preempted in its hook. The model is found while
+ * the lock is held - by id, by name and as "latest" - and is the model the
+ * job published. */
+START_TEST(test_prediction_does_not_wait_for_the_runners_lock)
+{
+	struct fixture f;
+	start(&f, 0, 1, 1000);
+	struct job_config c = small_job(2);
+	snprintf(c.name, sizeof(c.name), "held");
+	char id[JOB_ID_MAX];
+	struct td_error e;
+	ck_assert_int_eq(jobs_submit(f.jobs, &c, id, &e), 0);
+	ck_assert(wait_state(f.jobs, id, "completed", 30));
+	const char *names[] = {id, "held", "latest"};
+	for (int k = 0; k < 3; k++) {
+		struct lookup l = {.jobs = f.jobs, .name = names[k]};
+		pthread_t th;
+		pthread_mutex_lock(&f.jobs->lock); /* what a runner's hook holds */
+		ck_assert_int_eq(pthread_create(&th, NULL, lookup_thread, &l), 0);
+		int done = 0;
+		for (int i = 0; i < 2000 && !done; i++) { /* up to 10 s */
+			done = __atomic_load_n(&l.done, __ATOMIC_ACQUIRE);
+			if (!done)
+				usleep(5000);
+		}
+		pthread_mutex_unlock(&f.jobs->lock);
+		pthread_join(th, NULL);
+		ck_assert_msg(done, "the lookup of \"%s\" waited for the manager's lock", names[k]);
+		ck_assert_int_eq(l.rc, 0);
+		ck_assert_str_eq(l.snap->job_id, id);
+		snapshot_release(l.snap);
+	}
+	/* A name no job has still gets its error. */
+	struct model_snapshot *s;
+	ck_assert_int_eq(jobs_snapshot(f.jobs, "no-such-model", &s, &e), TD_ENOTFOUND);
+	ck_assert_ptr_null(s);
+	stop(&f);
+}
+END_TEST
+
 Suite *suite_jobs(void)
 {
 	Suite *s = suite_create("jobs");
@@ -614,6 +675,7 @@ Suite *suite_jobs(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, test_life_cycle_and_illegal_moves);
 	tcase_add_test(tc, test_queue_runs_in_order_and_completes);
+	tcase_add_test(tc, test_prediction_does_not_wait_for_the_runners_lock);
 	tcase_add_test(tc, test_metrics_cursor_and_bound);
 	tcase_add_test(tc, test_export_then_import_serves_the_same_model);
 	tcase_add_test(tc, test_transition_table);

@@ -85,6 +85,11 @@ struct runner {
 struct jobs {
 	struct jobs_config cfg;
 	pthread_mutex_t lock;
+	/* Predictions find their model holding this alone, never `lock`
+	 * (which the runners take every step): whoever changes the list's
+	 * members, a listed job's snap or latest_completed holds `lock` and
+	 * then this one, for as long as the change takes. */
+	pthread_mutex_t models_lock;
 	pthread_cond_t work;    /* a job was queued, or shutdown */
 	pthread_cond_t changed; /* a job's state changed or a runner let go */
 	struct job **list;      /* creation order, oldest first */

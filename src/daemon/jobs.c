@@ -55,6 +55,7 @@ int jobs_create(const struct jobs_config *cfg, struct jobs **out, struct td_erro
 		return td_errorf(e, TD_ENOMEM, "", "out of memory");
 	j->cfg = *cfg;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_mutex_init(&j->models_lock, NULL);
 	pthread_cond_init(&j->work, NULL);
 	pthread_cond_init(&j->changed, NULL);
 	rng_seed(&j->id_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32));
@@ -121,6 +122,7 @@ void jobs_free(struct jobs *j)
 	free(j->list);
 	pthread_cond_destroy(&j->work);
 	pthread_cond_destroy(&j->changed);
+	pthread_mutex_destroy(&j->models_lock);
 	pthread_mutex_destroy(&j->lock);
 	free(j);
 }
@@ -190,7 +192,9 @@ int jobs_submit(struct jobs *j, const struct job_config *cfg, char id_out[JOB_ID
 		job_free(job);
 		return td_errorf(e, TD_EIO, "", "could not save the new job: %s", we.msg);
 	}
+	pthread_mutex_lock(&j->models_lock);
 	j->list[j->n_jobs++] = job;
+	pthread_mutex_unlock(&j->models_lock);
 	snprintf(id_out, JOB_ID_MAX, "%s", job->id);
 	fprintf(stderr, "traind: job %s (%s) queued\n", job->id, job->cfg.name);
 	pthread_cond_broadcast(&j->work);
@@ -298,10 +302,12 @@ int jobs_delete(struct jobs *j, const char *id, struct td_error *e)
 	int i = 0;
 	while (j->list[i] != job)
 		i++;
+	pthread_mutex_lock(&j->models_lock);
 	memmove(&j->list[i], &j->list[i + 1], sizeof(*j->list) * (size_t)(j->n_jobs - i - 1));
 	j->n_jobs--;
 	if (j->latest_completed == job)
 		j->latest_completed = NULL;
+	pthread_mutex_unlock(&j->models_lock);
 	fprintf(stderr, "traind: job %s (%s) deleted\n", job->id, job->cfg.name);
 	jobstore_remove(j, job->id);
 	pthread_mutex_unlock(&j->lock);
@@ -343,6 +349,20 @@ int jobs_snapshot(struct jobs *j, const char *name, struct model_snapshot **out,
 		  struct td_error *e)
 {
 	*out = NULL;
+	/* The model under models_lock alone (job.h): a runner holding `lock`
+	 * for its step never delays a prediction. */
+	struct td_error quiet;
+	pthread_mutex_lock(&j->models_lock);
+	struct job *found = jobs_model_job_locked(j, name, &quiet);
+	if (found && found->snap) {
+		snapshot_retain(found->snap);
+		*out = found->snap;
+	}
+	pthread_mutex_unlock(&j->models_lock);
+	if (*out)
+		return 0;
+	/* No weights to serve: the error names the job's state, read under
+	 * `lock`, where it changes. */
 	pthread_mutex_lock(&j->lock);
 	struct job *job = jobs_model_job_locked(j, name, e);
 	int rc = 0;
@@ -452,8 +472,10 @@ int jobs_import(struct jobs *j, const void *buf, size_t len, char id_out[JOB_ID_
 		checkpoint_free(&ck);
 		return rc;
 	}
+	pthread_mutex_lock(&j->models_lock);
 	j->list[j->n_jobs++] = job;
 	j->latest_completed = job;
+	pthread_mutex_unlock(&j->models_lock);
 	snprintf(id_out, JOB_ID_MAX, "%s", job->id);
 	fprintf(stderr, "traind: job %s (%s) imported\n", job->id, job->cfg.name);
 	pthread_mutex_unlock(&j->lock);

@@ -483,10 +483,14 @@ int jobstore_recover_all(struct jobs *j, struct td_error *e)
 			break;
 		}
 		struct job *job = recover_job(j, de->d_name);
-		if (job)
+		if (job) {
+			pthread_mutex_lock(&j->models_lock);
 			j->list[j->n_jobs++] = job;
+			pthread_mutex_unlock(&j->models_lock);
+		}
 	}
 	closedir(d);
+	pthread_mutex_lock(&j->models_lock);
 	qsort(j->list, (size_t)j->n_jobs, sizeof(*j->list), by_seq);
 	for (int i = 0; i < j->n_jobs; i++) {
 		struct job *job = j->list[i];
@@ -497,6 +501,7 @@ int jobstore_recover_all(struct jobs *j, struct td_error *e)
 		    (!j->latest_completed || job->finished_at >= j->latest_completed->finished_at))
 			j->latest_completed = job;
 	}
+	pthread_mutex_unlock(&j->models_lock);
 	j->recovered = j->n_jobs;
 	return 0;
 }

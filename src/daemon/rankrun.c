@@ -154,7 +154,9 @@ static void on_checkpoint(struct follow *f, const char *path)
 	if (s) {
 		if (isnan(s->test_accuracy) && old)
 			s->test_accuracy = old->test_accuracy;
+		pthread_mutex_lock(&f->j->models_lock);
 		f->job->snap = s;
+		pthread_mutex_unlock(&f->j->models_lock);
 		f->job->snap_time = f->job->ckpt_time = job_unix_now();
 	} else
 		old = NULL;

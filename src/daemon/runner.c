@@ -10,8 +10,9 @@
  *                not finite stops the job with an error naming the step;
  *   on_epoch     records the epoch's figures and publishes a snapshot.
  * A snapshot is copied with the lock released (the weights are stable in a
- * hook) and swapped in under it; readers take a reference under the lock
- * and predict without it, so a prediction never waits for training.
+ * hook) and swapped in under it and models_lock; readers take a reference
+ * under models_lock alone and predict without it, so a prediction never
+ * waits for training (the runner holds the lock for every step's hook).
  *
  * Priority: a runner and its pool's threads run `train_nice` steps below
  * the HTTP threads (the runner is worker 0 of every run, so it lowers its
@@ -43,7 +44,9 @@ static void publish(struct jobs *j, struct job *job, struct trainer *t, long ste
 	pthread_mutex_lock(&j->lock);
 	s->test_accuracy = isnan(acc) && job->snap ? job->snap->test_accuracy : acc;
 	struct model_snapshot *old = job->snap;
+	pthread_mutex_lock(&j->models_lock);
 	job->snap = s;
+	pthread_mutex_unlock(&j->models_lock);
 	job->snap_time = job_unix_now();
 	pthread_mutex_unlock(&j->lock);
 	snapshot_release(old);
@@ -208,7 +211,9 @@ static struct trainer *settle_locked(struct jobs *j, struct job *job, int rc,
 					    : err->msg[0] ? err->msg : td_strerror(rc));
 	} else if (rc == 0) {
 		to = JOB_COMPLETED;
+		pthread_mutex_lock(&j->models_lock);
 		j->latest_completed = job;
+		pthread_mutex_unlock(&j->models_lock);
 	} else if (job->cancel_requested) {
 		to = JOB_CANCELLED;
 	} else if (job->pause_requested) {
