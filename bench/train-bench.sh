@@ -237,7 +237,7 @@ mkdir -p "$out_dir"
 work=$(mktemp -d "${TMPDIR:-/tmp}/train-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 raw=$work/raw.tsv
-printf 'round\tbatch_size\tconfig\tstatus\tsamples_per_second\tseconds\ttrain_loss\n' >"$raw"
+printf 'round\tbatch_size\tconfig\tstatus\tsamples_per_second\tseconds\ttrain_loss\tpath\n' >"$raw"
 
 # ---- machine and versions ---------------------------------------------------
 # Only a clean exit counts: a binary without --version may print its usage.
@@ -278,21 +278,21 @@ for ((r = 1; r <= rounds; r++)); do
             status=ok
             if run_config "$cfg" "$b" "$out" &&
                line=$("$PY" "$here/train_bench_report.py" parse "$impl" "$out"); then
-                IFS=$'\t' read -r sps secs loss <<<"$line"
+                IFS=$'\t' read -r sps secs loss run_path <<<"$line"
                 unit=samples/s; [ "$impl" = sgemm ] && unit=GFLOP/s
                 log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f %s' \
                        "$r" "$rounds" "$b" "$cfg" "$sps" "$unit")"
             else
                 rc=$?
-                status=fail; sps=nan; secs=nan; loss=nan
+                status=fail; sps=nan; secs=nan; loss=nan; run_path=-
                 failed=$((failed + 1))
                 log "round $r/$rounds  batch $b $cfg FAILED (exit $rc), last output:"
                 for f in "$out.err" "$out"; do
                     [ -s "$f" ] && tail -n 5 "$f" | sed 's/^/    | /' >&2
                 done
             fi
-            printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\n' "$r" "$b" "$cfg" "$status" \
-                "$sps" "$secs" "$loss" >>"$raw"
+            printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$b" "$cfg" "$status" \
+                "$sps" "$secs" "$loss" "${run_path:--}" >>"$raw"
         done
     done
 done

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Helper for bench/train-bench.sh (standard library only).
 
-  parse IMPL FILE      print "samples_per_second<TAB>seconds<TAB>train_loss"
-                       from one run's stdout, exit 1 if there is none.
-                       IMPL traind: the epoch object of `traind train --json`;
+  parse IMPL FILE      print "samples_per_second<TAB>seconds<TAB>train_loss
+                       <TAB>path" from one run's stdout, exit 1 if there is
+                       none. IMPL traind or tier: the epoch object of
+                       `traind train --json`, and as path the tier and first-layer path its
+                       done line names ("avx2/sparse"), "-" for the others;
                        sgemm: bench/sgemm.py's line (GFLOP/s in the first
                        column); anything else: the reference's JSON line.
   meta                 print the machine / library facts as one JSON object
@@ -43,14 +45,17 @@ def cmd_parse(impl, path):
         for obj in json_lines(path):
             v = obj.get("gflops")
             if isinstance(v, (int, float)) and v > 0:
-                print("%r\tnan\tnan" % float(v))
+                print("%r\tnan\tnan\t-" % float(v))
                 return 0
         return 1
     found = None
+    run_path = "-"
     for obj in json_lines(path):
+        if obj.get("done") and impl in ("traind", "tier"):
+            run_path = "%s/%s" % (obj.get("isa", "?"), obj.get("first_layer", "?"))
         if "samples_per_second" not in obj or obj.get("done"):
             continue
-        if impl == "traind" and "epoch" not in obj:
+        if impl in ("traind", "tier") and "epoch" not in obj:
             continue
         found = obj           # last epoch object wins (there is one: --epochs 1)
     if found is None:
@@ -65,7 +70,7 @@ def cmd_parse(impl, path):
     def num(key):
         v = found.get(key)
         return repr(float(v)) if isinstance(v, (int, float)) else "nan"
-    print("%r\t%s\t%s" % (sps, num("seconds"), num("train_loss")))
+    print("%r\t%s\t%s\t%s" % (sps, num("seconds"), num("train_loss"), run_path))
     return 0
 
 
@@ -248,9 +253,11 @@ def config_entry(runs, b, c, limit):
     loss = [flt(r["train_loss"]) for r in ok]
     loss = [x for x in loss if x is not None]
     secs = [flt(r["seconds"]) for r in ok if flt(r["seconds"]) is not None]
+    paths = sorted({r.get("path", "-") for r in ok} - {"-", ""})
     return {
         "median_samples_per_second": m,
         "samples_per_second": sps,
+        "paths": paths,
         "median_seconds": statistics.median(secs or [float("nan")]) if ok else None,
         "train_loss": statistics.median(loss) if loss else None,
         "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9) if m else None,
@@ -258,6 +265,19 @@ def config_entry(runs, b, c, limit):
         "runs": len(mine),
         "failed": len(mine) - len(ok),
     }
+
+
+def auto_path(entry, tier):
+    """The first-layer path the auto runs of a tier took ("sparse",
+    "dense"), from their done lines; "mixed" if they differ, None if the
+    binary does not say (or ran another tier)."""
+    paths = entry.get("paths") or []
+    if not paths:
+        return None
+    if len(paths) > 1:
+        return "mixed"
+    isa, _, path = paths[0].partition("/")
+    return path if isa == tier and path in ("sparse", "dense") else None
 
 
 def batch_results(runs, configs, tiers, limit):
@@ -295,6 +315,14 @@ def batch_results(runs, configs, tiers, limit):
             forced = [x for x in forced if x]
             entry["tier_%s_auto_vs_best_forced" % t] = (
                 auto / max(forced) if auto and forced else None)
+            # auto runs the very code of the forced path it takes, so the
+            # choice is judged by that path's own median against the other
+            # path's: auto's run against them only adds its rounds' noise.
+            took = auto_path(entry.get("tier_%s_auto" % t, {}), t)
+            entry["tier_%s_auto_took" % t] = took
+            pick = med.get("tier_%s_%s" % (t, took)) if took else None
+            entry["tier_%s_pick_vs_best_forced" % t] = (
+                pick / max(forced) if pick and forced else None)
             entry["tier_%s_auto_vs_best_reference" % t] = (
                 auto / best if auto and best else None)
         results.append(entry)
@@ -372,6 +400,11 @@ def print_tables(meta, results, tiers):
                 c = "tier_%s_%s" % (t, p)
                 rows.append([t, p] + [fmt_int(e[c]["median_samples_per_second"])
                                       if c in e else "n/a" for e in results])
+            rows.append([t, "auto took"]
+                        + [e.get("tier_%s_auto_took" % t) or "?" for e in results])
+            rows.append([t, "its path/best forced"]
+                        + [fmt_ratio(e.get("tier_%s_pick_vs_best_forced" % t))
+                           for e in results])
             rows.append([t, "auto/best forced"]
                         + [fmt_ratio(e["tier_%s_auto_vs_best_forced" % t])
                            for e in results])

@@ -53,6 +53,44 @@ START_TEST(test_version_names_the_isa_tier)
 }
 END_TEST
 
+/* The last line of `train --json` names the kernels' tier and the first
+ * layer's path the run took, as TRAIND_FIRST_LAYER forces it. */
+START_TEST(test_train_json_names_the_tier_and_first_layer_path)
+{
+	const char *data = getenv("TRAIND_TEST_DATA");
+	char *dir = test_tmpdir(), *out = test_path(dir, "out");
+	char data_dir[4200];
+	snprintf(data_dir, sizeof(data_dir), "%s", data ? data : "data");
+	const enum first_layer saved = isa_first_layer();
+	static const enum first_layer modes[2] = {FIRST_LAYER_SPARSE, FIRST_LAYER_DENSE};
+	for (int k = 0; k < 2; k++) {
+		isa_force_first_layer(modes[k]);
+		char *train[] = {"traind", "train", "--hidden", "16", "--epochs", "1",
+				 "--workers", "1", "--data-dir", data_dir, "--json"};
+		ck_assert_int_eq(run_cli(out, 11, train), 0);
+		char line[1024] = "", last[1024] = "";
+		FILE *f = fopen(out, "r");
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof(line), f))
+			memcpy(last, line, sizeof(last));
+		fclose(f);
+		json_error_t je;
+		json_t *o = json_loads(last, 0, &je);
+		ck_assert_msg(o != NULL, "not JSON: %s", last);
+		ck_assert(json_is_true(json_object_get(o, "done")));
+		ck_assert_str_eq(json_string_value(json_object_get(o, "isa")),
+				 isa_tier_name(isa_tier()));
+		ck_assert_str_eq(json_string_value(json_object_get(o, "first_layer")),
+				 k == 0 ? "sparse" : "dense");
+		json_decref(o);
+	}
+	isa_force_first_layer(saved);
+	free(out);
+	test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_train_save_then_predict_a_digit_image)
 {
 	const char *data = getenv("TRAIND_TEST_DATA");
@@ -362,6 +400,7 @@ Suite *suite_cli(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_version_names_the_isa_tier);
+	tcase_add_test(tc, test_train_json_names_the_tier_and_first_layer_path);
 	tcase_add_test(tc, test_train_save_then_predict_a_digit_image);
 	tcase_add_test(tc, test_train_on_own_idx_and_csv_files);
 	tcase_add_test(tc, test_own_files_errors_match_the_config);

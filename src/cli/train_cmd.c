@@ -242,8 +242,8 @@ static int ranks_agree(struct dist *d, const struct job_config *cfg, const struc
 /* The last line of a run: the test figures, the weights' digest and, for
  * several ranks, what the exchanges cost. */
 static void report_done(const struct train_out *o, const struct trainer *t,
-			const struct job_config *cfg, const struct dist *dist, double loss,
-			double acc)
+			const struct job_config *cfg, const struct dataset *ds,
+			const struct dist *dist, double loss, double acc)
 {
 	char digest[17];
 	model_digest(trainer_params(t), trainer_param_count(t), digest);
@@ -253,9 +253,11 @@ static void report_done(const struct train_out *o, const struct trainer *t,
 	if (o->json)
 		printf("{\"done\": true, \"test_loss\": %.6f, \"test_accuracy\": %.6f, "
 		       "\"weights_digest\": \"%s\", \"parameters\": %zu, \"workers\": %d, "
-		       "\"ranks\": %d, \"exchange_seconds\": %.6f, \"exchange_bytes_per_step\": "
-		       "%.0f}\n",
-		       loss, acc, digest, trainer_param_count(t), cfg->workers, dist_ranks(dist), xs,
+		       "\"ranks\": %d, \"isa\": \"%s\", \"first_layer\": \"%s\", "
+		       "\"exchange_seconds\": %.6f, \"exchange_bytes_per_step\": %.0f}\n",
+		       loss, acc, digest, trainer_param_count(t), cfg->workers, dist_ranks(dist),
+		       isa_tier_name(isa_tier()),
+		       train_first_layer_path(cfg, ds, trainer_shape(t)), xs,
 		       xn ? xb / (double)xn : 0.0);
 	else if (dist_rank(dist) == 0)
 		printf("done: test accuracy %.2f%%, test loss %.4f, weights %s\n", 100 * acc, loss,
@@ -335,7 +337,7 @@ static int train_run(struct train_out *o, struct trainer *t, const struct job_co
 			return 1;
 		}
 	}
-	report_done(o, t, cfg, dist, loss, acc);
+	report_done(o, t, cfg, ds, dist, loss, acc);
 	return 0;
 }
 
@@ -397,9 +399,11 @@ int cli_cmd_train(int argc, char **argv)
 		free(who);
 	}
 	if (!o.json && !o.quiet)
-		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers%s\n",
+		printf("training %s: %zu parameters, %zu train / %zu test samples, %d workers%s; "
+		       "kernels %s, first layer %s\n",
 		       ds->name, trainer_param_count(t), ds->n_train, ds->n_test, cfg.workers,
-		       dist_ranks(dist) > 1 ? " per rank" : "");
+		       dist_ranks(dist) > 1 ? " per rank" : "", isa_tier_name(isa_tier()),
+		       train_first_layer_path(&cfg, ds, &shape));
 	if (!o.json && !o.quiet && dist_ranks(dist) > 1)
 		printf("across %d ranks (Open MPI)\n", dist_ranks(dist));
 	if (!o.json && !o.quiet && cfg.n_layer_specs > 0) { /* a CNN: its rows and shapes */
