@@ -24,7 +24,10 @@
 #include "traind/optim.h"
 #include "traind/sparse.h"
 
-#define FIRST_LAYER_CHUNK 16 /* input rows of W per chunk */
+/* Input rows of W per chunk: a multiple of the gradient kernels' pixel
+ * blocks (3 and 4, sparse_kernels.inc), so only the last chunk has
+ * single-pixel leftovers. */
+#define FIRST_LAYER_CHUNK 24
 
 /* The batch as the slots left it. */
 struct first_layer_batch {

@@ -63,7 +63,8 @@ void sparse_row_forward(float *out, const float *x, const float *w, int n_in, in
 void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
 			  int H);
 
-/* Columns per register block of the tier's kernels. Each output of the
+/* Columns per register block of the tier's kernels (the forward's or the
+ * weight gradient's, the larger). Each output of the
  * forward and the gradient is summed in the same order whatever H is, so
  * workers may each run the kernels on their own columns of W (as a
  * matrix cols x their units) and get the bits of the whole layer. */

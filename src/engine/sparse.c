@@ -39,12 +39,16 @@
 #define SK_VW 4
 #define SK_NACC 8
 #define SK_QV 2
+#define SK_GP 3
+#define SK_GQ 4
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_GP
+#undef SK_GQ
 
 #if HAVE_X86_TIERS
 #define SK_NAME(x) x##_avx2
@@ -52,24 +56,32 @@
 #define SK_VW 8
 #define SK_NACC 8
 #define SK_QV 2
+#define SK_GP 3
+#define SK_GQ 4
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_GP
+#undef SK_GQ
 
 #define SK_NAME(x) x##_avx512
 #define SK_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SK_VW 16
 #define SK_NACC 8
 #define SK_QV 4
+#define SK_GP 4
+#define SK_GQ 4
 #include "sparse_kernels.inc"
 #undef SK_NAME
 #undef SK_ATTR
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_GP
+#undef SK_GQ
 #endif
 
 int sparse_cols_init(struct sparse_cols *c, int cap_rows, int cols)
