@@ -12,8 +12,8 @@
  *             (four pixels at a time: blocks of their W rows held in
  *             registers, added into each row of z where any is lit)
  *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
- *             over a whole batch of slots (four pixels at a time, the sums
- *             in registers, written once) - and per slot, with
+ *             over a whole batch of slots (three or four pixels at a
+ *             time by tier, the sums in registers, written once) - and per slot, with
  *             db = column sums of dz.
  *
  * The result equals the dense GEMMs' up to the order of float additions,
