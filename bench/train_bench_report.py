@@ -4,8 +4,9 @@
   parse IMPL FILE      print "samples_per_second<TAB>seconds<TAB>train_loss
                        <TAB>path" from one run's stdout, exit 1 if there is
                        none. IMPL traind or tier: the epoch object of
-                       `traind train --json`, and as path the tier and first-layer path its
-                       done line names ("avx2/sparse"), "-" for the others;
+                       `traind train --json`, and as path the tier and
+                       first-layer path its done line names
+                       ("avx2/sparse"), "-" for the others;
                        sgemm: bench/sgemm.py's line (GFLOP/s in the first
                        column); anything else: the reference's JSON line.
   meta                 print the machine / library facts as one JSON object

@@ -13,8 +13,8 @@
  *             registers, added into each row of z where any is lit)
  *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
  *             over a whole batch of slots (three or four pixels at a
- *             time by tier, the sums in registers, written once) - and per slot, with
- *             db = column sums of dz.
+ *             time by tier, the sums in registers, written once) - and
+ *             per slot, with db = column sums of dz.
  *
  * The result equals the dense GEMMs' up to the order of float additions,
  * and is itself deterministic for a given instruction-set tier (isa.h):

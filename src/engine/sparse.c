@@ -387,14 +387,14 @@ void sparse_grad_rows(float *g, int p0, int p1, const struct sparse_cols *const 
 	switch (isa_tier()) {
 #if HAVE_X86_TIERS
 	case ISA_AVX512:
-		grad_rows4_avx512(g, p0, p1, x, dz, S, H);
+		grad_rows_avx512(g, p0, p1, x, dz, S, H);
 		return;
 	case ISA_AVX2:
-		grad_rows4_avx2(g, p0, p1, x, dz, S, H);
+		grad_rows_avx2(g, p0, p1, x, dz, S, H);
 		return;
 #endif
 	default:
-		grad_rows4_generic(g, p0, p1, x, dz, S, H);
+		grad_rows_generic(g, p0, p1, x, dz, S, H);
 		return;
 	}
 }
