@@ -297,7 +297,7 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
  *       stored by the workers' blocks of columns;
  * and in phase 2 each worker makes the gradient of its columns of W from
  * its own gather and its block of the batch's dz (split_dz), and updates
- * them, and their biases (split_bias); the sums run over the batch's rows
+ * them, and their biases (reduce_update); the sums run over the batch's rows
  * in order, as over its slots. No barrier ends a split step: what a worker
  * reads before the next step's first barrier (its columns of W and b, its
  * gather, its z) it wrote itself, and worker 0 accounts for the step
@@ -410,24 +410,6 @@ static struct optim_hparams step_hparams(const struct trainer *t, long step)
 	return hp;
 }
 
-/* Phase 2 of a split step: the first layer's biases of the worker's own
- * columns, which its next forward reads before any barrier (train_task).
- * Each is summed over the slots and updated as reduce_update would. */
-static void split_bias(struct trainer *t, int w, int S, int B)
-{
-	const struct worker_state *wk = &t->wk[w];
-	const size_t a = model_b_offset(&t->shape, 0) + (size_t)wk->j0;
-	const float *from[TRAIN_MAX_SLOTS];
-	for (int s = 0; s < S; s++)
-		from[s] = t->slot_grads + (size_t)s * t->stride + a;
-	float *m = optim_moments(t->hp.kind) >= 1 ? t->moments + a : NULL;
-	float *v = optim_moments(t->hp.kind) >= 2 ? t->moments + t->stride + a : NULL;
-	const long step = t->global_step + 1;
-	const struct optim_hparams hp = step_hparams(t, step);
-	optim_update(&hp, t->params + a, from, S, m, v, (size_t)(wk->j1 - wk->j0),
-		     1.0f / (float)B, 0, step);
-}
-
 /* Phase 2, the fused first layer: chunks of W's rows, to whoever asks next
  * (firstlayer.h), or in a split step every chunk of the worker's own
  * columns; after reduce_update, which zeroes the worker's sums. */
@@ -482,7 +464,9 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B, in
 }
 
 /* Phase 2 for one worker: sum the slots over its slice, then update it
- * (all but the first layer's W when `fused`: first_layer_phase has it). */
+ * (all but the first layer's W when `fused`: first_layer_phase has it).
+ * In a split step the first layer's biases go by the worker's columns,
+ * not its slice: its next forward reads them before any barrier. */
 static void reduce_update(struct trainer *t, int w, int W, int S, int B, int fused, int split)
 {
 	size_t P = t->n_params;
@@ -493,8 +477,6 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B, int fus
 		hi = P;
 	double *sums = t->lsum + (size_t)w * LSTAT_STRIDE; /* layer statistics */
 	memset(sums, 0, sizeof(double) * LSTAT_STRIDE);
-	if (lo >= hi)
-		return;
 	const float *parts[TRAIN_MAX_SLOTS];
 	for (int s = 0; s < S; s++)
 		parts[s] = t->slot_grads + (size_t)s * t->stride;
@@ -512,9 +494,11 @@ static void reduce_update(struct trainer *t, int w, int W, int S, int B, int fus
 		for (int k = 0; k < 2; k++) {
 			size_t a = seg[k][0] > lo ? seg[k][0] : lo;
 			size_t b = seg[k][1] < hi ? seg[k][1] : hi;
-			/* The first layer's W is first_layer_phase's when fused, and
-			 * its biases too in a split step (split_bias). */
-			if (a >= b || (l == 0 && ((fused && k == 0) || (split && k == 1))))
+			if (split && l == 0 && k == 1) {
+				a = seg[1][0] + (size_t)t->wk[w].j0;
+				b = seg[1][0] + (size_t)t->wk[w].j1;
+			}
+			if (a >= b || (fused && l == 0 && k == 0))
 				continue;
 			const float *from[TRAIN_MAX_SLOTS];
 			for (int s = 0; s < S; s++)
@@ -626,8 +610,6 @@ static void train_task(void *arg, int w, int W)
 			t->step_batch = B;
 		}
 		reduce_update(t, w, W, S, B, fused, split);
-		if (split)
-			split_bias(t, w, S, B);
 		if (fused)
 			first_layer_phase(t, w, k, S, B, split);
 		const int go = t->go[(k + 1) & 1];
