@@ -237,7 +237,22 @@ mkdir -p "$out_dir"
 work=$(mktemp -d "${TMPDIR:-/tmp}/train-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 raw=$work/raw.tsv
-printf 'round\tbatch_size\tconfig\tstatus\tsamples_per_second\tseconds\ttrain_loss\tpath\n' >"$raw"
+printf 'round\tbatch_size\tconfig\tstatus\tsamples_per_second\tseconds\ttrain_loss\tpath\tsteal_pct\n' >"$raw"
+
+# cpu_ticks: all the CPUs' jiffies and the steal among them (/proc/stat),
+# "total steal". On a VM, steal is the time the hypervisor gave this
+# guest's runnable vCPUs to other guests: a run with steal ran on less
+# than whole cores, and its figure is low for that reason, not traind's.
+cpu_ticks() {
+    local _c u n s i io irq sirq st
+    read -r _c u n s i io irq sirq st _ </proc/stat || { echo "0 0"; return; }
+    echo "$((u + n + s + i + io + irq + sirq + st)) $st"
+}
+# steal_pct "TOTAL0 STEAL0" "TOTAL1 STEAL1": steal as a % of the CPU time.
+steal_pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        t = y[1] - x[1]; printf "%.1f", (t > 0 ? 100 * (y[2] - x[2]) / t : 0) }'
+}
 
 # ---- machine and versions ---------------------------------------------------
 # Only a clean exit counts: a binary without --version may print its usage.
@@ -276,23 +291,25 @@ for ((r = 1; r <= rounds; r++)); do
             out=$work/run-$r-$b-$cfg.out
             impl=${cfg%%_*}
             status=ok
+            ticks0=$(cpu_ticks)
             if run_config "$cfg" "$b" "$out" &&
+               steal=$(steal_pct "$ticks0" "$(cpu_ticks)") &&
                line=$("$PY" "$here/train_bench_report.py" parse "$impl" "$out"); then
                 IFS=$'\t' read -r sps secs loss run_path <<<"$line"
                 unit=samples/s; [ "$impl" = sgemm ] && unit=GFLOP/s
-                log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f %s' \
-                       "$r" "$rounds" "$b" "$cfg" "$sps" "$unit")"
+                log "$(printf 'round %d/%d  batch %-4d %-10s %12.0f %-9s steal %s%%' \
+                       "$r" "$rounds" "$b" "$cfg" "$sps" "$unit" "$steal")"
             else
                 rc=$?
-                status=fail; sps=nan; secs=nan; loss=nan; run_path=-
+                status=fail; sps=nan; secs=nan; loss=nan; run_path=-; steal=nan
                 failed=$((failed + 1))
                 log "round $r/$rounds  batch $b $cfg FAILED (exit $rc), last output:"
                 for f in "$out.err" "$out"; do
                     [ -s "$f" ] && tail -n 5 "$f" | sed 's/^/    | /' >&2
                 done
             fi
-            printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$b" "$cfg" "$status" \
-                "$sps" "$secs" "$loss" "${run_path:--}" >>"$raw"
+            printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$b" "$cfg" "$status" \
+                "$sps" "$secs" "$loss" "${run_path:--}" "$steal" >>"$raw"
         done
     done
 done

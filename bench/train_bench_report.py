@@ -25,6 +25,8 @@ FLOP_PER_SAMPLE = 409088     # 784-128-10, see bench/README.md
 BASE = ["traind_1w", "traind_2w", "numpy", "torch"]
 HEADERS = ["traind 1w", "traind 2w", "numpy", "torch"]
 PATHS = ["auto", "sparse", "dense"]
+# Steal above this share of the CPU time in some run earns a warning.
+STEAL_WARN_PCT = 5.0
 
 
 def json_lines(path):
@@ -255,6 +257,7 @@ def config_entry(runs, b, c, limit):
     loss = [x for x in loss if x is not None]
     secs = [flt(r["seconds"]) for r in ok if flt(r["seconds"]) is not None]
     paths = sorted({r.get("path", "-") for r in ok} - {"-", ""})
+    steal = [x for x in (flt(r.get("steal_pct")) for r in ok) if x is not None]
     return {
         "median_samples_per_second": m,
         "samples_per_second": sps,
@@ -263,9 +266,16 @@ def config_entry(runs, b, c, limit):
         "train_loss": statistics.median(loss) if loss else None,
         "gflop_per_second": (m * FLOP_PER_SAMPLE / 1e9) if m else None,
         "share_of_dense_limit": m / limit if m and limit else None,
+        "steal_pct": steal,
         "runs": len(mine),
         "failed": len(mine) - len(ok),
     }
+
+
+def fmt_steal(med, worst):
+    if med is None or worst is None:
+        return "n/a"
+    return "%.1f/%.1f%%" % (med, worst)
 
 
 def auto_path(entry, tier):
@@ -305,6 +315,13 @@ def batch_results(runs, configs, tiers, limit):
         entry["traind_scaling_2w_vs_1w"] = (
             med["traind_2w"] / med["traind_1w"]
             if med["traind_2w"] and med["traind_1w"] else None)
+        # The hypervisor's steal over this batch size's runs (% of the CPU
+        # time): the median and the worst run.
+        steal = [flt(r.get("steal_pct")) for r in runs
+                 if int(r["batch_size"]) == b and r["status"] == "ok"]
+        steal = [x for x in steal if x is not None]
+        entry["steal_pct_median"] = statistics.median(steal) if steal else None
+        entry["steal_pct_max"] = max(steal) if steal else None
         sg = {c: entry[c]["median_gflops"] for c in ("sgemm_1t", "sgemm_all")
               if c in entry}
         entry["sgemm_scaling_all_vs_1t"] = (
@@ -370,7 +387,8 @@ def print_tables(meta, results, tiers):
     print()
     cols = ["batch"] + HEADERS + ["traind2w / best(numpy,torch)",
                                   "2w/1w scaling", "sgemm %s/1" % meta.get("nproc"),
-                                  "% of limit: traind2w", "numpy", "torch"]
+                                  "% of limit: traind2w", "numpy", "torch",
+                                  "steal med/max"]
     rows = []
     for e in results:
         rows.append([str(e["batch_size"])]
@@ -380,8 +398,19 @@ def print_tables(meta, results, tiers):
                        fmt_ratio(e["traind_scaling_2w_vs_1w"]),
                        fmt_ratio(e.get("sgemm_scaling_all_vs_1t"))]
                     + [fmt_pct(e[c]["share_of_dense_limit"])
-                       for c in ("traind_2w", "numpy", "torch")])
+                       for c in ("traind_2w", "numpy", "torch")]
+                    + [fmt_steal(e.get("steal_pct_median"), e.get("steal_pct_max"))])
     print_table(cols, rows)
+    worst = max([e["steal_pct_max"] for e in results
+                 if e.get("steal_pct_max") is not None] or [0.0])
+    print()
+    print("steal: the share of the CPU time the hypervisor gave to other "
+          "guests during the runs (/proc/stat), median and worst run.")
+    if worst > STEAL_WARN_PCT:
+        print("WARNING: up to %.0f%% steal: this VM did not always have its "
+              "%s core(s) to itself; runs with steal are low, and the ratios "
+              "between configurations are noisy. Rerun with more --rounds, "
+              "or at a quieter time." % (worst, meta.get("nproc")))
     print()
     print("sgemm %s/1: OpenBLAS sgemm 2048^3 on all %s cores against one, "
           "measured beside each batch size in the same rounds (medians): "
@@ -452,6 +481,7 @@ def cmd_report(raw_path, meta_path, out_path):
             "samples_per_second": flt(r["samples_per_second"]),
             "seconds": flt(r["seconds"]),
             "train_loss": flt(r["train_loss"]),
+            "steal_pct": flt(r.get("steal_pct")),
         } for r in runs],
     }
     tmp = out_path + ".tmp"
