@@ -5,6 +5,7 @@
  */
 #include "traind/explainapi.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static int read_request(const json_t *body, struct request *q, struct td_error *
 	long classes = 2;
 	json_object_foreach((json_t *)body, key, v) {
 		if (strcmp(key, "sample") == 0) {
-			rc = take_count(v, key, 0, 1L << 40, &q->sample, e);
+			rc = take_count(v, key, 0, INT_MAX, &q->sample, e);
 			q->has_sample = 1;
 		} else if (strcmp(key, "count") == 0) {
 			rc = take_count(v, key, 1, EXPLAIN_MAX_SAMPLES, &q->count, e);
