@@ -180,12 +180,29 @@ static void fill_both(double *d, float *f, size_t n, double phase, double scale)
 	}
 }
 
-static void assert_close(const float *got, const double *want, size_t n, const char *what,
-			 int kc)
+/* got within float rounding of want: mag[i] is the sum of the magnitudes
+ * of the terms behind want[i] (the double layer run on |x|, |w|, |g|), so
+ * the bound follows the cancellation in each sum, not its result. Summing
+ * n terms in float in any order errs by at most n * 2^-24 of mag; the
+ * kernels' blocked sums stay far inside that, at a few 2^-24 of mag, and
+ * 2^-19 (16 times 2^-23) of it leaves room for every BLAS's order while a
+ * term lost, doubled or misplaced (a whole |x w| or |x g|) stays out. */
+static void assert_close(const float *got, const double *want, const double *mag, size_t n,
+			 const char *what, int kc)
 {
 	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(fabs(got[i] - want[i]) <= 1e-4 * (1 + fabs(want[i])),
-			      "case %d %s[%zu]: %.7g != %.7g", kc, what, i, (double)got[i], want[i]);
+		ck_assert_msg(fabs(got[i] - want[i]) <= 0x1p-19 * mag[i] + 1e-30,
+			      "case %d %s[%zu]: %.7g != %.7g (term magnitudes %.4g)", kc, what, i,
+			      (double)got[i], want[i], mag[i]);
+}
+
+static double *abs_of(const double *v, size_t n)
+{
+	double *a = malloc(sizeof(double) * n);
+	ck_assert_ptr_nonnull(a);
+	for (size_t i = 0; i < n; i++)
+		a[i] = fabs(v[i]);
+	return a;
 }
 
 static struct model_layer conv_layer(const struct kcase *kc)
@@ -206,6 +223,7 @@ static struct model_layer conv_layer(const struct kcase *kc)
 struct kref {
 	const float *x, *w, *b, *g;
 	const double *out, *din, *dw;
+	const double *mout, *mdin, *mdw; /* their terms' magnitudes */
 	const float *dw0; /* dw before the backward pass */
 };
 
@@ -219,13 +237,13 @@ static void check_direct_alone(const struct kcase *kc, const struct model_layer 
 	float *out = malloc(sizeof(float) * (size_t)L->out), *din = malloc(sizeof(float) * L->in);
 	float *wt = malloc(sizeof(float) * L->n_w), *dw = malloc(sizeof(float) * L->n_w);
 	conv_direct_forward(&d, out, k->x, k->w, k->b, pad);
-	assert_close(out, k->out, (size_t)L->out, "direct out", n);
+	assert_close(out, k->out, k->mout, (size_t)L->out, "direct out", n);
 	conv_direct_flip(wt, k->w, kc->F, kc->C, kc->k);
 	conv_direct_forward(&dg, din, k->g, wt, NULL, pad);
-	assert_close(din, k->din, (size_t)L->in, "direct din", n);
+	assert_close(din, k->din, k->mdin, (size_t)L->in, "direct din", n);
 	memcpy(dw, k->dw0, sizeof(float) * L->n_w);
 	conv_direct_weight_grad(&d, dw, k->x, k->g, B, pad);
-	assert_close(dw, k->dw, L->n_w, "direct dw", n);
+	assert_close(dw, k->dw, k->mdw, L->n_w, "direct dw", n);
 	free(pad), free(out), free(din), free(wt), free(dw);
 }
 
@@ -261,19 +279,27 @@ START_TEST(test_float_conv_kernels_match_the_double_reference)
 		fill_both(dbd, dbf, L.n_b, 6.0, 0.1);
 		float *dw0 = malloc(sizeof(float) * L.n_w);
 		memcpy(dw0, dwf, sizeof(float) * L.n_w);
+		/* The same layer in double on the magnitudes: each output's
+		 * sum of |terms|, for assert_close's bound. */
+		double *xa = abs_of(xd, nx), *wa = abs_of(wd, L.n_w), *ba = abs_of(bd, L.n_b);
+		double *ga = abs_of(gd, no), *dwa = abs_of(dwd, L.n_w), *dba = abs_of(dbd, L.n_b);
+		double *oa = malloc(sizeof(double) * no), *dxa = malloc(sizeof(double) * nx);
+		conv_forward_d(&L, oa, xa, wa, ba, B, cold);
+		conv_backward_d(&L, dxa, dwa, dba, ga, xa, wa, B, cold, 1);
 		conv_forward_d(&L, od, xd, wd, bd, B, cold);
 		conv_forward_f(&L, of, xf, wf, bf, B, colf);
-		assert_close(of, od, no, "out", n);
+		assert_close(of, od, oa, no, "out", n);
 		conv_backward_d(&L, dxd, dwd, dbd, gd, xd, wd, B, cold, 1);
 		conv_backward_f(&L, dxf, dwf, dbf, gf, xf, wf, B, colf, 1);
-		assert_close(dxf, dxd, nx, "din", n);
-		assert_close(dwf, dwd, L.n_w, "dw", n);
-		assert_close(dbf, dbd, L.n_b, "db", n);
+		assert_close(dxf, dxd, dxa, nx, "din", n);
+		assert_close(dwf, dwd, dwa, L.n_w, "dw", n);
+		assert_close(dbf, dbd, dba, L.n_b, "db", n);
 		if (kc->stride == 1) {
-			struct kref k = {xf, wf, bf, gf, od, dxd, dwd, dw0};
+			struct kref k = {xf, wf, bf, gf, od, dxd, dwd, oa, dxa, dwa, dw0};
 			check_direct_alone(kc, &L, &k, B, n);
 		}
 		free(dw0);
+		free(xa), free(wa), free(ba), free(ga), free(dwa), free(dba), free(oa), free(dxa);
 		free(xd), free(wd), free(bd), free(gd), free(od), free(dxd), free(dwd), free(dbd);
 		free(xf), free(wf), free(bf), free(gf), free(of), free(dxf), free(dwf), free(dbf);
 		free(cold), free(colf);
