@@ -38,7 +38,7 @@ static double now(void)
 }
 
 struct bufs {
-	float *w, *b, *dz, *z, *x, *dw;
+	float *w, *b, *dz, *z, *zs, *x, *dw;
 	struct sparse_cols c;
 };
 
@@ -59,7 +59,7 @@ static void time_slot(struct bufs *u, const struct dataset *ds, int n, int reps,
 			double a = now();
 			dens += sparse_cols_gather(&u->c, ds->train_x, idx, n);
 			double b = now();
-			sparse_dense_forward(u->z, &u->c, u->w, u->b, H);
+			sparse_dense_forward(u->z, &u->c, F / 2, u->w, u->b, H, u->zs);
 			double c = now();
 			const struct sparse_cols *cp = &u->c;
 			const float *dzp = u->dz;
@@ -126,9 +126,10 @@ int main(int argc, char **argv)
 	u.b = calloc(H, sizeof(float));
 	u.dz = malloc(sizeof(float) * 64 * H);
 	u.z = malloc(sizeof(float) * 64 * H);
+	u.zs = malloc(sizeof(float) * 64 * H);
 	u.x = malloc(sizeof(float) * 64 * F);
 	u.dw = malloc(sizeof(float) * F * H);
-	if (!u.w || !u.b || !u.dz || !u.z || !u.x || !u.dw || sparse_cols_init(&u.c, 64, F))
+	if (!u.w || !u.b || !u.dz || !u.z || !u.zs || !u.x || !u.dw || sparse_cols_init(&u.c, 64, F))
 		return 1;
 	for (int i = 0; i < F * H; i++)
 		u.w[i] = (float)((i * 37 % 101) - 50) * 1e-3f;

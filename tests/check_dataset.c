@@ -427,6 +427,40 @@ START_TEST(test_registry_concurrent_first_use)
 }
 END_TEST
 
+/* The pixel that halves the first layer's work (its two halves go to two
+ * workers): the samples where any of four pixels is lit, counted per
+ * block of four, cut in half; none for images too small to halve. */
+START_TEST(test_train_half_splits_the_work)
+{
+	enum { N = 40, F = 784 };
+	uint8_t *x = calloc((size_t)N * F, 1), y[N] = {0};
+	ck_assert_ptr_nonnull(x);
+	for (int i = 0; i < N * F; i++) /* every pixel lit: the middle */
+		x[i] = 7;
+	struct dataset *d = dataset_from_memory("even", 28, 28, 2, NULL, x, y, N, NULL, NULL, 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->train_half, 392);
+	dataset_free(d);
+	/* Lit only in the lower half, one pixel of each block of four: the cut
+	 * halves the lower half's blocks, not its bytes or the image. */
+	memset(x, 0, (size_t)N * F);
+	for (int r = 0; r < N; r++)
+		for (int p = 392; p < F; p += 4)
+			x[(size_t)r * F + (size_t)p + (size_t)(r % 4)] = 200;
+	d = dataset_from_memory("low", 28, 28, 2, NULL, x, y, N, NULL, NULL, 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->train_half, 588);
+	ck_assert_double_eq_tol(d->train_density, 0.125, 1e-12);
+	dataset_free(d);
+	/* 5 x 5: no half of 16 pixels or more either side. */
+	d = dataset_from_memory("tiny", 5, 5, 2, NULL, x, y, N, NULL, NULL, 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(d->train_half, 0);
+	dataset_free(d);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_real_fashion)
 {
 	char p[256];
@@ -506,6 +540,7 @@ Suite *suite_dataset(void)
 	tcase_add_test(tc, test_corrupt_file_in_set);
 	tcase_add_test(tc, test_load_csv);
 	tcase_add_test(tc, test_from_memory);
+	tcase_add_test(tc, test_train_half_splits_the_work);
 	tcase_add_test(tc, test_registry_lazy);
 	tcase_add_test(tc, test_registry_names);
 	tcase_add_test(tc, test_registry_defaults);

@@ -108,7 +108,9 @@ START_TEST(test_sparse_matches_dense)
 				ck_assert_float_eq(c.dval[(size_t)p * c.ld + row], dense_x[row * F + p]);
 			}
 		memset(dw1, 0x7f, sizeof(float) * F * H); /* every row must be written */
-		sparse_dense_forward(z1, &c, w, b, H);
+		float *zs = malloc(sizeof(float) * n * H);
+		sparse_dense_forward(z1, &c, F / 2, w, b, H, zs);
+		free(zs);
 		sparse_dense_backward(dw1, db1, dz, &c, H);
 		ck_assert_msg(rel_diff(z1, z2, (size_t)n * H) < 1e-6, "%s forward H=%d",
 			      isa_tier_name(tier), H);
@@ -141,7 +143,8 @@ END_TEST
  * trainer's fused first layer sums): slots of 23, 70 (two tiles of 64
  * rows) and 5 samples against X^T . dz in double, on every tier, for any
  * cut of the pixel rows into chunks - each chunk's rows are the same
- * bits as the whole - and the forward on the 70-row slot too. */
+ * bits as the whole - and the forward on the 70-row slot too, whose two
+ * halves of the pixels, each gathered alone, give its bits. */
 START_TEST(test_batch_gradient_over_slots_matches_dense)
 {
 	const int sizes[3] = {23, 70, 5}, S = 3, B = 98, F = 789, H = widths[_i % N_WIDTHS];
@@ -195,9 +198,29 @@ START_TEST(test_batch_gradient_over_slots_matches_dense)
 	/* The forward over the slot of two tiles. */
 	float *z = malloc(sizeof(float) * 70 * H);
 	double *zd = malloc(sizeof(double) * 70 * H);
-	sparse_dense_forward(z, &cols[1], w, b, H);
+	float *zs = malloc(sizeof(float) * 70 * H);
+	const int P = 100 + 4 * (_i % 70); /* any cut: 100..376 */
+	sparse_dense_forward(z, &cols[1], P, w, b, H, zs);
 	dense_forward_d(zd, xd + (size_t)23 * F, wd, bd, 70, F, H);
 	ck_assert_msg(rel_diff(z, zd, (size_t)70 * H) < 1e-6, "%s forward H=%d", isa_tier_name(tier), H);
+	/* Each half of the pixels gathered alone (as two workers do) and
+	 * joined by one add: the same bits as the whole. */
+	{
+		struct sparse_cols h0, h1;
+		ck_assert_int_eq(sparse_cols_init(&h0, 70, P), 0);
+		ck_assert_int_eq(sparse_cols_init(&h1, 70, F - P), 0);
+		sparse_cols_gather_from(&h0, x, (size_t)F, idx + 23, 70);
+		sparse_cols_gather_from(&h1, x + P, (size_t)F, idx + 23, 70);
+		float *za = malloc(sizeof(float) * 70 * H), *zb = malloc(sizeof(float) * 70 * H);
+		sparse_dense_forward_part(za, &h0, 0, P, w, b, H);
+		sparse_dense_forward_part(zb, &h1, 0, F - P, w + (size_t)P * H, NULL, H);
+		for (int i = 0; i < 70 * H; i++)
+			za[i] += zb[i];
+		ck_assert_int_eq(memcmp(za, z, sizeof(float) * 70 * H), 0);
+		sparse_cols_free(&h0), sparse_cols_free(&h1);
+		free(za), free(zb);
+	}
+	free(zs);
 	ck_assert_int_eq(isa_force(native, NULL), 0);
 	for (int s = 0; s < S; s++)
 		sparse_cols_free(&cols[s]);

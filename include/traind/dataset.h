@@ -37,6 +37,7 @@ struct dataset {
 	uint8_t *train_x, *train_y; /* n_train * features, n_train */
 	uint8_t *test_x, *test_y;   /* n_test * features, n_test */
 	double train_density;       /* share of train_x's bytes that are not 0 */
+	int train_half; /* the pixel that halves the first layer's work on train_x (a multiple of 4), 0 none */
 };
 
 enum dataset_format { DATASET_IDX, DATASET_CSV };

@@ -10,7 +10,8 @@
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
  *             (four pixels at a time: blocks of their W rows held in
- *             registers, added into each row of z where any is lit)
+ *             registers, added into each row of z where any is lit;
+ *             the pixels' two halves summed apart, then added)
  *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
  *             over a whole batch of slots (three or four pixels at a
  *             time by tier, the sums in registers, written once) - and
@@ -53,15 +54,31 @@ void sparse_cols_free(struct sparse_cols *c);
  * Returns the share of entries that are lit, in [0, 1]. */
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n);
 
+/* The same of rows `stride` bytes apart, their first cols bytes: x + p0
+ * and the data set's row size gather pixels p0.. of each sample. */
+double sparse_cols_gather_from(struct sparse_cols *c, const uint8_t *x, size_t stride,
+			       const uint32_t *idx, int n);
+
 
 /* out[n_out] += x[n_in] . w[n_in x n_out] over the x[p] that are not 0,
  * in order: one row of a dense layer (a single-image prediction; most
  * pixels and relu units are 0), per tier. */
 void sparse_row_forward(float *out, const float *x, const float *w, int n_in, int n_out);
 
-/* z[rows x H] = X . W + b, X given by columns; W is cols x H. */
-void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
-			  int H);
+/* z[rows x H] = X . W + b, X given by columns; W is cols x H; scratch
+ * rows x H floats. Each output is summed in one order whatever the tier's
+ * blocks and however many columns: the pixels' two halves apart,
+ *     z = (b + sum over p < P of x[p] W[p]) + (sum over p >= P of x[p] W[p])
+ * (0 <= P <= cols), each sum in increasing p. So two cores can each take
+ * a half (sparse_dense_forward_part, on a gather of its half alone) and
+ * the one add that joins them gives the same bits. */
+void sparse_dense_forward(float *z, const struct sparse_cols *x, int P, const float *w,
+			  const float *b, int H, float *scratch);
+
+/* z[rows x H] = b (0 when b is NULL) + sum over the pixels p0..p1 of x, in
+ * order, of x[p] W[p]; w is x's pixel 0's row of W (cols x H). */
+void sparse_dense_forward_part(float *z, const struct sparse_cols *x, int p0, int p1,
+			       const float *w, const float *b, int H);
 
 /* Columns per register block of the tier's kernels (the forward's or the
  * weight gradient's, the larger). Each output of the

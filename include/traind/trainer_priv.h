@@ -9,6 +9,7 @@
 #ifndef TRAIND_TRAINER_PRIV_H
 #define TRAIND_TRAINER_PRIV_H
 
+#include "traind/dataset.h"
 #include "traind/infer.h"
 #include "traind/nn.h"
 #include "traind/optim.h"
@@ -29,19 +30,29 @@ struct worker_state {
 	uint8_t *shifted; /* cap * features bytes: augmented images */
 	uint32_t *order;  /* cap: 0, 1, 2, ... */
 	float *chunk;     /* FIRST_LAYER_CHUNK x units: a chunk of W's gradient */
-	/* A split step's own part of the first layer (train.c): columns
-	 * j0..j1 of its units, the whole batch's pixels as this worker
-	 * gathered them (tiles of 64 rows, whatever the slots), the batch's
-	 * shifted images when augmented (batch x features) and their order,
-	 * its columns of W and of their moments (blocks of features x
-	 * (j1 - j0), W first) and of z (batch x (j1 - j0)). */
-	int j0, j1;
-	struct sparse_cols split_cols;
-	int has_split_cols;
+	/* A split step's own part of the first layer (train.c): the batch's
+	 * pixels of each half it has tasks in, as this worker gathered them
+	 * (tiles of 64 rows, whatever the slots), the batch's shifted images
+	 * when augmented (batch x features) and their order; j0..j1, the
+	 * columns of the first layer's biases it updates (those of its tasks
+	 * in the first half, whose forward adds them). */
+	struct sparse_cols split_cols[2];
+	int has_split_cols[2];
 	uint8_t *split_shifted;
 	uint32_t *split_order;
-	float *split_w;
-	float *split_z;
+	int j0, j1;
+	float *zhalf; /* cap x units: the second half's z in a slot's forward */
+};
+
+/* A split step's share of the first layer (train.c): one half of the
+ * pixels (sparse_forward_half) by one part of the columns. */
+struct split_task {
+	int g;      /* the half: 0 (whose forward adds the biases) or 1 */
+	int p0, p1; /* its pixels: rows of W */
+	int j0, j1; /* its columns */
+	int owner;  /* the worker */
+	float *w;   /* its block of W and of its moments, (p1 - p0) x (j1 - j0) each, W first */
+	float *z;   /* its half's sum for its columns of z: batch x (j1 - j0) */
 };
 
 struct trainer {
@@ -70,18 +81,20 @@ struct trainer {
 	 * data, the batch size and the tier, fixed for the run. */
 	int dense_first;
 	float *batch_in; /* batch_size x features */
-	/* The workers share the first layer by columns (train.c; one rank,
-	 * one worker or more, a fused sparse first layer, batches up to
-	 * TRAIN_SPLIT_MAX_BATCH): the worker count the columns were cut for (a
-	 * run on another count takes the other path), 0 never. split_dirty:
-	 * the parameters (and moments) lack the workers' latest columns, which
-	 * trainer_split_sync writes. */
+	/* The workers share the first layer by halves of the pixels and parts
+	 * of the columns (train.c; one rank, one worker or more, a fused sparse
+	 * first layer, batches up to TRAIN_SPLIT_MAX_BATCH): the worker count
+	 * the tasks were cut for (a run on another count takes the other
+	 * path), 0 never. split_dirty: the parameters (and moments) lack the
+	 * tasks' latest blocks, which trainer_split_sync writes. */
 	int split;
 	int split_dirty;
 	/* A split step's dL/dz of the first layer for the whole batch, by the
-	 * workers' blocks of columns: worker v's (batch x its columns) at
-	 * batch_size * j0_v. */
+	 * column parts: part c's (batch x its columns) at batch_size * j0_c. */
 	float *split_dz;
+	/* The tasks: half g, column part c of split_parts is task g * parts + c. */
+	struct split_task *split_task;
+	int split_tasks, split_parts;
 	struct worker_state *wk;
 	int ws_cap;
 
@@ -147,9 +160,18 @@ static inline int slot_start(int s, int S, int B)
  * reads the parameters from a hook (train.c). */
 void trainer_split_sync(struct trainer *t);
 
-/* Worker w of W's columns j0..j1 of a first layer of H units shared by
+/* The pixel where the first layer's forward splits its sums (sparse.h):
+ * the one that halves its work over the training set (dataset.h), a
+ * function of the data alone, so every path and worker count sums in the
+ * same order. */
+static inline int train_pixel_half(const struct dataset *ds)
+{
+	return ds->train_half ? ds->train_half : ds->features / 8 * 4;
+}
+
+/* Part w of W's columns j0..j1 of a first layer of H units shared by
  * columns (train.c): whole register blocks of the tier's kernels while
- * there are as many as workers, else whole cache lines; a function of H,
+ * there are as many as parts, else whole cache lines; a function of H,
  * W and the tier. */
 static inline void train_split_columns(int H, int W, int w, int *j0, int *j1)
 {

@@ -255,14 +255,42 @@ static int check_spec_strings(const struct dataset_spec *spec, struct td_error *
 }
 
 /* The share of the training bytes that are not 0 (the first layer's
- * sparse/dense choice reads it, isa.h). */
-static void set_density(struct dataset *d)
+ * sparse/dense choice reads it, isa.h), and the pixel that halves the
+ * first layer's work (its two halves, sparse.h: two workers each take one,
+ * so they should cost the same). Its kernels walk pixels four at a time
+ * over the samples where any of the four is lit, so the cut is the
+ * multiple of 4 that halves those (sample, block) pairs; 0 when the images
+ * are too small to halve. */
+static int set_density(struct dataset *d, struct td_error *e)
 {
-	const size_t n = d->n_train * (size_t)d->features;
+	const int F = d->features, nb = (F + 3) / 4;
+	size_t *blk = calloc((size_t)nb, sizeof(size_t));
+	if (!blk)
+		return td_errorf(e, TD_ENOMEM, "dataset", "out of memory for data set %s", d->name);
 	size_t lit = 0;
-	for (size_t i = 0; i < n; i++)
-		lit += d->train_x[i] != 0;
+	for (size_t r = 0; r < d->n_train; r++) {
+		const uint8_t *x = d->train_x + r * (size_t)F;
+		for (int q = 0; q < nb; q++) {
+			int any = 0;
+			for (int p = 4 * q; p < 4 * q + 4 && p < F; p++) {
+				lit += x[p] != 0;
+				any |= x[p];
+			}
+			blk[q] += any != 0;
+		}
+	}
+	const size_t n = d->n_train * (size_t)F;
 	d->train_density = n ? (double)lit / (double)n : 0.0;
+	size_t all = 0, below = 0;
+	for (int q = 0; q < nb; q++)
+		all += blk[q];
+	int q = 0;
+	while (q < nb && 2 * (below + blk[q]) <= all)
+		below += blk[q++];
+	const int P = all ? 4 * q : F / 8 * 4;
+	d->train_half = P >= 16 && F - P >= 16 ? P : 0;
+	free(blk);
+	return 0;
 }
 
 int dataset_load(const struct dataset_spec *spec, struct dataset **out, struct td_error *e)
@@ -288,7 +316,10 @@ int dataset_load(const struct dataset_spec *spec, struct dataset **out, struct t
 		dataset_free(d);
 		return rc;
 	}
-	set_density(d);
+	if ((rc = set_density(d, e)) < 0) {
+		dataset_free(d);
+		return rc;
+	}
 	*out = d;
 	return 0;
 }
@@ -351,7 +382,8 @@ struct dataset *dataset_from_memory(const char *name, int width, int height, int
 	d->test_y = dup_bytes(test_y, n_test);
 	if (!d->train_x || !d->train_y || !d->test_x || !d->test_y)
 		goto fail;
-	set_density(d);
+	if (set_density(d, NULL) < 0)
+		goto fail;
 	return d;
 fail:
 	dataset_free(d);

@@ -282,10 +282,16 @@ static uint64_t gather_avx512(struct sparse_cols *c, const uint8_t *const *src, 
 
 double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_t *idx, int n)
 {
+	return sparse_cols_gather_from(c, x, (size_t)c->cols, idx, n);
+}
+
+double sparse_cols_gather_from(struct sparse_cols *c, const uint8_t *x, size_t stride,
+			       const uint32_t *idx, int n)
+{
 	const int F = c->cols;
-	assert(n >= 1 && n <= c->cap_rows);
+	assert(n >= 1 && n <= c->cap_rows && stride >= (size_t)F);
 	for (int r = 0; r < n; r++)
-		c->src[r] = x + (size_t)idx[r] * (size_t)F;
+		c->src[r] = x + (size_t)idx[r] * stride;
 	/* The rows are scattered over the data set and this is their first
 	 * touch: ask for all their lines at once rather than row by row. */
 	for (int r = 0; r < n; r++)
@@ -314,22 +320,34 @@ double sparse_cols_gather(struct sparse_cols *c, const uint8_t *x, const uint32_
 
 /* ---- the kernels, by tier ------------------------------------------- */
 
-void sparse_dense_forward(float *z, const struct sparse_cols *x, const float *w, const float *b,
-			  int H)
+void sparse_dense_forward_part(float *z, const struct sparse_cols *x, int p0, int p1,
+			       const float *w, const float *b, int H)
 {
+	assert(0 <= p0 && p0 <= p1 && p1 <= x->cols);
 	switch (isa_tier()) {
 #if HAVE_X86_TIERS
 	case ISA_AVX512:
-		forward4_avx512(z, x, w, b, H);
+		forward4_avx512(z, x, p0, p1, w, b, H);
 		return;
 	case ISA_AVX2:
-		forward4_avx2(z, x, w, b, H);
+		forward4_avx2(z, x, p0, p1, w, b, H);
 		return;
 #endif
 	default:
-		forward4_generic(z, x, w, b, H);
+		forward4_generic(z, x, p0, p1, w, b, H);
 		return;
 	}
+}
+
+void sparse_dense_forward(float *z, const struct sparse_cols *x, int P, const float *w,
+			  const float *b, int H, float *scratch)
+{
+	const int F = x->cols;
+	sparse_dense_forward_part(z, x, 0, P, w, b, H);
+	sparse_dense_forward_part(scratch, x, P, F, w, NULL, H);
+	const size_t n = (size_t)x->rows * (size_t)H;
+	for (size_t i = 0; i < n; i++)
+		z[i] += scratch[i];
 }
 
 int sparse_col_block(void)

@@ -171,7 +171,7 @@ static void first_forward(struct trainer *t, struct worker_state *wk, int s, int
 	if (!t->dense_first) {
 		struct sparse_cols *c = &t->slot_cols[s];
 		sparse_cols_gather(c, bytes, rows, n);
-		sparse_dense_forward(wk->ws.act[1], c, W, b, H);
+		sparse_dense_forward(wk->ws.act[1], c, train_pixel_half(t->ds), W, b, H, wk->zhalf);
 		return;
 	}
 	float *in = t->batch_in + (size_t)lo * (size_t)F;
@@ -197,12 +197,12 @@ static double dense_slot(struct trainer *t, struct worker_state *wk, int s, int 
 }
 
 /* A split step's slot (rows lo.. of the batch of B): its dz into the
- * batch's by the workers' blocks of columns (split_dz). */
+ * batch's by the column parts (split_dz). */
 static void split_store_dz(const struct trainer *t, const float *dz, int lo, int n, int B)
 {
 	const int H = t->shape.sizes[1];
-	for (int v = 0; v < t->split; v++) {
-		const int j0 = t->wk[v].j0, c = t->wk[v].j1 - j0;
+	for (int v = 0; v < t->split_parts; v++) {
+		const int j0 = t->split_task[v].j0, c = t->split_task[v].j1 - j0;
 		float *dst = t->split_dz + (size_t)B * (size_t)j0;
 		for (int r = 0; r < n; r++)
 			memcpy(dst + (size_t)(lo + r) * (size_t)c, dz + (size_t)r * (size_t)H + j0,
@@ -281,55 +281,63 @@ static void slot_gradient(struct trainer *t, int w, int s, int S, const uint32_t
 	t->slot_correct[s] = correct;
 }
 
-/* ---- the first layer shared by columns --------------------------------
+/* ---- the first layer shared by halves and columns ----------------------
  *
  * With one rank and a fused sparse first layer (batches up to
- * TRAIN_SPLIT_MAX_BATCH; t->split), each of the workers (one or more) owns
- * columns j0..j1 of the first layer (train_split_columns): it keeps them,
- * and their moments, as a matrix of its own (features x its columns) for
- * the whole run. Phase 1 comes in two parts:
- *   1a  every worker gathers the whole batch's pixels into its own
- *       buffers, in tiles of 64 rows whatever the slots (the kernels hold
- *       their registers over a whole tile: at batch 64, four slots of 16
- *       cost a fifth more), and computes its columns of z for all of it;
- *   1b  a slot to whoever asks next: its rows of z put together from the
- *       workers' columns, the layers above, forward and back, and its dz
- *       stored by the workers' blocks of columns;
- * and in phase 2 each worker makes the gradient of its columns of W from
- * its own gather and its block of the batch's dz (split_dz), and updates
- * them, and their biases (reduce_update); the sums run over the batch's rows
- * in order, as over its slots. No barrier ends a split step: what a worker
- * reads before the next step's first barrier (its columns of W and b, its
- * gather, its z) it wrote itself, and worker 0 accounts for the step
+ * TRAIN_SPLIT_MAX_BATCH; t->split), the first layer is cut into tasks: the
+ * two halves of the pixels (train_pixel_half: the cut that halves the
+ * kernels' work over the training set; Fashion-MNIST's 784 at 408) by
+ * parts of the columns, half as many parts as workers rounded up, so that
+ * from two workers on each has a task of its own (one worker has both).
+ * A task's owner keeps its block of W, and of the moments, as a matrix of
+ * its own for the whole run. Phase 1 comes in two parts:
+ *   1a  every worker gathers the whole batch's pixels of the halves it has
+ *       tasks in into its own buffers, in tiles of 64 rows whatever the
+ *       slots (the kernels hold their registers over a whole tile: at
+ *       batch 64, four slots of 16 cost a fifth more), and computes each
+ *       task's half of z for its columns (the first half's adds the biases);
+ *   1b  a slot to whoever asks next: its rows of z put together, the two
+ *       halves added (the order of sparse_dense_forward, so the bits are
+ *       those of the path for everything else), the layers above forward
+ *       and back, and its dz stored by the column parts;
+ * and in phase 2 each worker makes the gradient of its tasks' blocks of W
+ * from its own gathers and the parts' blocks of the batch's dz
+ * (split_dz), and updates them, and the biases of its first-half columns
+ * (reduce_update); the sums run over the batch's rows in order, as over its
+ * slots. No barrier ends a split step: what a worker reads before the next
+ * step's first barrier (its blocks of W, its biases, its gathers, its
+ * halves of z) it wrote itself, and worker 0 accounts for the step
  * (finish_step: the hooks) just after that barrier, when every update is
  * in and no one writes a weight until the second. Two barriers a step
  * instead of three: with 2 workers, batch 32-256, 1-4 % more samples a
  * second (medians of rounds of alternating runs; single rounds -5 to +17 %).
- * The parameters get the columns back after the run, or when a hook asks
+ * The parameters get the blocks back after the run, or when a hook asks
  * for the weights (trainer_split_sync, at that same point).
- * So each part of W, and each worker's gather, is read, differentiated and
- * written by one core, step after step, in that core's cache. Sharing out
- * the rows of W instead (the path for everything else) moves, every step,
- * the part another core updated (400 KB for 784-128) and the slots'
- * gathers (as much again at batch 64: their values are floats per pixel
- * and row) between the caches. Only z and dz cross here (8 KB a slot of
- * 16). The kernels sum each output in the same order whatever the number
- * of columns (sparse.h), so the weights are those of one worker. */
+ * So each block of W, and each worker's gather, is read, differentiated
+ * and written by one core, step after step, in that core's cache. Sharing
+ * out the rows of W by chunks instead (the path for everything else)
+ * moves, every step, the part another core updated (400 KB for 784-128)
+ * and the slots' gathers (as much again at batch 64: their values are
+ * floats per pixel and row) between the caches. Only z and dz cross here.
+ * Halves of the pixels rather than only columns: two workers by columns
+ * each gathered every pixel of the batch, the same work twice, 8-10 % of
+ * a step; by halves each gathers one half. The kernels sum each output in
+ * the same order whatever the number of columns (sparse.h), so the
+ * weights are those of one worker. */
 
-/* The worker's columns of W and of its moments, blocks of F x c, from
+/* Task k's blocks of W and of its moments, (p1 - p0) x c each, from
  * (to_params 0) or into the parameters. */
-static void split_copy(struct trainer *t, int w, int to_params)
+static void split_copy(struct trainer *t, const struct split_task *k, int to_params)
 {
-	struct worker_state *wk = &t->wk[w];
-	const int F = t->ds->features, H = t->shape.sizes[1], c = wk->j1 - wk->j0;
+	const int H = t->shape.sizes[1], c = k->j1 - k->j0, rows = k->p1 - k->p0;
 	const size_t w0 = model_w_offset(&t->shape, 0);
 	float *full[3] = {t->params + w0, t->moments + w0, t->moments + t->stride + w0};
 	const int blocks = 1 + optim_moments(t->hp.kind);
-	for (int k = 0; k < blocks; k++)
-		for (int p = 0; p < F; p++) {
-			float *a = full[k] + (size_t)p * (size_t)H + wk->j0;
-			float *b = wk->split_w + ((size_t)k * (size_t)F + (size_t)p) * (size_t)c;
-			memcpy(to_params ? a : b, to_params ? b : a, sizeof(float) * (size_t)c);
+	for (int b = 0; b < blocks; b++)
+		for (int p = k->p0; p < k->p1; p++) {
+			float *a = full[b] + (size_t)p * (size_t)H + k->j0;
+			float *own = k->w + ((size_t)b * (size_t)rows + (size_t)(p - k->p0)) * (size_t)c;
+			memcpy(to_params ? a : own, to_params ? own : a, sizeof(float) * (size_t)c);
 		}
 }
 
@@ -337,8 +345,8 @@ void trainer_split_sync(struct trainer *t)
 {
 	if (!t->split_dirty)
 		return;
-	for (int w = 0; w < t->split; w++)
-		split_copy(t, w, 1);
+	for (int i = 0; i < t->split_tasks; i++)
+		split_copy(t, &t->split_task[i], 1);
 	t->split_dirty = 0;
 }
 
@@ -358,19 +366,49 @@ static const uint8_t *split_stage(struct trainer *t, struct worker_state *wk,
 
 static void finish_step(struct trainer *t, int split);
 
+/* Rows lo..lo+n of the batch's z (into out, n x H): each column part's
+ * two halves added. */
+static void split_join_z(const struct trainer *t, float *out, int lo, int n)
+{
+	const int H = t->shape.sizes[1], T = t->split_parts;
+	for (int v = 0; v < T; v++) {
+		const struct split_task *a = &t->split_task[v], *b = &t->split_task[T + v];
+		const int c = a->j1 - a->j0;
+		for (int r = 0; r < n; r++) {
+			const float *za = a->z + (size_t)(lo + r) * (size_t)c;
+			const float *zb = b->z + (size_t)(lo + r) * (size_t)c;
+			float *o = out + (size_t)r * (size_t)H + a->j0;
+			for (int j = 0; j < c; j++)
+				o[j] = za[j] + zb[j];
+		}
+	}
+}
+
 /* `done`: worker 0 still has the step before this one to account for
  * (train_task); it does so once everyone has finished it. */
 static void split_phase1(struct trainer *t, int w, long k, int S, int B, const uint32_t *batch,
 			 int *done)
 {
 	struct worker_state *wk = &t->wk[w];
-	const int H = t->shape.sizes[1], c = wk->j1 - wk->j0;
-	const float *b1 = t->params + model_b_offset(&t->shape, 0) + wk->j0;
-	if (c > 0) { /* the whole batch at once: its tiles of 64 rows, not the slots' */
+	const int F = t->ds->features;
+	const float *b1 = t->params + model_b_offset(&t->shape, 0);
+	if (wk->has_split_cols[0] || wk->has_split_cols[1]) {
+		/* the whole batch at once: its tiles of 64 rows, not the slots' */
 		const uint32_t *rows;
 		const uint8_t *bytes = split_stage(t, wk, batch, B, &rows);
-		sparse_cols_gather(&wk->split_cols, bytes, rows, B);
-		sparse_dense_forward(wk->split_z, &wk->split_cols, wk->split_w, b1, c);
+		for (int g = 0; g < 2; g++)
+			if (wk->has_split_cols[g]) {
+				const int p0 = g ? train_pixel_half(t->ds) : 0;
+				sparse_cols_gather_from(&wk->split_cols[g], bytes + p0, (size_t)F, rows,
+							B);
+			}
+		for (int i = 0; i < t->split_tasks; i++) {
+			const struct split_task *q = &t->split_task[i];
+			if (q->owner != w || q->j1 == q->j0)
+				continue;
+			sparse_dense_forward_part(q->z, &wk->split_cols[q->g], 0, q->p1 - q->p0, q->w,
+						  q->g ? NULL : b1 + q->j0, q->j1 - q->j0);
+		}
 	}
 	pool_barrier(t->pool);
 	if (*done) { /* worker 0: every update of the last step is in */
@@ -382,13 +420,7 @@ static void split_phase1(struct trainer *t, int w, long k, int S, int B, const u
 		int lo = slot_start(s, S, B), n = slot_start(s + 1, S, B) - lo;
 		for (int r = 0; r < n; r++)
 			wk->labels[r] = t->ds->train_y[batch[lo + r]];
-		for (int v = 0; v < t->split; v++) {
-			const struct worker_state *o = &t->wk[v];
-			const int cv = o->j1 - o->j0;
-			for (int r = 0; r < n; r++)
-				memcpy(wk->ws.act[1] + (size_t)r * (size_t)H + o->j0,
-				       o->split_z + (size_t)(lo + r) * (size_t)cv, sizeof(float) * (size_t)cv);
-		}
+		split_join_z(t, wk->ws.act[1], lo, n);
 		long correct = 0;
 		t->slot_loss[s] = upper_slot(t, wk, s, lo, n, B, t->slot_grads + (size_t)s * t->stride,
 					     2, &correct);
@@ -427,37 +459,51 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B, in
 		in[s] = t->batch_in + (size_t)lo * F;
 		dz[s] = t->slot_grads + (size_t)s * t->stride + w0;
 	}
-	if (split) { /* one "slot": the whole batch as this worker gathered it */
-		rows[0] = B;
-		cols[0] = &t->wk[w].split_cols;
-		dz[0] = t->split_dz + (size_t)B * (size_t)t->wk[w].j0;
-	}
-	const int dense = t->dense_first;
-	const int c = split ? t->wk[w].j1 - t->wk[w].j0 : sh->sizes[1];
-	const struct first_layer_batch fb = {
-		.F = (int)F, .H = c, .slots = split ? 1 : S, .rows = rows,
-		.cols = dense ? NULL : cols, .in = in, .dz = dz,
-	};
 	const long step = t->global_step + 1;
 	const struct optim_hparams hp = step_hparams(t, step);
-	float *wt = split ? t->wk[w].split_w : t->params + w0;
-	float *mt = split ? wt + F * (size_t)c : t->moments + w0;
-	float *vt = split ? mt + F * (size_t)c : t->moments + t->stride + w0;
-	const struct first_layer_update u = {
-		.hp = &hp,
-		.w = wt,
-		.m = optim_moments(hp.kind) >= 1 ? mt : NULL,
-		.v = optim_moments(hp.kind) >= 2 ? vt : NULL,
-		.inv_batch = 1.0f / (float)B,
-		.step = step,
-		.sums = measured_step(t, step) ? t->lsum + (size_t)w * LSTAT_STRIDE : NULL,
-	};
-	const int C = first_layer_chunks(fb.F);
-	if (split) {
-		for (int ch = 0; ch < C && c > 0; ch++)
-			first_layer_chunk(&fb, &u, ch, t->wk[w].chunk);
+	double *sums = measured_step(t, step) ? t->lsum + (size_t)w * LSTAT_STRIDE : NULL;
+	if (split) { /* each task's block: one "slot", the whole batch as gathered */
+		for (int i = 0; i < t->split_tasks; i++) {
+			const struct split_task *q = &t->split_task[i];
+			const int c = q->j1 - q->j0, n = q->p1 - q->p0;
+			if (q->owner != w || c == 0)
+				continue;
+			const struct sparse_cols *own[1] = {&t->wk[w].split_cols[q->g]};
+			const float *dzq[1] = {t->split_dz + (size_t)B * (size_t)q->j0};
+			const struct first_layer_batch fb = {
+				.F = n, .H = c, .slots = 1, .rows = &B, .cols = own, .dz = dzq,
+			};
+			float *mt = q->w + (size_t)n * (size_t)c, *vt = mt + (size_t)n * (size_t)c;
+			const struct first_layer_update u = {
+				.hp = &hp,
+				.w = q->w,
+				.m = optim_moments(hp.kind) >= 1 ? mt : NULL,
+				.v = optim_moments(hp.kind) >= 2 ? vt : NULL,
+				.inv_batch = 1.0f / (float)B,
+				.step = step,
+				.sums = sums,
+			};
+			const int C = first_layer_chunks(n);
+			for (int ch = 0; ch < C; ch++)
+				first_layer_chunk(&fb, &u, ch, t->wk[w].chunk);
+		}
 		return;
 	}
+	const int dense = t->dense_first;
+	const struct first_layer_batch fb = {
+		.F = (int)F, .H = sh->sizes[1], .slots = S, .rows = rows,
+		.cols = dense ? NULL : cols, .in = in, .dz = dz,
+	};
+	const struct first_layer_update u = {
+		.hp = &hp,
+		.w = t->params + w0,
+		.m = optim_moments(hp.kind) >= 1 ? t->moments + w0 : NULL,
+		.v = optim_moments(hp.kind) >= 2 ? t->moments + t->stride + w0 : NULL,
+		.inv_batch = 1.0f / (float)B,
+		.step = step,
+		.sums = sums,
+	};
+	const int C = first_layer_chunks(fb.F);
 	int ch;
 	while ((ch = __atomic_fetch_add(&t->chunk_next[k & 1], 1, __ATOMIC_RELAXED)) < C)
 		first_layer_chunk(&fb, &u, ch, t->wk[w].chunk);
@@ -470,9 +516,14 @@ static void first_layer_phase(struct trainer *t, int w, long k, int S, int B, in
 static void reduce_update(struct trainer *t, int w, int W, int S, int B, int fused, int split)
 {
 	size_t P = t->n_params;
-	/* Slices of whole 16-float blocks so no two workers share a line. */
-	size_t blocks = (P + 15) / 16;
-	size_t lo = blocks * (size_t)w / (size_t)W * 16, hi = blocks * (size_t)(w + 1) / (size_t)W * 16;
+	/* Slices of what is left to update here (the first layer's W goes by
+	 * first_layer_phase when fused, its biases by the columns when split),
+	 * in whole 16-float blocks so no two workers share a line. */
+	size_t base = split ? model_w_offset(&t->shape, 1) : fused ? model_b_offset(&t->shape, 0) : 0;
+	base -= base % 16;
+	size_t blocks = (P - base + 15) / 16;
+	size_t lo = base + blocks * (size_t)w / (size_t)W * 16;
+	size_t hi = base + blocks * (size_t)(w + 1) / (size_t)W * 16;
 	if (hi > P)
 		hi = P;
 	double *sums = t->lsum + (size_t)w * LSTAT_STRIDE; /* layer statistics */
@@ -561,7 +612,9 @@ static void train_task(void *arg, int w, int W)
 	const int fused = t->fused;
 	const int split = t->split == W && t->xch.ranks == 1;
 	if (split)
-		split_copy(t, w, 0);
+		for (int i = 0; i < t->split_tasks; i++)
+			if (t->split_task[i].owner == w)
+				split_copy(t, &t->split_task[i], 0);
 	int done = 0; /* worker 0, split: a step is updated but not yet accounted for */
 	for (long k = t->step_in_epoch;; k++) {
 		size_t first = (size_t)k * (size_t)B_full;

@@ -52,33 +52,65 @@ static int worker_state_init(struct trainer *t, struct worker_state *wk, struct 
 	wk->order = malloc(sizeof(uint32_t) * (size_t)t->ws_cap);
 	const int dense0 = t->shape.layer[0].kind == LAYER_DENSE;
 	wk->chunk = alloc_floats((size_t)FIRST_LAYER_CHUNK * (size_t)(dense0 ? t->shape.sizes[1] : 1));
+	wk->zhalf = alloc_floats((size_t)t->ws_cap * (size_t)(dense0 ? t->shape.sizes[1] : 1));
 	if (wk->order)
 		for (int i = 0; i < t->ws_cap; i++)
 			wk->order[i] = (uint32_t)i;
-	if (!wk->labels || !wk->shifted || !wk->order || !wk->chunk ||
+	if (!wk->labels || !wk->shifted || !wk->order || !wk->chunk || !wk->zhalf ||
 	    nn_ws_init_f(&wk->ws, &t->shape, t->ws_cap))
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the workers' buffers");
 	return 0;
 }
 
-/* Each worker's part of a first layer shared by columns (train.c). */
+/* The tasks of a first layer shared by halves of the pixels and parts of
+ * the columns (train.c), and each worker's buffers for them. Parts: half
+ * the workers, rounded up, so each task has a worker of its own from two
+ * workers on; task i goes to worker i * W / tasks (one worker: both). */
 static int split_buffers_init(struct trainer *t, struct td_error *e)
 {
 	const size_t B = (size_t)t->cfg.batch_size, F = (size_t)t->ds->features;
 	const size_t blocks = 1 + (size_t)optim_moments(t->cfg.optimizer);
-	for (int w = 0; w < t->workers; w++) {
-		struct worker_state *wk = &t->wk[w];
-		train_split_columns(t->shape.sizes[1], t->workers, w, &wk->j0, &wk->j1);
-		const size_t cols = (size_t)(wk->j1 - wk->j0);
-		wk->split_w = alloc_floats(blocks * F * cols);
-		wk->split_z = alloc_floats(B * cols);
-		wk->split_shifted = malloc(B * F);
-		wk->split_order = malloc(sizeof(uint32_t) * B);
-		if (!wk->split_w || !wk->split_z || !wk->split_shifted || !wk->split_order ||
-		    sparse_cols_init(&wk->split_cols, (int)B, (int)F))
+	const int W = t->workers, T = (W + 1) / 2, P = train_pixel_half(t->ds);
+	t->split_task = calloc((size_t)(2 * T), sizeof(*t->split_task));
+	if (!t->split_task)
+		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the workers' buffers");
+	t->split_tasks = 2 * T;
+	t->split_parts = T;
+	for (int w = 0; w < W; w++)
+		t->wk[w].j0 = t->wk[w].j1 = 0;
+	for (int i = 0; i < 2 * T; i++) {
+		struct split_task *k = &t->split_task[i];
+		k->g = i / T;
+		k->p0 = k->g ? P : 0;
+		k->p1 = k->g ? (int)F : P;
+		train_split_columns(t->shape.sizes[1], T, i % T, &k->j0, &k->j1);
+		k->owner = i * W / (2 * T);
+		const size_t rows = (size_t)(k->p1 - k->p0), cols = (size_t)(k->j1 - k->j0);
+		k->w = alloc_floats(blocks * rows * cols);
+		k->z = alloc_floats(B * cols);
+		if (!k->w || !k->z)
 			return td_errorf(e, TD_ENOMEM, "batch_size",
 					 "out of memory for the workers' buffers");
-		wk->has_split_cols = 1;
+		struct worker_state *wk = &t->wk[k->owner];
+		if (!wk->has_split_cols[k->g] && cols > 0) {
+			if (sparse_cols_init(&wk->split_cols[k->g], (int)B, (int)rows))
+				return td_errorf(e, TD_ENOMEM, "batch_size",
+						 "out of memory for the workers' buffers");
+			wk->has_split_cols[k->g] = 1;
+		}
+		if (k->g == 0 && cols > 0) { /* the owner's biases: its parts are adjacent */
+			if (wk->j0 == wk->j1)
+				wk->j0 = k->j0;
+			wk->j1 = k->j1;
+		}
+	}
+	for (int w = 0; w < W; w++) {
+		struct worker_state *wk = &t->wk[w];
+		wk->split_shifted = malloc(B * F);
+		wk->split_order = malloc(sizeof(uint32_t) * B);
+		if (!wk->split_shifted || !wk->split_order)
+			return td_errorf(e, TD_ENOMEM, "batch_size",
+					 "out of memory for the workers' buffers");
 		for (size_t i = 0; i < B; i++)
 			wk->split_order[i] = (uint32_t)i;
 	}
@@ -110,7 +142,7 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 	 * between the cores' caches to weigh, the workers share a fused
 	 * sparse first layer by columns (train.c); one worker takes that path
 	 * too, for its whole-batch gather. */
-	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH)
+	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH && t->ds->train_half)
 		return split_buffers_init(t, e);
 	return 0;
 }
@@ -213,14 +245,19 @@ void trainer_free(struct trainer *t)
 			free(t->wk[w].labels);
 			free(t->wk[w].shifted);
 			free(t->wk[w].order);
-			free(t->wk[w].split_w);
-			free(t->wk[w].split_z);
+			free(t->wk[w].zhalf);
 			free(t->wk[w].split_shifted);
 			free(t->wk[w].split_order);
-			if (t->wk[w].has_split_cols)
-				sparse_cols_free(&t->wk[w].split_cols);
+			for (int g = 0; g < 2; g++)
+				if (t->wk[w].has_split_cols[g])
+					sparse_cols_free(&t->wk[w].split_cols[g]);
 		}
 	}
+	for (int i = 0; i < t->split_tasks; i++) {
+		free(t->split_task[i].w);
+		free(t->split_task[i].z);
+	}
+	free(t->split_task);
 	free(t->wk);
 	for (int s = 0; s < t->n_slot_cols; s++)
 		sparse_cols_free(&t->slot_cols[s]);
