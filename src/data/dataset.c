@@ -267,19 +267,25 @@ static int set_density(struct dataset *d, struct td_error *e)
 	size_t *blk = calloc((size_t)nb, sizeof(size_t));
 	if (!blk)
 		return td_errorf(e, TD_ENOMEM, "dataset", "out of memory for data set %s", d->name);
+	const size_t n = d->n_train * (size_t)F;
 	size_t lit = 0;
+	for (size_t i = 0; i < n; i++)
+		lit += d->train_x[i] != 0;
 	for (size_t r = 0; r < d->n_train; r++) {
 		const uint8_t *x = d->train_x + r * (size_t)F;
-		for (int q = 0; q < nb; q++) {
+		int q = 0;
+		for (; 4 * q + 4 <= F; q++) {
+			uint32_t v;
+			memcpy(&v, x + 4 * q, sizeof(v));
+			blk[q] += v != 0;
+		}
+		for (; q < nb; q++) { /* the last, short block */
 			int any = 0;
-			for (int p = 4 * q; p < 4 * q + 4 && p < F; p++) {
-				lit += x[p] != 0;
+			for (int p = 4 * q; p < F; p++)
 				any |= x[p];
-			}
 			blk[q] += any != 0;
 		}
 	}
-	const size_t n = d->n_train * (size_t)F;
 	d->train_density = n ? (double)lit / (double)n : 0.0;
 	size_t all = 0, below = 0;
 	for (int q = 0; q < nb; q++)
