@@ -22,7 +22,7 @@
 
 #define EVAL_BLOCK INFER_BLOCK /* samples per evaluation block */
 
-#define TRAIN_SPLIT_MAX_BATCH 256 /* the first layer shared by columns up to it */
+#define TRAIN_SPLIT_MAX_BATCH 256 /* the first layer shared in blocks up to it */
 
 struct worker_state {
 	struct nn_ws_f ws;

@@ -12,7 +12,8 @@
  *   phase 2  worker w owns the slice [lo_w, hi_w) of the parameter vector:
  *            it adds the S slot buffers in slot order 0..S-1 and applies the
  *            optimizer to its slice with 1/batch, in one pass.
- *   barrier  (not in a split step: see "the first layer shared by columns")
+ *   barrier  (not in a split step: see "the first layer shared by halves
+ *            and columns")
  *
  * Because each slot's gradient and each element's sum are computed the same
  * way whoever computes them, the weights are bit-identical for any W. The
@@ -24,9 +25,10 @@
  * updates each chunk at once (firstlayer.h): the slots leave only their
  * rows of its dz, so the biggest matrix is never summed slot by slot.
  * With one rank, a sparse first layer and batches up to 256, the workers
- * share that layer by its columns instead of its rows, each keeping its
- * part of W in its own cache ("the first layer shared by columns" below;
- * one worker takes that path too, for its whole-batch gather).
+ * share that layer in blocks (halves of its rows by parts of its columns)
+ * instead of chunks of rows, each keeping its block of W in its own cache
+ * ("the first layer shared by halves and columns" below; one worker takes
+ * that path too, for its whole-batch gather).
  *
  * The record itself and its creation are trainer.c's (trainer_priv.h).
  *

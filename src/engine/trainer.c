@@ -140,8 +140,9 @@ static int slot_buffers_init(struct trainer *t, int slots, int slot_cap, struct 
 		return td_errorf(e, TD_ENOMEM, "batch_size", "out of memory for the batch's buffers");
 	/* Up to batches of 256, where a step is short enough for moving W
 	 * between the cores' caches to weigh, the workers share a fused
-	 * sparse first layer by columns (train.c); one worker takes that path
-	 * too, for its whole-batch gather. */
+	 * sparse first layer in blocks, halves of the pixels by parts of the
+	 * columns (train.c); one worker takes that path too, for its
+	 * whole-batch gather. Images too small to halve take the slots. */
 	if (t->fused && !t->dense_first && B <= TRAIN_SPLIT_MAX_BATCH && t->ds->train_half)
 		return split_buffers_init(t, e);
 	return 0;
