@@ -5,11 +5,14 @@
 // updates, no sync; Playwright gives each launch its own temporary
 // --user-data-dir and refuses one in `args`).
 //
+// The daemon's stderr, and how it ended, go to tests/browser/logs/
+// <prefix>traind.log, which browser.test prints when a test fails.
+//
 // Environment: TRAIND (the binary, default ../../traind), TRAIND_TEST_DATA
 // (default ../../data), CHROMIUM (default /usr/bin/chromium).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,8 +32,15 @@ export function spawnTraind(prefix, extra = [], webDir = join(top, "web")) {
     "--state-dir", stateDir, "--web-dir", webDir, "--workers", "2", ...extra,
     "--snapshot-seconds", "0.5", "--access-log", "false"];
   const proc = spawn(TRAIND, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const logDir = join(dirname(fileURLToPath(import.meta.url)), "logs");
+  mkdirSync(logDir, { recursive: true });
+  const log = createWriteStream(join(logDir, `${prefix}traind.log`));
   let err = "";
-  proc.stderr.on("data", (d) => (err += d));
+  proc.stderr.on("data", (d) => {
+    err += d;
+    log.write(d);
+  });
+  proc.on("exit", (code, signal) => log.end(`traind exited: code ${code}, signal ${signal}\n`));
   const url = new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`traind did not print its URL in 20 s:\n${err}`)), 20000);
     proc.on("exit", (code) => fail(new Error(`traind exited with ${code} at start:\n${err}`)));
