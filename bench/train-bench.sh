@@ -193,6 +193,12 @@ fi
 for t in "${tiers[@]}"; do
     for path in auto sparse dense; do configs+=("tier_${t}_${path}"); done
 done
+# On an AVX-512 CPU the avx2 tier stands in for an AVX2-only CPU; there the
+# references would run without AVX-512 too, so they run once more so
+# restricted (numpy_avx2, torch_avx2) for the avx2 rows to be compared with.
+case " ${tiers[*]} " in
+*" avx2 "*) [ "${cpu_tiers[0]}" = avx512 ] && configs+=(numpy_avx2 torch_avx2) ;;
+esac
 configs+=(sgemm_1t sgemm_all)
 
 # run_config CONFIG BATCH OUTFILE: one epoch, its stdout into OUTFILE.
@@ -226,6 +232,17 @@ run_config() {
     torch)
         timeout "$run_timeout" "$PY" "$here/ref_torch.py" \
             --batch-size "$b" --threads "$ref_threads" --intra-op 1 "${ref_args[@]}" ;;
+    numpy_avx2|torch_avx2)
+        # As on an AVX2-only CPU: OpenBLAS's Haswell kernels, numpy's
+        # AVX-512 loops off, and torch's kernels and oneDNN held to AVX2.
+        local extra=()
+        [ "$cfg" = torch_avx2 ] && extra=(--intra-op 1)
+        env OPENBLAS_CORETYPE=Haswell \
+            NPY_DISABLE_CPU_FEATURES="AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL" \
+            ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 \
+            timeout "$run_timeout" "$PY" "$here/ref_${cfg%_avx2}.py" \
+            --batch-size "$b" --threads "$ref_threads" \
+            "${extra[@]}" "${ref_args[@]}" ;;
     sgemm_1t|sgemm_all)
         # The machine's own 1 -> all-cores scaling in this round (GFLOP/s).
         [ "$cfg" = sgemm_1t ] && w=1 || w=$nproc

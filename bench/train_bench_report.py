@@ -327,6 +327,13 @@ def batch_results(runs, configs, tiers, limit):
         entry["sgemm_scaling_all_vs_1t"] = (
             sg["sgemm_all"] / sg["sgemm_1t"]
             if sg.get("sgemm_all") and sg.get("sgemm_1t") else None)
+        # The references held to AVX2 (on an AVX-512 CPU, beside the avx2
+        # tier standing in for an AVX2-only CPU).
+        refs2 = [med.get(c) for c in ("numpy_avx2", "torch_avx2") if med.get(c)]
+        best2 = max(refs2) if refs2 else None
+        entry["best_reference_avx2"] = (
+            None if best2 is None else
+            ("numpy" if med.get("numpy_avx2") == best2 else "torch"))
         for t in tiers:
             auto = med.get("tier_%s_auto" % t)
             forced = [med.get("tier_%s_%s" % (t, p)) for p in ("sparse", "dense")]
@@ -343,6 +350,9 @@ def batch_results(runs, configs, tiers, limit):
                 pick / max(forced) if pick and forced else None)
             entry["tier_%s_auto_vs_best_reference" % t] = (
                 auto / best if auto and best else None)
+            if t == "avx2" and best2:
+                entry["tier_avx2_auto_vs_best_reference_avx2"] = (
+                    auto / best2 if auto else None)
         results.append(entry)
     return results
 
@@ -441,7 +451,22 @@ def print_tables(meta, results, tiers):
             rows.append([t, "auto/best ref"]
                         + [fmt_ratio(e["tier_%s_auto_vs_best_reference" % t])
                            for e in results])
+            if t == "avx2" and any(e.get("best_reference_avx2") for e in results):
+                for c in ("numpy_avx2", "torch_avx2"):
+                    rows.append([t, c.replace("_avx2", " held to AVX2")]
+                                + [fmt_int(e[c]["median_samples_per_second"])
+                                   if c in e else "n/a" for e in results])
+                rows.append([t, "auto/best AVX2 ref"]
+                            + [fmt_ratio(e.get("tier_avx2_auto_vs_best_reference_avx2"))
+                               for e in results])
         print_table(cols, rows)
+        if any(e.get("best_reference_avx2") for e in results):
+            print()
+            print("held to AVX2: numpy and torch run again as on an AVX2-only "
+                  "CPU (OPENBLAS_CORETYPE=Haswell, NPY_DISABLE_CPU_FEATURES="
+                  "AVX-512, ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2), "
+                  "the peers of the avx2 stand-in; auto/best ref compares it "
+                  "with the references as this CPU runs them.")
 
 
 def cmd_report(raw_path, meta_path, out_path):
