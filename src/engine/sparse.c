@@ -38,6 +38,7 @@
 #define SK_ATTR
 #define SK_VW 4
 #define SK_NACC 8
+#define SK_FP 4
 #define SK_QV 2
 #define SK_GP 3
 #define SK_GQ 4
@@ -47,6 +48,7 @@
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_FP
 #undef SK_GP
 #undef SK_GQ
 
@@ -55,7 +57,8 @@
 #define SK_ATTR __attribute__((target("avx2,fma")))
 #define SK_VW 8
 #define SK_NACC 8
-#define SK_QV 2
+#define SK_FP 3
+#define SK_QV 4
 #define SK_GP 3
 #define SK_GQ 4
 #include "sparse_kernels.inc"
@@ -64,6 +67,7 @@
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_FP
 #undef SK_GP
 #undef SK_GQ
 
@@ -71,6 +75,7 @@
 #define SK_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define SK_VW 16
 #define SK_NACC 8
+#define SK_FP 4
 #define SK_QV 4
 #define SK_GP 4
 #define SK_GQ 4
@@ -80,6 +85,7 @@
 #undef SK_VW
 #undef SK_NACC
 #undef SK_QV
+#undef SK_FP
 #undef SK_GP
 #undef SK_GQ
 #endif
@@ -327,14 +333,14 @@ void sparse_dense_forward_part(float *z, const struct sparse_cols *x, int p0, in
 	switch (isa_tier()) {
 #if HAVE_X86_TIERS
 	case ISA_AVX512:
-		forward4_avx512(z, x, p0, p1, w, b, H);
+		forward_pixels_avx512(z, x, p0, p1, w, b, H);
 		return;
 	case ISA_AVX2:
-		forward4_avx2(z, x, p0, p1, w, b, H);
+		forward_pixels_avx2(z, x, p0, p1, w, b, H);
 		return;
 #endif
 	default:
-		forward4_generic(z, x, p0, p1, w, b, H);
+		forward_pixels_generic(z, x, p0, p1, w, b, H);
 		return;
 	}
 }
