@@ -9,7 +9,7 @@
  * The first layer runs on that:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
- *             (four pixels at a time: blocks of their W rows held in
+ *             (three or four pixels at a time by tier: blocks of their W rows held in
  *             registers, added into each row of z where any is lit;
  *             the pixels' two halves summed apart, then added)
  *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
@@ -32,7 +32,7 @@
 
 /* A slot's lit pixels by tiles of 64 rows: for each tile and pixel, a mask
  * of the rows where it is lit, and for each pixel the values of all the
- * slot's rows (0 where unlit), which the kernels walk four pixels at a
+ * slot's rows (0 where unlit), which the kernels walk a few pixels at a
  * time. */
 #define SPARSE_TILE 64
 struct sparse_cols {
