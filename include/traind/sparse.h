@@ -9,8 +9,9 @@
  * The first layer runs on that:
  *
  *   forward   z[r][:] = b + sum over lit pixels p of x[r][p] * W[p][:]
- *             (three or four pixels at a time by tier: blocks of their W rows held in
- *             registers, added into each row of z where any is lit;
+ *             (three or four pixels at a time by tier: blocks of their
+ *             W rows held in registers, added into each row of z where
+ *             any is lit;
  *             the pixels' two halves summed apart, then added)
  *   gradient  dW[p][:] = sum over samples r with p lit of x[r][p] * dz[r][:]
  *             over a whole batch of slots (three or four pixels at a
