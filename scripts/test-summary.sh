@@ -2,8 +2,8 @@
 # test-summary.sh - prints "N passed, N failed" from the results of the
 # last `make check`: the Check runner's per-test counts from its log, and
 # one result per other test script from automake's .trs files. Above that
-# line, why each failure failed: the Check runner's failing checks, and the
-# end of each failing script's log (CI shows only the end of the output).
+# line, why each failure failed: the Check runner's failing checks, and a
+# failing script's error lines (CI shows only the end of the output).
 set -u
 cd "$(dirname "$0")/.."
 passed=0

@@ -32,7 +32,7 @@ export function spawnTraind(prefix, extra = [], webDir = join(top, "web")) {
     "--state-dir", stateDir, "--web-dir", webDir, "--workers", "2", ...extra,
     "--snapshot-seconds", "0.5", "--access-log", "false"];
   const proc = spawn(TRAIND, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const logDir = join(dirname(fileURLToPath(import.meta.url)), "logs");
+  const logDir = join(top, "tests", "browser", "logs");
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${prefix}traind.log`));
   let err = "";
